@@ -1,0 +1,1 @@
+"""Files to model inputs: discovery, decoding, frame sampling and preprocessing."""

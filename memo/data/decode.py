@@ -1,0 +1,317 @@
+"""Decode frames at chosen timestamps with PyAV.
+
+Sampling is by *presentation time*, never by frame number, so it is correct on
+variable-frame-rate video. Each video is first *indexed* by demuxing its packets without
+decoding them (cheap: no pixels are touched), which gives the exact time of every frame,
+the keyframe positions and the true duration even when the container does not state it
+(WebM, GIF, damaged files). Frames are then decoded only where needed: the reader seeks
+to the keyframe at or before a target only when that keyframe lies ahead of the frames
+already decoded, and otherwise decodes forward. For every target time it returns the
+frame on screen at that time (the last frame whose timestamp is <= the target).
+
+Rotation metadata (the display matrix) is honoured: frames come out the way a player
+shows them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import errno
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+import av.error
+from PIL import Image
+
+from memo.errors import InputError
+
+#: Errors from FFmpeg that mean "this packet/frame is damaged", not "stop everything".
+_DECODE_ERRORS = (av.error.FFmpegError,)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the index pass learned about a video stream."""
+
+    codec: str
+    width: int  # coded size; frames come out rotated as the display matrix says
+    height: int
+    start: float  # seconds, time of the first frame
+    duration: float  # seconds, first frame to the end of the last frame
+    num_frames: int  # packets carrying a frame
+    fps: float  # average frame rate over the stream
+    keyframes: tuple[float, ...]  # seconds, sorted
+    frame_times: tuple[float, ...]  # seconds, sorted presentation times
+
+
+@dataclass
+class SampledFrames:
+    """Frames decoded at requested times, plus what went wrong on the way."""
+
+    images: list[Image.Image]  # RGB, display orientation, one per requested time
+    times: list[float]  # presentation time of each returned frame
+    requested: list[float]
+    info: VideoInfo
+    decode_errors: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def distinct(self) -> int:
+        return len(set(self.times))
+
+
+def check_readable(path: str) -> None:
+    """Raise a one-line :class:`InputError` for a path that cannot be a readable file."""
+    if os.path.islink(path) and not os.path.exists(path):
+        raise InputError(f"{path}: dangling symbolic link (target {os.readlink(path)!r} does not exist)")
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a video file")
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"{path}: empty file (0 bytes)")
+
+
+def _open(path: str) -> av.container.InputContainer:
+    check_readable(path)
+    try:
+        return av.open(path, mode="r", metadata_errors="ignore")
+    except PermissionError as exc:
+        raise InputError(f"{path}: permission denied") from exc
+    except av.error.InvalidDataError as exc:
+        raise InputError(f"{path}: not a video, or an unreadable/truncated container ({_reason(exc)})") from exc
+    except (av.error.FFmpegError, OSError) as exc:
+        if getattr(exc, "errno", None) == errno.EACCES:
+            raise InputError(f"{path}: permission denied") from exc
+        raise InputError(f"{path}: cannot open ({_reason(exc)})") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split())
+
+
+def _video_stream(path: str, container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams})
+        what = f"only {', '.join(kinds)} streams" if kinds else "no streams at all"
+        raise InputError(f"{path}: no video stream ({what})")
+    stream = container.streams.video[0]
+    if stream.codec_context is None or not stream.codec_context.name:
+        raise InputError(f"{path}: unsupported video codec")
+    return stream
+
+
+def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def index_video(path: str) -> VideoInfo:
+    """Demux (not decode) the whole video stream once to learn its timing."""
+    container = _open(path)
+    try:
+        return _index(path, container)
+    finally:
+        container.close()
+
+
+def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
+    stream = _video_stream(path, container)
+    tb = stream.time_base
+    times: list[float] = []
+    keyframes: list[float] = []
+    last_end = 0.0
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            ts = packet.pts if packet.pts is not None else packet.dts
+            t = _seconds(ts, tb)
+            if t is None:
+                continue
+            times.append(t)
+            if packet.is_keyframe:
+                keyframes.append(t)
+            dur = _seconds(packet.duration, tb) or 0.0
+            last_end = max(last_end, t + dur)
+    except _DECODE_ERRORS:
+        pass  # a damaged tail: keep what was indexed, decoding will flag the damage
+    if not times:
+        raise InputError(f"{path}: video stream has no frames")
+    times.sort()
+    keyframes.sort()
+    start = times[0]
+    rate = stream.average_rate or stream.guessed_rate
+    fps = float(rate) if rate else (len(times) / max(last_end - start, 1e-6))
+    if last_end <= times[-1]:
+        last_end = times[-1] + (1.0 / fps if fps > 0 else 0.0)
+    ctx = stream.codec_context
+    return VideoInfo(
+        codec=ctx.name,
+        width=ctx.width,
+        height=ctx.height,
+        start=start,
+        duration=max(last_end - start, 0.0),
+        num_frames=len(times),
+        fps=fps,
+        keyframes=tuple(keyframes) or (start,),
+        frame_times=tuple(times),
+    )
+
+
+def keyframe_times(info: VideoInfo, count: int) -> list[float]:
+    """``count`` times spread evenly over the video: the centres of ``count`` equal segments."""
+    if count < 1:
+        raise ValueError("count must be >= 1")
+    step = info.duration / count
+    return [info.start + (i + 0.5) * step for i in range(count)]
+
+
+def clip_times(info: VideoInfo, length: int, fps: float) -> list[float]:
+    """``length`` consecutive times at ``fps``, centred in the video."""
+    if length < 1 or fps <= 0:
+        raise ValueError("length must be >= 1 and fps > 0")
+    span = length / fps
+    first = info.start + max(0.0, (info.duration - span) / 2.0)
+    return [first + k / fps for k in range(length)]
+
+
+class _Cursor:
+    """Forward-only frame reader over one stream that can seek to a keyframe."""
+
+    def __init__(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
+        self._container = container
+        self._stream = stream
+        self._frames: Iterator[av.VideoFrame] | None = None
+        self._peeked: av.VideoFrame | None = None
+        self.current: av.VideoFrame | None = None
+        self.errors = 0
+        self.position = float("-inf")  # time of the last frame consumed
+
+    def seek(self, t: float) -> None:
+        tb = self._stream.time_base
+        self._container.seek(int(t / tb), stream=self._stream, backward=True, any_frame=False)
+        self._frames = self._decode()
+        self._peeked = None
+        self.current = None
+        self.position = float("-inf")
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        demux = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                return
+            except _DECODE_ERRORS:
+                self.errors += 1
+                return  # the container cannot be read past this point
+            try:
+                yield from packet.decode()
+            except _DECODE_ERRORS:
+                self.errors += 1
+
+    def _peek(self) -> av.VideoFrame | None:
+        if self._peeked is None and self._frames is not None:
+            self._peeked = next(self._frames, None)
+        return self._peeked
+
+    def frame_at(self, t: float, tolerance: float) -> av.VideoFrame | None:
+        """The frame on screen at ``t``: the last one with time <= t (+ tolerance)."""
+        while True:
+            nxt = self._peek()
+            if nxt is None or nxt.time is None:
+                if nxt is not None:  # a frame without timestamp: take it in order
+                    self.current, self._peeked = nxt, None
+                    continue
+                return self.current
+            if nxt.time <= t + tolerance:
+                self.current, self._peeked = nxt, None
+                self.position = nxt.time
+                continue
+            return self.current if self.current is not None else nxt
+
+
+def _to_image(frame: av.VideoFrame, rotation: int) -> Image.Image:
+    image = frame.to_image()  # RGB
+    turn = rotation % 360
+    if turn == 90:
+        image = image.transpose(Image.Transpose.ROTATE_90)  # counter-clockwise
+    elif turn == 180:
+        image = image.transpose(Image.Transpose.ROTATE_180)
+    elif turn == 270:
+        image = image.transpose(Image.Transpose.ROTATE_270)
+    elif turn:
+        image = image.rotate(turn, expand=True)
+    return image
+
+
+def read_frames_at(path: str, times: Sequence[float], info: VideoInfo | None = None) -> SampledFrames:
+    """Decode the frames shown at each of ``times`` (seconds), in the order given."""
+    info = info or index_video(path)
+    container = _open(path)
+    try:
+        stream = _video_stream(path, container)
+        stream.thread_type = "AUTO"
+        return _read(path, container, stream, list(times), info)
+    finally:
+        container.close()
+
+
+def _read(
+    path: str,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    times: list[float],
+    info: VideoInfo,
+) -> SampledFrames:
+    tolerance = 1e-6
+    cursor = _Cursor(container, stream)
+    chosen: dict[int, tuple[float, Image.Image]] = {}
+    last_frame: av.VideoFrame | None = None  # a frame picked twice is converted once
+    last_image: Image.Image | None = None
+    for i in sorted(range(len(times)), key=times.__getitem__):
+        t = times[i]
+        keyframe = info.keyframes[max(bisect.bisect_right(info.keyframes, t + tolerance) - 1, 0)]
+        if cursor.current is None or keyframe > cursor.position or t < cursor.position:
+            cursor.seek(keyframe)
+        frame = cursor.frame_at(t, tolerance)
+        if frame is None and cursor.current is None and cursor.errors == 0:
+            # The seek landed past the end (bad index): fall back to the start.
+            cursor.seek(info.start)
+            frame = cursor.frame_at(t, tolerance)
+        if frame is None:
+            continue
+        rotation = getattr(frame, "rotation", 0) or 0
+        if frame is not last_frame or last_image is None:
+            last_frame, last_image = frame, _to_image(frame, int(rotation))
+        chosen[i] = (float(frame.time if frame.time is not None else t), last_image)
+
+    if not chosen:
+        reason = f"{cursor.errors} decode errors" if cursor.errors else "no frame decoded"
+        raise InputError(f"{path}: no decodable video frames ({reason})")
+    result = SampledFrames(images=[], times=[], requested=list(times), info=info, decode_errors=cursor.errors)
+    missing = 0
+    last: tuple[float, Image.Image] | None = None
+    for i in range(len(times)):
+        pick = chosen.get(i)
+        if pick is None:
+            missing += 1
+            pick = last or chosen[min(chosen)]
+        result.times.append(pick[0])
+        result.images.append(pick[1])
+        last = pick
+    if cursor.errors or missing:
+        result.warnings.append(
+            f"damaged: {cursor.errors} decode error(s), {missing} of {len(times)} frames replaced by neighbours"
+        )
+    return result

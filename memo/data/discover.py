@@ -1,0 +1,71 @@
+"""Find the videos to score under the paths a user gives.
+
+The rule, documented in the README:
+
+* A file named on the command line is always an input, whatever its extension.
+* A directory is walked recursively. Inside it a file is an input when its extension
+  (case-insensitive) is in the extension set (``DEFAULT_EXTENSIONS`` or ``--ext``).
+* Hidden files and directories (name starting with ``.``) are skipped while walking.
+* Symbolic links to files are followed; a dangling link with a video extension is kept
+  as an input so that its row says why it failed. Links to directories are followed once
+  (a directory reached twice through links is not walked again).
+* Results are sorted and de-duplicated, so the order of a run is deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from memo.errors import InputError
+
+DEFAULT_EXTENSIONS: tuple[str, ...] = (
+    "mp4", "m4v", "mov", "qt", "webm", "mkv", "avi", "gif", "mpg", "mpeg", "m2v",
+    "wmv", "flv", "3gp", "ts", "mts", "m2ts", "ogv", "mxf",
+)  # fmt: skip
+
+
+def normalise_extensions(extensions: Iterable[str]) -> frozenset[str]:
+    """``[".MP4", "webm"]`` -> ``{"mp4", "webm"}``."""
+    return frozenset(e.strip().lower().lstrip(".") for e in extensions if e.strip())
+
+
+def discover_videos(
+    inputs: Sequence[str | os.PathLike[str]],
+    extensions: Iterable[str] = DEFAULT_EXTENSIONS,
+) -> list[str]:
+    """Expand files and directories into a sorted list of video paths (as strings).
+
+    Raises :class:`InputError` for a command-line path that does not exist at all.
+    """
+    wanted = normalise_extensions(extensions)
+    found: dict[str, None] = {}
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            for video in _walk(path, wanted):
+                found.setdefault(video, None)
+        elif path.exists() or path.is_symlink():
+            found.setdefault(str(path), None)
+        else:
+            raise InputError(f"{raw}: no such file or directory")
+    return sorted(found)
+
+
+def _walk(root: Path, wanted: frozenset[str]) -> list[str]:
+    videos: list[str] = []
+    seen_dirs: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen_dirs:
+            dirnames[:] = []
+            continue
+        seen_dirs.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            if name.rsplit(".", 1)[-1].lower() in wanted and "." in name:
+                videos.append(os.path.join(dirpath, name))
+    return videos

@@ -1,0 +1,74 @@
+"""Turn one video path into the named arrays a model spec asks for."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from memo.data.decode import clip_times, index_video, keyframe_times, read_frames_at
+from memo.data.preprocess import preprocess_frames
+from memo.errors import BundleError
+from memo.models.spec import InputSpec, ModelSpec
+
+
+class StreamProvider(Protocol):
+    """Supplies a non-visual input (caption embedding, precomputed features) for a video."""
+
+    def get(self, path: str, spec: InputSpec) -> np.ndarray:
+        """A float32 vector of ``spec.dim`` values, or raise :class:`memo.errors.InputError`."""
+        ...
+
+
+@dataclass
+class PreparedVideo:
+    path: str
+    arrays: dict[str, np.ndarray]  # leading axis = rows (frames for unit "frame", 1 for unit "video")
+    rows: int
+    frames: int  # frames decoded and used
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare_video(
+    path: str, spec: ModelSpec, providers: Mapping[str, StreamProvider] | None = None
+) -> PreparedVideo:
+    """Decode, sample and preprocess ``path`` for ``spec``; raises InputError on bad input."""
+    started = time.perf_counter()
+    providers = providers or {}
+    arrays: dict[str, np.ndarray] = {}
+    warnings: list[str] = []
+    frames_used = 0
+    info = None
+    for input_spec in spec.inputs:
+        if input_spec.stream in ("keyframes", "clip"):
+            info = info or index_video(path)
+            if input_spec.stream == "keyframes":
+                times = keyframe_times(info, input_spec.num_frames)
+            else:
+                times = clip_times(info, input_spec.num_frames, float(input_spec.fps or 0))
+            sample = read_frames_at(path, times, info)
+            assert input_spec.preprocess is not None  # checked by InputSpec
+            array = preprocess_frames(sample.images, input_spec.preprocess)
+            frames_used = max(frames_used, sample.distinct)
+            warnings.extend(sample.warnings)
+            if sample.distinct < len(times):
+                warnings.append(
+                    f"only {sample.distinct} distinct frame(s) for {len(times)} samples; frames repeated"
+                )
+            if input_spec.stream == "clip":
+                array = array.transpose(1, 0, 2, 3)  # (C, T, H, W), the layout of 3D CNNs
+            arrays[input_spec.name] = array if spec.unit == "frame" else array[None]
+        else:
+            provider = providers.get(input_spec.stream)
+            if provider is None:
+                raise BundleError(
+                    f"model {spec.name!r} needs a {input_spec.stream} input ({input_spec.name!r}) "
+                    "and none was given"
+                )
+            arrays[input_spec.name] = np.asarray(provider.get(path, input_spec), dtype=np.float32)[None]
+    rows = next(iter(arrays.values())).shape[0]
+    return PreparedVideo(path, arrays, rows, frames_used, time.perf_counter() - started, warnings)

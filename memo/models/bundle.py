@@ -1,0 +1,111 @@
+"""Model bundles: a directory with ``config.json`` + ``weights.safetensors``.
+
+Exported artifacts (``model.onnx``, TensorRT engines) and their metadata live beside
+them. Loading never unpickles anything: weights are safetensors, config is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from memo.errors import BundleError
+from memo.models.registry import create_model
+from memo.models.spec import ModelSpec
+
+CONFIG = "config.json"
+WEIGHTS = "weights.safetensors"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    spec: ModelSpec
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / WEIGHTS
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.name}@{self.spec.version}"
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        if not self.weights_path.is_file():
+            raise BundleError(f"{self.path}: missing {WEIGHTS}")
+        try:
+            return load_file(str(self.weights_path))
+        except Exception as exc:  # safetensors raises its own error types
+            raise BundleError(f"{self.weights_path}: unreadable safetensors file ({exc})") from exc
+
+    def build_module(self) -> nn.Module:
+        """The architecture with the bundle's weights, in eval mode, on the CPU."""
+        module = create_model(self.spec.architecture, **self.spec.arch_args)
+        try:
+            module.load_state_dict(self.state_dict(), strict=True)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise BundleError(f"{self.weights_path}: weights do not fit {self.spec.architecture!r}: {first}") from exc
+        return module.eval()
+
+    def artifact(self, name: str) -> Path:
+        return self.path / name
+
+
+def read_bundle(path: str | os.PathLike[str]) -> Bundle:
+    """Open a bundle directory (no weights are read yet)."""
+    root = Path(path)
+    config = root / CONFIG
+    if not config.is_file():
+        raise BundleError(f"{root}: not a model bundle (no {CONFIG})")
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{config}: unreadable ({exc})") from exc
+    return Bundle(root, ModelSpec.from_json(data))
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write JSON to ``path`` so that a crash leaves the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_bundle(path: str | os.PathLike[str], spec: ModelSpec, state_dict: dict[str, torch.Tensor]) -> Bundle:
+    """Write a bundle atomically: built in a temporary sibling directory, then renamed."""
+    root = Path(path)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"memo_model": spec.name, "version": spec.version})
+        write_json_atomic(tmp / CONFIG, spec.to_json())
+        if root.exists():
+            old = root.with_name(f".{root.name}.old-{os.getpid()}")
+            os.replace(root, old)
+            os.replace(tmp, root)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Bundle(root, spec)

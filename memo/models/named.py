@@ -1,0 +1,61 @@
+"""Named bundles: pretrained models memo can build offline from installed packages.
+
+``resmem`` is built on first use from the ``resmem`` package's published weights into
+``$MEMO_HOME/bundles/resmem-<version>`` (default ``~/.cache/memo``): the package's
+``model.pt`` is read with ``torch.load(weights_only=True)`` (tensors only, no code is
+unpickled) and rewritten as safetensors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+import importlib.util
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from memo.errors import BundleError, MissingDependency
+from memo.models.bundle import CONFIG, Bundle, read_bundle, save_bundle
+from memo.models.resmem import resmem_spec
+
+log = logging.getLogger(__name__)
+
+NAMED = ("resmem",)
+DEFAULT_MODEL = "resmem"
+
+
+def memo_home() -> Path:
+    return Path(os.environ.get("MEMO_HOME") or Path.home() / ".cache" / "memo")
+
+
+def resolve_model(name_or_path: str) -> Bundle:
+    """A bundle directory, or the name of a pretrained bundle (built on first use)."""
+    path = Path(name_or_path)
+    if (path / CONFIG).is_file():
+        return read_bundle(path)
+    if name_or_path in NAMED:
+        return _resmem_bundle()
+    if path.exists():
+        raise BundleError(f"{name_or_path}: not a model bundle (no {CONFIG})")
+    close = difflib.get_close_matches(name_or_path, NAMED, n=2)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; named models: {', '.join(NAMED)}"
+    raise BundleError(f"{name_or_path}: no such bundle directory or named model{hint}")
+
+
+def _resmem_bundle() -> Bundle:
+    spec = importlib.util.find_spec("resmem")
+    if spec is None or not spec.origin:
+        raise MissingDependency("resmem", "resmem", "the default model 'resmem'")
+    version = importlib.metadata.version("resmem")
+    target = memo_home() / "bundles" / f"resmem-{version}"
+    if (target / CONFIG).is_file():
+        return read_bundle(target)
+    source = Path(spec.origin).parent / "model.pt"
+    if not source.is_file():
+        raise BundleError(f"{source}: the resmem package has no weights file (reinstall resmem)")
+    log.info("building the resmem bundle from %s into %s (once)", source, target)
+    state = torch.load(source, map_location="cpu", weights_only=True)
+    return save_bundle(target, resmem_spec().with_(version=version), state)

@@ -1,0 +1,99 @@
+"""ResMem: image memorability from a ResNet-152 and an AlexNet-style branch.
+
+Needell & Bainbridge, "Embracing New Techniques in Deep Learning for Estimating Image
+Memorability", Computational Brain & Behavior, 2022. Trained on LaMem + MemCat. The
+layer names and shapes follow the ``resmem`` PyPI package (v1.1.6) so its published
+weights load unchanged; the forward pass is the package's, returning a dict.
+
+Used on video as the VideoMem paper's frame baseline does (Cohendet et al., "VideoMem:
+Constructing, Analyzing, Predicting Short-term and Long-term Video Memorability",
+ICCV 2019): score each sampled frame, average the frame scores.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+from torchvision.models import resnet152
+
+from memo.models.registry import register_model
+from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
+
+LICENCE = (
+    "ResMem Non-commercial License, (c) 2021 The University of Chicago: noncommercial use only "
+    "(research by for-profit companies included); commercial use needs the Brain Bridge Lab's permission."
+)
+
+
+def resmem_spec(num_frames: int = 7) -> ModelSpec:
+    return ModelSpec(
+        name="resmem",
+        architecture="resmem",
+        version="1.1.6",
+        inputs=(
+            InputSpec(
+                name="frames",
+                stream="keyframes",
+                num_frames=num_frames,
+                preprocess=Preprocess(resize=(256, 256), crop=(227, 227)),
+            ),
+        ),
+        outputs=(OutputSpec("score", "image memorability of the frame, in [0, 1]"),),
+        unit="frame",
+        description="ResMem image memorability (ResNet-152 + AlexNet branch, LaMem + MemCat), averaged over frames",
+        licence=LICENCE,
+        export_atol=1e-4,
+    )
+
+
+class ResMem(nn.Module):
+    def __init__(self, cruise_altitude: int = 384) -> None:
+        super().__init__()
+        self.features = resnet152(weights=None)
+        self.conv1 = nn.Conv2d(3, 48, kernel_size=11, stride=4)
+        self.pool1 = nn.MaxPool2d(3, 2)
+        self.lrn1 = nn.LocalResponseNorm(5)
+        self.conv2 = nn.Conv2d(48, 256, kernel_size=5, stride=1, padding=2, groups=2)
+        self.pool2 = nn.MaxPool2d(3, 2)
+        self.lrn2 = nn.LocalResponseNorm(5)
+        self.conv3 = nn.Conv2d(256, cruise_altitude, kernel_size=3, padding=1, groups=2)
+        self.conv4 = nn.Conv2d(cruise_altitude, cruise_altitude, kernel_size=3, padding=1, groups=2)
+        self.conv5 = nn.Conv2d(cruise_altitude, 256, kernel_size=3, padding=1, groups=2)
+        self.pool5 = nn.MaxPool2d(kernel_size=3, stride=2)
+        self.fc6 = nn.Linear(9216 + 1000, 4096)
+        self.drp6 = nn.Dropout(p=0.5)
+        self.fc7 = nn.Linear(4096, 4096)
+        self.drp7 = nn.Dropout(p=0.5)
+        self.fc8 = nn.Linear(4096, 2048)
+        self.drp8 = nn.Dropout(p=0.5)
+        self.fc9 = nn.Linear(2048, 1024)
+        self.fc10 = nn.Linear(1024, 512)
+        self.fc11 = nn.Linear(512, 256)
+        self.fc12 = nn.Linear(256, 1)
+
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        """The 256-d penultimate representation (used as a frozen video feature)."""
+        cnv = self.lrn1(self.pool1(F.relu(self.conv1(frames))))
+        cnv = self.lrn2(self.pool2(F.relu(self.conv2(cnv))))
+        cnv = F.relu(self.conv5(F.relu(self.conv4(F.relu(self.conv3(cnv))))))
+        feat = torch.flatten(self.pool5(cnv), 1)
+        hid = torch.cat((feat, self.features(frames)), 1)
+        hid = self.drp6(F.relu(self.fc6(hid)))
+        hid = self.drp7(F.relu(self.fc7(hid)))
+        hid = F.relu(self.fc8(hid))
+        hid = F.relu(self.fc9(hid))
+        hid = F.relu(self.fc10(hid))
+        return F.relu(self.fc11(hid))
+
+    def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"score": torch.sigmoid(self.fc12(self.embed(frames))).squeeze(1)}
+
+
+@register_model(
+    "resmem",
+    spec=resmem_spec,
+    paper="Needell & Bainbridge, Computational Brain & Behavior 2022",
+)
+def build_resmem(cruise_altitude: int = 384) -> nn.Module:
+    return ResMem(cruise_altitude=cruise_altitude)

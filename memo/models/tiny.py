@@ -1,0 +1,60 @@
+"""``framecnn``: a small frame-level memorability CNN.
+
+Not from a paper: a deliberately small convolutional regressor (four conv blocks, global
+average pooling, a sigmoid head) for training from scratch on a laptop and for fast
+tests of the whole pipeline (decode -> runtime -> export) without ResNet-152's cost.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from memo.models.registry import register_model
+from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
+
+
+def framecnn_spec(size: int = 64, num_frames: int = 7) -> ModelSpec:
+    return ModelSpec(
+        name="framecnn",
+        architecture="framecnn",
+        version="1",
+        arch_args={"width": 16},
+        inputs=(
+            InputSpec(
+                name="frames",
+                stream="keyframes",
+                num_frames=num_frames,
+                preprocess=Preprocess(
+                    resize=(size,),
+                    crop=(size, size),
+                    mean=(0.485, 0.456, 0.406),
+                    std=(0.229, 0.224, 0.225),
+                ),
+            ),
+        ),
+        outputs=(OutputSpec("score", "memorability of the frame, in [0, 1]"),),
+        unit="frame",
+        description="small frame CNN (tests, quick experiments)",
+    )
+
+
+class FrameCNN(nn.Module):
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for i in range(4):
+            out = width * 2**i
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            channels = out
+        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(channels, 1)
+
+    def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"score": torch.sigmoid(self.head(self.body(frames))).squeeze(1)}
+
+
+@register_model("framecnn", spec=framecnn_spec, paper="memo's own small baseline")
+def build_framecnn(width: int = 16) -> nn.Module:
+    return FrameCNN(width=width)

@@ -1,0 +1,234 @@
+"""Result files written as rows finish: CSV, JSON Lines, Parquet.
+
+* CSV and JSONL: each row is appended and flushed as soon as its video is scored, so a
+  killed run leaves a valid file with every finished row. A row cut in half by a kill
+  (no trailing newline) is dropped when the file is resumed.
+* Parquet cannot be appended to (its footer is written last), so finished rows go to a
+  JSONL journal beside it (``NAME.parquet.journal.jsonl``) as they finish, and the
+  Parquet file is rewritten atomically (temporary file + rename) every few seconds and
+  at the end, after which the journal is removed. A killed run leaves a valid Parquet
+  file with the rows up to its last rewrite and the journal with the rest; ``--resume``
+  reads both.
+
+Opening an existing file without ``resume`` or ``overwrite`` is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from memo.errors import MissingDependency, OutputError
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
+
+
+class ResultWriter(Protocol):
+    path: Path
+    done: dict[str, dict[str, Any]]  # rows already in the file (resume), by path
+
+    def write(self, row: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def output_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"{path}: unknown output format {path.suffix!r} (use .csv, .jsonl or .parquet)")
+    return fmt
+
+
+def open_writer(path: Path, columns: Sequence[str], *, resume: bool, overwrite: bool) -> ResultWriter:
+    fmt = output_format(path)
+    if resume and overwrite:
+        raise OutputError("--resume and --overwrite contradict each other: pick one")
+    existing = path.exists() or (fmt == "parquet" and _journal(path).exists())
+    if existing and not (resume or overwrite):
+        raise OutputError(f"{path}: already exists; use --resume to continue it or --overwrite to replace it")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        path.unlink(missing_ok=True)
+        if fmt == "parquet":
+            _journal(path).unlink(missing_ok=True)
+    if fmt == "csv":
+        return CsvWriter(path, columns)
+    if fmt == "jsonl":
+        return JsonlWriter(path, columns)
+    return ParquetWriter(path, columns)
+
+
+def _check_columns(path: Path, found: Sequence[str], columns: Sequence[str]) -> None:
+    if list(found) != list(columns):
+        raise OutputError(
+            f"{path}: was written with columns {list(found)}, this run writes {list(columns)} "
+            "(same model and options needed to resume; or use --overwrite)"
+        )
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    """A kill mid-write can leave a last line without newline: cut it off."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if data and not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
+class CsvWriter:
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.path = path
+        self.columns = list(columns)
+        self.done: dict[str, dict[str, Any]] = {}
+        if path.exists() and path.stat().st_size > 0:
+            _drop_partial_last_line(path)
+            with open(path, newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                _check_columns(path, reader.fieldnames or [], self.columns)
+                for row in reader:
+                    self.done[row["path"]] = row
+        self._handle = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._csv = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="raise")
+        if self._handle.tell() == 0:
+            self._csv.writeheader()
+            self._handle.flush()
+
+    def write(self, row: dict[str, Any]) -> None:
+        # One write call per row, so a kill cannot interleave two rows.
+        buffer = io.StringIO()
+        csv.DictWriter(buffer, fieldnames=self.columns).writerow({k: _csv_value(v) for k, v in row.items()})
+        self._handle.write(buffer.getvalue())
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6f}"
+    if isinstance(value, list | tuple):
+        return " ".join(f"{v:.6f}" if isinstance(v, float) else str(v) for v in value)
+    return value
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    return rows
+
+
+class JsonlWriter:
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.path = path
+        self.columns = list(columns)
+        self.done: dict[str, dict[str, Any]] = {}
+        if path.exists() and path.stat().st_size > 0:
+            _drop_partial_last_line(path)
+            for row in _read_jsonl(path):
+                _check_columns(path, list(row), self.columns)
+                self.done[row["path"]] = row
+        self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._handle.write(json.dumps({c: _json_value(row.get(c)) for c in self.columns}, ensure_ascii=False) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _journal(path: Path) -> Path:
+    return path.with_name(path.name + ".journal.jsonl")
+
+
+class ParquetWriter:
+    """Parquet output: JSONL journal as rows finish + periodic atomic rewrite."""
+
+    def __init__(self, path: Path, columns: Sequence[str], every_seconds: float = 5.0) -> None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise MissingDependency("pyarrow", "parquet", "writing .parquet output") from exc
+        self.path = path
+        self.columns = list(columns)
+        self.every_seconds = every_seconds
+        self.rows: list[dict[str, Any]] = []
+        if path.exists():
+            import pyarrow.parquet as pq
+
+            try:
+                table = pq.read_table(path)
+            except Exception as exc:  # pyarrow raises several types for damaged files
+                raise OutputError(f"{path}: not a readable Parquet file ({exc})") from exc
+            _check_columns(path, table.column_names, self.columns)
+            self.rows = table.to_pylist()
+        journal = _journal(path)
+        if journal.exists():
+            _drop_partial_last_line(journal)
+            known = {r["path"] for r in self.rows}
+            self.rows += [r for r in _read_jsonl(journal) if r["path"] not in known]
+        self.done = {r["path"]: r for r in self.rows}
+        self._journal = open(journal, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._last_flush = time.monotonic()
+        self._dirty = bool(self.rows) and journal.stat().st_size > 0
+
+    def write(self, row: dict[str, Any]) -> None:
+        clean = {c: _json_value(row.get(c)) for c in self.columns}
+        self._journal.write(json.dumps(clean, ensure_ascii=False) + "\n")
+        self._journal.flush()
+        self.rows.append(clean)
+        self._dirty = True
+        if time.monotonic() - self._last_flush >= self.every_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(self.rows) if self.rows else pa.table({c: [] for c in self.columns})
+        table = table.select(self.columns) if self.rows else table
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        pq.write_table(table, tmp)
+        os.replace(tmp, self.path)
+        self._last_flush = time.monotonic()
+        self._dirty = False
+
+    def close(self) -> None:
+        if self._dirty or not self.path.exists():
+            self.flush()
+        self._journal.close()
+        _journal(self.path).unlink(missing_ok=True)
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """Read a result file back (any format), e.g. for tests and summaries."""
+    fmt = output_format(path)
+    if fmt == "csv":
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    if fmt == "jsonl":
+        return _read_jsonl(path)
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()

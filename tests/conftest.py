@@ -1,0 +1,67 @@
+"""Shared fixtures: generated videos, real files from ../shared, tiny bundles."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SHARED_VIDEOS = SHARED / "videos"
+SHARED_DATA = SHARED / "data"
+
+
+def shared_video(name: str) -> Path:
+    path = SHARED_VIDEOS / name
+    if not path.is_file():
+        pytest.skip(f"real video {name} not present in ../shared/videos")
+    return path
+
+
+def shared_data(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{'/'.join(parts)} not present in ../shared/data")
+    return path
+
+
+def memo_command() -> list[str]:
+    """Run the CLI of *this* checkout in a subprocess."""
+    return [sys.executable, "-m", "memo"]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def framecnn_bundle(tmp_path_factory: pytest.TempPathFactory):
+    """A small real bundle (random weights, fixed seed) for fast pipeline tests."""
+    import torch
+
+    from memo.models.bundle import save_bundle
+    from memo.models.registry import create_model
+    from memo.models.tiny import framecnn_spec
+
+    torch.manual_seed(0)
+    module = create_model("framecnn", width=8)
+    spec = framecnn_spec(size=32).with_(arch_args={"width": 8})
+    return save_bundle(tmp_path_factory.mktemp("bundles") / "framecnn", spec, module.state_dict())
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from memo.data.synthetic import write_video
+
+    folder = tmp_path_factory.mktemp("videos")
+    for i, kind in enumerate(["h264", "vp9", "mov", "mpeg4", "h264", "vp8"]):
+        from memo.data.synthetic import KINDS
+
+        write_video(folder / f"v{i}_{kind}{KINDS[kind][0]}", kind, frames=30, fps=15, width=64, height=48, seed=i)
+    return folder
