@@ -44,7 +44,7 @@ def register_model(name: str, *, spec: Callable[[], ModelSpec], paper: str = "")
 
 def _load_builtin() -> None:
     # Importing the modules registers their models.
-    from memo.models import resmem, tiny  # noqa: F401
+    from memo.models import fusion, resmem, tiny  # noqa: F401
 
 
 def get_entry(name: str) -> ModelEntry:

