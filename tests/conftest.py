@@ -63,7 +63,9 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, kind in enumerate(["h264", "vp9", "mov", "mpeg4", "h264", "vp8"]):
         from memo.data.synthetic import KINDS
 
-        write_video(folder / f"v{i}_{kind}{KINDS[kind][0]}", kind, frames=30, fps=15, width=64, height=48, seed=i)
+        write_video(
+            folder / f"v{i}_{kind}{KINDS[kind][0]}", kind, frames=30, fps=15, width=64, height=48, seed=i
+        )
     return folder
 
 

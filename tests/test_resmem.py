@@ -67,13 +67,20 @@ def test_memo_score_is_mean_of_package_frame_scores(resmem_bundle, reference, tm
     path, sample = _frames(tmp_path, 3)
     out = tmp_path / "scores.jsonl"
     options = ScoreOptions(
-        inputs=[str(path)], output=out, model=str(resmem_bundle.path), device="cpu", num_frames=3, per_frame=True
+        inputs=[str(path)],
+        output=out,
+        model=str(resmem_bundle.path),
+        device="cpu",
+        num_frames=3,
+        per_frame=True,
     )
     summary = score_videos(options)
     assert summary.scored == 1 and summary.failed == 0
     (row,) = read_results(out)
     with torch.inference_mode():
-        frame_scores = reference(torch.stack([resmem.transformer(i) for i in sample.images])).squeeze(1).numpy()
+        frame_scores = (
+            reference(torch.stack([resmem.transformer(i) for i in sample.images])).squeeze(1).numpy()
+        )
     np.testing.assert_allclose(row["frame_score"], frame_scores, atol=1e-5)
     assert row["score"] == pytest.approx(float(frame_scores.mean()), abs=1e-6)
     assert row["model"] == "resmem" and row["status"] == "ok" and row["frames"] == 3
