@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -63,7 +64,7 @@ def main(
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -172,6 +173,7 @@ def score(
     task = progress.add_task("score", total=None, rate="-", failed=0)
 
     def on_start(total: int, skipped: int) -> None:
+        progress.start()  # only once the work is known: errors before that print alone
         if show and skipped:
             console.print(f"resuming: {skipped} of {total} videos already in {output}")
         progress.update(task, total=total - skipped)
@@ -179,16 +181,21 @@ def score(
     def on_row(row: dict, summary) -> None:  # type: ignore[no-untyped-def]
         progress.update(task, advance=1, rate=f"{summary.videos_per_second:.2f}", failed=summary.failed)
         if show and row["status"] != "ok":
-            progress.console.print(f"[yellow]failed:[/] {row['error']}", highlight=False)
+            progress.console.print(
+                f"[yellow]failed:[/] {escape(row['error'])}", highlight=False, soft_wrap=True
+            )
 
     try:
-        with progress:
-            summary = score_videos(options, on_start=on_start, on_row=on_row)
+        summary = score_videos(options, on_start=on_start, on_row=on_row)
     except KeyboardInterrupt:
+        progress.stop()
         console.print(f"\ninterrupted: finished rows are in {output}; run again with --resume to continue")
         raise typer.Exit(130) from None
     except MemoError as exc:
+        if progress.live.is_started:
+            progress.stop()
         raise _fail(str(exc)) from None
+    progress.stop()
 
     if as_json:
         print(json.dumps(summary.to_json(), indent=2))

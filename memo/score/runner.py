@@ -90,7 +90,8 @@ class ScoreSummary:
             "videos_per_second": round(self.videos_per_second, 3),
             "mean_score": self.mean_score,
             "top": [{"path": p, "score": s} for p, s in ranked[:top]],
-            "bottom": [{"path": p, "score": s} for p, s in ranked[-top:][::-1]],
+            # the least memorable, without repeating any of the top ones on small runs
+            "bottom": [{"path": p, "score": s} for p, s in ranked[max(top, len(ranked) - top) :][::-1]],
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "interrupted": self.interrupted,
         }
@@ -113,7 +114,8 @@ def prepare_bundle(options: ScoreOptions) -> Bundle:
         if options.num_frames < 1:
             raise MemoError("--frames must be at least 1")
         inputs = tuple(
-            replace(i, num_frames=options.num_frames) if i.stream == "keyframes" else i for i in bundle.spec.inputs
+            replace(i, num_frames=options.num_frames) if i.stream == "keyframes" else i
+            for i in bundle.spec.inputs
         )
         bundle = Bundle(bundle.path, bundle.spec.with_(inputs=inputs))
     return bundle
@@ -134,6 +136,9 @@ def score_videos(
         raise MemoError("--batch-size must be at least 1")
     bundle = prepare_bundle(options)
     paths = discover_videos(options.inputs, options.extensions)
+    if not paths:
+        shown = ", ".join(str(p) for p in options.inputs)
+        raise MemoError(f"no videos found under {shown} (extensions: {', '.join(options.extensions)})")
     columns = result_columns(bundle, options.per_frame)
     writer = open_writer(options.output, columns, resume=options.resume, overwrite=options.overwrite)
     device = resolve_device(options.device)
