@@ -70,7 +70,9 @@ def main() -> None:
         e2e_times.append(summary.seconds)
     model_s, e2e_s = min(model_times), min(e2e_times)
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads")
-    print(f"model: {bundle.label}  videos: {len(paths)}  rows (frames): {rows}  batch size: {args.batch_size}")
+    print(
+        f"model: {bundle.label}  videos: {len(paths)}  rows (frames): {rows}  batch size: {args.batch_size}"
+    )
     print(f"decode+preprocess alone (serial): {decode_s:.2f} s  ({len(paths) / decode_s:.2f} videos/s)")
     print(f"model only:  {model_s:.2f} s  {rows / model_s:.2f} frames/s  {len(paths) / model_s:.3f} videos/s")
     print(f"end to end:  {e2e_s:.2f} s  {rows / e2e_s:.2f} frames/s  {len(paths) / e2e_s:.3f} videos/s")

@@ -197,7 +197,7 @@ def load_memento(root: str | Path, split: str = "train", videos: str | Path | No
             [
                 _float(scores, i + 2, "scores_normalized_short_term", r["scores_normalized_short_term"])
                 for i, r in enumerate(rows)
-            ]  # fmt: skip
+            ]
         )
     }
     if "decay_alpha" in header:

@@ -86,7 +86,9 @@ def _open(path: str) -> av.container.InputContainer:
     except PermissionError as exc:
         raise InputError(f"{path}: permission denied") from exc
     except av.error.InvalidDataError as exc:
-        raise InputError(f"{path}: not a video, or an unreadable/truncated container ({_reason(exc)})") from exc
+        raise InputError(
+            f"{path}: not a video, or an unreadable/truncated container ({_reason(exc)})"
+        ) from exc
     except (av.error.FFmpegError, OSError) as exc:
         if getattr(exc, "errno", None) == errno.EACCES:
             raise InputError(f"{path}: permission denied") from exc

@@ -60,14 +60,17 @@ def write_video(
     rotation: int | None = None,
 ) -> Path:
     """Encode a video; ``timestamps`` (seconds, increasing) gives a variable frame rate."""
-    suffix, fmt, codec, pix_fmt = KINDS[kind]
+    _suffix, fmt, codec, pix_fmt = KINDS[kind]
     path = Path(path)
     time_base = Fraction(1, 1000)
     with av.open(str(path), mode="w", format=fmt) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if codec in ("libx264", "libx265"):
-            stream.options = {"preset": "ultrafast", **({"x265-params": "log-level=error"} if codec == "libx265" else {})}
+            stream.options = {
+                "preset": "ultrafast",
+                **({"x265-params": "log-level=error"} if codec == "libx265" else {}),
+            }
         if codec == "libsvtav1":
             stream.options = {"preset": "12"}
         if rotation is not None:
@@ -77,7 +80,7 @@ def write_video(
         for i in range(frames if timestamps is None else len(timestamps)):
             frame = av.VideoFrame.from_ndarray(frame_pixels(i, width, height, seed), format="rgb24")
             if timestamps is not None:
-                frame.pts = int(round(timestamps[i] / time_base))
+                frame.pts = round(timestamps[i] / time_base)
                 frame.time_base = time_base
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
 LOSSES = ("mse", "l1", "mse-tails", "spearman", "mse-to-spearman", "ranking")
 
