@@ -387,6 +387,7 @@ def train_command(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Embedding cache (default $MEMO_HOME/cache).")
     ] = None,
+    threads: Annotated[int, typer.Option(help="CPU threads for training (0: torch's default).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's summary on stdout.")] = False,
 ) -> None:
@@ -400,7 +401,7 @@ def train_command(
         finetune_text=finetune_text, video_backbone=video_backbone, backbone_weights=backbone_weights,
         num_frames=frames, decay_alpha=decay_alpha, folds=folds, fold_file=fold_file, val_split=val_split,
         inner_val=inner_val, seed=seed, hidden=hidden, dropout=dropout, ensemble=ensemble, check=check,
-        resume=resume, overwrite=overwrite, tensorboard=tensorboard, plots=plots, cache_dir=cache_dir,
+        resume=resume, overwrite=overwrite, tensorboard=tensorboard, plots=plots, cache_dir=cache_dir, threads=threads,
         fit=FitConfig(
             epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, loss=loss, schedule=schedule,
             step_size=step_size, gamma=gamma, grad_clip=grad_clip, patience=patience, amp=amp,
@@ -415,7 +416,8 @@ def train_command(
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
         console=console,
-        disable=not show,
+        disable=not show or check,
+        transient=True,
     )
     task = progress.add_task("train", total=None, phase="loading", info="")
 

@@ -90,6 +90,8 @@ def test_every_loss_is_finite_and_differentiable() -> None:
 def test_metrics_and_fold_summary() -> None:
     m = evaluate(np.array([0.1, 0.2, 0.3]), np.array([1.0, 3.0, 2.0]))
     assert m["spearman"] == pytest.approx(0.5) and m["n"] == 3
-    s = summarise([{"spearman": 0.4, "pearson": 0.5, "mse": 0.1}, {"spearman": 0.6, "pearson": 0.5, "mse": 0.3}])
+    s = summarise(
+        [{"spearman": 0.4, "pearson": 0.5, "mse": 0.1}, {"spearman": 0.6, "pearson": 0.5, "mse": 0.3}]
+    )
     assert s["spearman_mean"] == pytest.approx(0.5) and s["spearman_std"] == pytest.approx(0.1)
     assert s["mse_mean"] == pytest.approx(0.2)
