@@ -42,14 +42,18 @@ def epoch_seconds(n: int, dim: int, loss: str, repeats: int, vectors: np.ndarray
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--synthetic", action="store_true", help="random vectors instead of real embeddings")
     parser.add_argument("--loss", default="mse")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--captions", type=int, default=0, help="also time MiniLM on this many captions")
     parser.add_argument("--videos", type=int, default=0, help="also time ResMem embed on this many videos")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="embedding cache (default $MEMO_HOME/cache)")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="embedding cache (default $MEMO_HOME/cache)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -77,7 +81,9 @@ def main() -> None:
             started = time.perf_counter()
             embed_texts(captions, cache_dir=Path(cache))
             seconds = time.perf_counter() - started
-        print(f"MiniLM caption embedding: {len(captions) / seconds:.1f} captions/s ({len(captions)} captions)")
+        print(
+            f"MiniLM caption embedding: {len(captions) / seconds:.1f} captions/s ({len(captions)} captions)"
+        )
     if args.videos:
         from memo.data.synthetic import write_video
         from memo.data.video_features import embed_videos
