@@ -33,7 +33,7 @@ def test_vmemnet_fold_file_reproduces_its_eight_folds() -> None:
     assert sorted(seen) == list(range(8000))
     # row numbers point at the ground-truth CSV's rows: fold 0's first test item
     assert videos[splits[0].test[0]] == videos[int(np.sort(raw[:1000])[0]) - 1]
-    with pytest.raises(InputError, match="expected a permutation of rows 1..7999"):
+    with pytest.raises(InputError, match=r"expected a permutation of rows 1\.\.7999"):
         fold_file(path, 7999)
 
 
@@ -118,7 +118,7 @@ def test_feature_files_are_checked(tmp_path: Path) -> None:
     (tmp_path / "rows.txt").write_text("video7.webm\nvideo9.webm\n", encoding="utf-8")
     table = open_features(good, tmp_path / "rows.txt")
     assert np.array_equal(table.lookup("/x/video9.webm"), [3, 4, 5])
-    with pytest.raises(InputError, match="video8.webm: no features"):
+    with pytest.raises(InputError, match=r"video8\.webm: no features"):
         table.lookup("video8.webm")
     folder = tmp_path / "npy"
     folder.mkdir()
