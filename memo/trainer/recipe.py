@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +154,8 @@ def _validate(options: TrainOptions) -> None:
         raise InputError("--ensemble must be at least 1")
     if options.decay_alpha and DECAY not in options.targets:
         options.targets = [*options.targets, DECAY]
-    if options.finetune_text:
-        raise InputError(
-            "--finetune-text is not supported by this recipe yet; train on frozen caption embeddings "
-            "(see docs/training.md for the measured cost of fine-tuning MiniLM on CPU)"
-        )
+    if options.finetune_text and ("text" not in options.streams or options.ensemble != 1):
+        raise InputError("--finetune-text needs the text stream and --ensemble 1 (one encoder per bundle)")
 
 
 # ------------------------------------------------------------------ streams -> vectors
@@ -179,7 +176,19 @@ def build_vectors(data: LabelledSet, options: TrainOptions, progress: ProgressFn
     info: dict[str, dict[str, Any]] = {}
     captions = None
     timings: dict[str, float] = {}
-    if "text" in options.streams:
+    if "text" in options.streams and options.finetune_text:
+        from memo.data.text import encoder_dim
+
+        assert data.captions is not None
+        per_item["text"] = np.arange(len(data), dtype=np.float32)[
+            :, None
+        ]  # item index: embedded in the model
+        info["text"] = {
+            "stream": "text",
+            "dim": encoder_dim(options.text_encoder),
+            "encoder": options.text_encoder,
+        }
+    elif "text" in options.streams:
         assert data.captions is not None
         if progress:
             progress({"stage": f"embedding captions with {options.text_encoder}"})
@@ -293,12 +302,17 @@ def _train_member(
         _split_data(vectors, data, options.targets, val_index, cfg.device) if val_index is not None else None
     )
     means = [float(data.targets[t][fit_index].mean()) for t in options.targets]
-    dims = {k: int(v.shape[1]) for k, v in vectors.per_item.items()}
+    dims = {k: int(v["dim"]) for k, v in vectors.stream_info.items()}
     torch.manual_seed(seed)
     model = FusionMLP(
         dims, options.targets, options.hidden, options.dropout, options.input_dropout, None, means,
         log_inputs=list(_log_inputs(vectors)),
     )  # fmt: skip
+    if options.finetune_text:
+        from memo.trainer.finetune import TextFinetune
+
+        assert data.captions is not None
+        model = TextFinetune(options.text_encoder, model, data.captions, cfg.device)
     model = model.to(cfg.device)
     optimizer = make_optimizer(model, cfg)
     generator = torch.Generator().manual_seed(seed)
@@ -446,7 +460,8 @@ def _train(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
             phase, options, vectors, data, fit_index, val_index, final_cfg, seed, ckpt,
             on_epoch_for(phase, final_cfg.epochs),
         )  # fmt: skip
-        members.append({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        head = model.head if options.finetune_text else model
+        members.append({k: v.detach().cpu() for k, v in head.state_dict().items()})
         final_info.append({"epochs": state.epoch, "best_epoch": state.best_epoch})
         curves[phase] = state.history
         ckpt.complete(
@@ -464,7 +479,16 @@ def _train(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
 
         for key, value in backbone_state(options.video_backbone, options.backbone_weights).items():
             state_dict[f"backbone.{key}"] = value
+    if options.finetune_text:
+        from memo.trainer.finetune import ENCODER_DIR
+
+        inputs = tuple(replace(i, encoder=ENCODER_DIR) if i.stream == "text" else i for i in spec.inputs)
+        spec = spec.with_(inputs=inputs)
     bundle = save_bundle(out / "bundle", spec, state_dict)
+    if options.finetune_text:
+        from memo.trainer.finetune import save_encoder
+
+        save_encoder(model, bundle.path)  # the last final member's encoder (ensemble is 1)
     bundle.build_module()  # the saved bundle must load strictly; fail here, not at scoring time
 
     metrics = _metrics(options, data, splits, fold_rows, oof, final_cfg, final_info, vectors)
@@ -522,6 +546,10 @@ def _metrics(options, data, splits, fold_rows, oof, final_cfg, final_info, vecto
 
 
 def _evaluate_bundle(bundle, test_data: LabelledSet, options: TrainOptions) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    if options.finetune_text:  # embed the test captions with the bundle's own fine-tuned encoder
+        from memo.trainer.finetune import ENCODER_DIR
+
+        options = replace(options, finetune_text=False, text_encoder=str(bundle.path / ENCODER_DIR))
     vectors = build_vectors(test_data, options)
     module = bundle.build_module()
     with torch.inference_mode():
