@@ -79,9 +79,9 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
 
 
 def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path: Path) -> None:
-    labels = planted(tmp_path / "data", 1600)
+    labels = planted(tmp_path / "data", 1000)
     args = ["train", "csv", str(labels), "--target", "score", "--stream", "features", "--features",
-            str(labels.parent / "feats"), "--folds", "2", "--epochs", "10", "--patience", "0", "--batch-size", "16",
+            str(labels.parent / "feats"), "--folds", "2", "--epochs", "8", "--patience", "0", "--batch-size", "16",
             "--hidden", "64", "--device", "cpu", "--no-plots", "--quiet"]  # fmt: skip
     env = subprocess_env()
     full = subprocess.run(

@@ -26,7 +26,7 @@ def test_text_bundle_records_its_encoder_and_scores_with_captions(tmp_path: Path
     animals = ["dog", "puppy", "cat", "kitten", "horse", "rabbit"]
     scenes = ["brick wall", "empty road", "grey sky", "parking lot", "blank screen", "plain floor"]
     rows = ["path,score,caption"]
-    for i in range(240):
+    for i in range(120):
         memorable = i % 2 == 0
         word = (animals if memorable else scenes)[rng.integers(6)]
         score = (0.85 if memorable else 0.55) + rng.normal(scale=0.03)
