@@ -125,3 +125,9 @@ def test_feature_files_are_checked(tmp_path: Path) -> None:
     np.save(folder / "a.npy", np.ones(4, np.float32))
     np.save(folder / "b.npy", np.zeros(4, np.float32))
     assert open_features(folder).dim == 4
+
+
+def test_memento_decay_alpha_is_a_target_but_not_a_score() -> None:
+    data = load_memento(shared_data("memento10k"))
+    assert (data.targets["decay_alpha"] < 0).any()
+    assert check_dataset(data, ["short_term", "decay_alpha"], ["text"]).ok

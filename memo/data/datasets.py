@@ -297,6 +297,11 @@ def check_dataset(data: LabelledSet, targets: list[str], streams: list[str]) -> 
             problems.append(f"no target {name!r} (has: {', '.join(data.targets)})")
             continue
         values = data.targets[name]
+        if name == "decay_alpha":  # a decay slope, not a score: any finite value
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                problems.append(f"{bad.size} decay_alpha value(s) are not numbers, e.g. {data.ids[bad[0]]}")
+            continue
         bad = np.flatnonzero(~np.isfinite(values) | (values < 0) | (values > 1))
         if bad.size:
             problems.append(
