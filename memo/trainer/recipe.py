@@ -154,6 +154,13 @@ def _validate(options: TrainOptions) -> None:
         raise InputError("--ensemble must be at least 1")
     if options.decay_alpha and DECAY not in options.targets:
         options.targets = [*options.targets, DECAY]
+    if options.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            from memo.errors import MissingDependency
+
+            raise MissingDependency("tensorboard", "tensorboard", "--tensorboard logging")
     if options.finetune_text and ("text" not in options.streams or options.ensemble != 1):
         raise InputError("--finetune-text needs the text stream and --ensemble 1 (one encoder per bundle)")
 
@@ -581,5 +588,5 @@ def _tensorboard(out: Path):  # type: ignore[no-untyped-def]
     except ImportError:
         from memo.errors import MissingDependency
 
-        raise MissingDependency("tensorboard", "train", "--tensorboard logging") from None
+        raise MissingDependency("tensorboard", "tensorboard", "--tensorboard logging") from None
     return SummaryWriter(str(out / "tensorboard"))
