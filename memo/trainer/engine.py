@@ -97,7 +97,7 @@ def _epoch_vectors(data: SplitData, generator: torch.Generator, sampling: str) -
     assert data.caption_owner is not None
     rows, owner = data.caption_rows, data.caption_owner
     keep = torch.rand(rows.shape[0], generator=generator, device="cpu").to(rows.device) < 0.6
-    # every item keeps at least one caption: its caption with the highest draw is forced in
+    # every item keeps at least one caption: its first caption is always in
     first = torch.zeros(data.size, dtype=torch.long, device=rows.device)
     first.scatter_reduce_(
         0, owner, torch.arange(rows.shape[0], device=rows.device), reduce="amin", include_self=False
