@@ -45,6 +45,7 @@ class VideoInfo:
     fps: float  # average frame rate over the stream
     keyframes: tuple[float, ...]  # seconds, sorted
     frame_times: tuple[float, ...]  # seconds, sorted presentation times
+    warnings: tuple[str, ...] = ()  # damage found while indexing (truncated, unreadable tail)
 
 
 @dataclass
@@ -129,23 +130,31 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
     tb = stream.time_base
     times: list[float] = []
     keyframes: list[float] = []
-    last_end = 0.0
+    last_end = float("-inf")  # end of the last video frame
+    other_end = float("-inf")  # end of the last packet of any other stream
+    stopped: str | None = None  # why demuxing stopped early, if it did
     try:
-        for packet in container.demux(stream):
+        for packet in container.demux():  # packets only: nothing is decoded
             if packet.size == 0:
                 continue
             ts = packet.pts if packet.pts is not None else packet.dts
-            t = _seconds(ts, tb)
+            t = _seconds(ts, packet.time_base)
             if t is None:
+                continue
+            end = t + (_seconds(packet.duration, packet.time_base) or 0.0)
+            if packet.stream.index != stream.index:
+                other_end = max(other_end, end)
                 continue
             times.append(t)
             if packet.is_keyframe:
                 keyframes.append(t)
-            dur = _seconds(packet.duration, tb) or 0.0
-            last_end = max(last_end, t + dur)
-    except _DECODE_ERRORS:
-        pass  # a damaged tail: keep what was indexed, decoding will flag the damage
+            last_end = max(last_end, end)
+    except _DECODE_ERRORS as exc:
+        stopped = _reason(exc)  # a damaged tail: keep what was indexed and say so
+    declared = _declared_end(container, stream)
     if not times:
+        if stopped or declared:
+            raise InputError(f"{path}: no video frame could be read (truncated or damaged container)")
         raise InputError(f"{path}: video stream has no frames")
     times.sort()
     keyframes.sort()
@@ -155,8 +164,10 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
     if last_end <= times[-1]:
         last_end = times[-1] + (1.0 / fps if fps > 0 else 0.0)
     ctx = stream.codec_context
+    codec = ctx.codec.canonical_name if ctx.codec is not None else ctx.name
+    warnings = _damage_warnings(stream, len(times), last_end, max(last_end, other_end), declared, fps, stopped)
     return VideoInfo(
-        codec=ctx.name,
+        codec=codec,
         width=ctx.width,
         height=ctx.height,
         start=start,
@@ -165,7 +176,42 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
         fps=fps,
         keyframes=tuple(keyframes) or (start,),
         frame_times=tuple(times),
+        warnings=warnings,
     )
+
+
+def _declared_end(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[float, bool] | None:
+    """The end time (seconds) the container states, and whether it is the video stream's own."""
+    if stream.duration and stream.time_base:
+        return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base), True
+    if container.duration and container.duration > 0:
+        return (container.start_time or 0) / av.time_base + container.duration / av.time_base, False
+    return None
+
+
+def _damage_warnings(
+    stream: av.video.stream.VideoStream,
+    frames: int,
+    video_end: float,
+    any_end: float,
+    declared: tuple[float, bool] | None,
+    fps: float,
+    stopped: str | None,
+) -> tuple[str, ...]:
+    """Say when fewer frames could be read than the container promises (a cut download, a bad disk)."""
+    if stopped:
+        return (f"damaged container: reading stopped after {frames} frames at {video_end:.2f} s ({stopped})",)
+    if stream.frames and stream.frames > frames:
+        return (f"truncated: {frames} of {stream.frames} frames stated by the container are present",)
+    if declared is not None:
+        stated, own = declared
+        end = video_end if own else any_end
+        slack = max(2.0 / fps if fps > 0 else 0.0, 0.05 * stated)
+        if end < stated - slack:
+            return (f"truncated: frames end at {end:.2f} s of {stated:.2f} s stated by the container",)
+    return ()
 
 
 def keyframe_times(info: VideoInfo, count: int) -> list[float]:
@@ -199,7 +245,7 @@ class _Cursor:
 
     def seek(self, t: float) -> None:
         tb = self._stream.time_base
-        self._container.seek(int(t / tb), stream=self._stream, backward=True, any_frame=False)
+        self._container.seek(round(t / tb), stream=self._stream, backward=True, any_frame=False)
         self._frames = self._decode()
         self._peeked = None
         self.current = None
@@ -300,6 +346,7 @@ def _read(
         reason = f"{cursor.errors} decode errors" if cursor.errors else "no frame decoded"
         raise InputError(f"{path}: no decodable video frames ({reason})")
     result = SampledFrames(images=[], times=[], requested=list(times), info=info, decode_errors=cursor.errors)
+    result.warnings.extend(info.warnings)
     missing = 0
     last: tuple[float, Image.Image] | None = None
     for i in range(len(times)):
