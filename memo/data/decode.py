@@ -161,8 +161,11 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
     start = times[0]
     rate = stream.average_rate or stream.guessed_rate
     fps = float(rate) if rate else (len(times) / max(last_end - start, 1e-6))
-    if last_end <= times[-1]:
-        last_end = times[-1] + (1.0 / fps if fps > 0 else 0.0)
+    period = 1.0 / fps if fps > 0 else 0.0
+    if period and abs((times[-1] - start) - (len(times) - 1) * period) <= float(tb) + 1e-9:
+        last_end = start + len(times) * period  # constant frame rate: n frames of 1/fps each
+    else:
+        last_end = times[-1] + _last_frame_duration(last_end - times[-1], period, float(tb))
     ctx = stream.codec_context
     codec = ctx.codec.canonical_name if ctx.codec is not None else ctx.name
     warnings = _damage_warnings(stream, len(times), last_end, max(last_end, other_end), declared, fps, stopped)
@@ -178,6 +181,17 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
         frame_times=tuple(times),
         warnings=warnings,
     )
+
+
+def _last_frame_duration(stated: float, period: float, tick: float) -> float:
+    """How long the last frame of a variable-frame-rate video stays on screen.
+
+    The container's packet duration, unless it is missing or only differs from the
+    average frame period by rounding to the time base.
+    """
+    if stated <= 0 or abs(stated - period) <= tick + 1e-9:
+        return period
+    return stated
 
 
 def _declared_end(
@@ -203,8 +217,6 @@ def _damage_warnings(
     """Say when fewer frames could be read than the container promises (a cut download, a bad disk)."""
     if stopped:
         return (f"damaged container: reading stopped after {frames} frames at {video_end:.2f} s ({stopped})",)
-    if stream.frames and stream.frames > frames:
-        return (f"truncated: {frames} of {stream.frames} frames stated by the container are present",)
     if declared is not None:
         stated, own = declared
         end = video_end if own else any_end
