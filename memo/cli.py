@@ -79,32 +79,43 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     no_args_is_help=True,
 )
 def score(
-    paths: Annotated[list[Path], typer.Argument(help="Video files and/or folders. Example: ./videos/ clip.mp4")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Video files and/or folders. Example: ./videos/ clip.mp4")
+    ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Result file: scores.csv, scores.jsonl or scores.parquet.")
     ] = Path("scores.csv"),
     model: Annotated[
         str,
-        typer.Option("--model", "-m", help="Bundle directory or named model. Example: --model runs/vm8/bundle"),
+        typer.Option(
+            "--model", "-m", help="Bundle directory or named model. Example: --model runs/vm8/bundle"
+        ),
     ] = "resmem",
     backend: Annotated[str, typer.Option(help="Runtime backend: torch (more with memo export).")] = "torch",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, help="Frames (or videos) per inference batch.")
     ] = 16,
-    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Decoding threads ahead of the model.")] = 2,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="Decoding threads ahead of the model.")
+    ] = 2,
     frames: Annotated[
-        int | None, typer.Option("--frames", "-n", min=1, help="Keyframes per video (default: the model's, 7).")
+        int | None,
+        typer.Option("--frames", "-n", min=1, help="Keyframes per video (default: the model's, 7)."),
     ] = None,
     per_frame: Annotated[bool, typer.Option("--per-frame", help="Also write each frame's score.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Skip videos already in OUTPUT and append.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip videos already in OUTPUT and append.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
     ext: Annotated[
         str | None,
         typer.Option(help="Extensions to pick up inside folders, comma-separated. Example: --ext mp4,webm"),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")
+    ] = False,
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
     from memo.score import ScoreOptions, score_videos
@@ -168,7 +179,9 @@ def score(
 def _render_summary(summary) -> None:  # type: ignore[no-untyped-def]
     data = summary.to_json()
     mean = f"{data['mean_score']:.4f}" if data["mean_score"] is not None else "-"
-    head = Table(title=f"memo score: {data['model']} on {data['backend']}/{data['device']}", show_header=False)
+    head = Table(
+        title=f"memo score: {data['model']} on {data['backend']}/{data['device']}", show_header=False
+    )
     head.add_column(style="bold")
     head.add_column()
     head.add_row("videos", str(data["total"]))

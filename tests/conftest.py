@@ -63,5 +63,27 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, kind in enumerate(["h264", "vp9", "mov", "mpeg4", "h264", "vp8"]):
         from memo.data.synthetic import KINDS
 
-        write_video(folder / f"v{i}_{kind}{KINDS[kind][0]}", kind, frames=30, fps=15, width=64, height=48, seed=i)
+        write_video(
+            folder / f"v{i}_{kind}{KINDS[kind][0]}", kind, frames=30, fps=15, width=64, height=48, seed=i
+        )
     return folder
+
+
+@pytest.fixture(scope="session")
+def resmem_bundle(tmp_path_factory: pytest.TempPathFactory):
+    """The named 'resmem' bundle, built from the installed package into a fresh MEMO_HOME."""
+    pytest.importorskip("resmem", reason="the resmem package (default model) is not installed")
+    from memo.models.named import resolve_model
+
+    home = tmp_path_factory.mktemp("memo_home")
+    previous = os.environ.get("MEMO_HOME")
+    os.environ["MEMO_HOME"] = str(home)
+    try:
+        bundle = resolve_model("resmem")
+    finally:
+        if previous is None:
+            os.environ.pop("MEMO_HOME", None)
+        else:
+            os.environ["MEMO_HOME"] = previous
+    assert bundle.path.is_relative_to(home)
+    return bundle

@@ -52,8 +52,8 @@ def _center_crop(image: Image.Image, crop: tuple[int, int]) -> Image.Image:
         padded = Image.new("RGB", (max(image.width, crop_w), max(image.height, crop_h)))
         padded.paste(image, ((padded.width - image.width) // 2, (padded.height - image.height) // 2))
         image = padded
-    top = int(round((image.height - crop_h) / 2.0))
-    left = int(round((image.width - crop_w) / 2.0))
+    top = round((image.height - crop_h) / 2.0)
+    left = round((image.width - crop_w) / 2.0)
     if (left, top, crop_w, crop_h) == (0, 0, image.width, image.height):
         return image
     return image.crop((left, top, left + crop_w, top + crop_h))

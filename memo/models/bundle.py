@@ -53,7 +53,9 @@ class Bundle:
             module.load_state_dict(self.state_dict(), strict=True)
         except RuntimeError as exc:
             first = str(exc).splitlines()[0]
-            raise BundleError(f"{self.weights_path}: weights do not fit {self.spec.architecture!r}: {first}") from exc
+            raise BundleError(
+                f"{self.weights_path}: weights do not fit {self.spec.architecture!r}: {first}"
+            ) from exc
         return module.eval()
 
     def artifact(self, name: str) -> Path:

@@ -26,7 +26,9 @@ class ModelEntry:
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, *, spec: Callable[[], ModelSpec], paper: str = "") -> Callable[[Builder], Builder]:
+def register_model(
+    name: str, *, spec: Callable[[], ModelSpec], paper: str = ""
+) -> Callable[[Builder], Builder]:
     """Register ``builder(**arch_args) -> nn.Module`` under ``name``.
 
     The module's ``forward`` takes the spec's inputs as keyword tensors and returns a

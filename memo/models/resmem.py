@@ -13,7 +13,7 @@ ICCV 2019): score each sampled frame, average the frame scores.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet152
 

@@ -52,7 +52,9 @@ class InputSpec:
 
     def __post_init__(self) -> None:
         if self.stream not in STREAMS:
-            raise BundleError(f"input {self.name!r}: unknown stream {self.stream!r} (one of {', '.join(STREAMS)})")
+            raise BundleError(
+                f"input {self.name!r}: unknown stream {self.stream!r} (one of {', '.join(STREAMS)})"
+            )
         if self.stream in ("keyframes", "clip") and self.preprocess is None:
             raise BundleError(f"input {self.name!r}: a {self.stream} input needs 'preprocess'")
         if self.stream == "clip" and not self.fps:

@@ -113,7 +113,8 @@ def prepare_bundle(options: ScoreOptions) -> Bundle:
         if options.num_frames < 1:
             raise MemoError("--frames must be at least 1")
         inputs = tuple(
-            replace(i, num_frames=options.num_frames) if i.stream == "keyframes" else i for i in bundle.spec.inputs
+            replace(i, num_frames=options.num_frames) if i.stream == "keyframes" else i
+            for i in bundle.spec.inputs
         )
         bundle = Bundle(bundle.path, bundle.spec.with_(inputs=inputs))
     return bundle
