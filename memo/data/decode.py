@@ -87,7 +87,9 @@ def _open(path: str) -> av.container.InputContainer:
     except PermissionError as exc:
         raise InputError(f"{path}: permission denied") from exc
     except av.error.InvalidDataError as exc:
-        raise InputError(f"{path}: not a video, or an unreadable/truncated container ({_reason(exc)})") from exc
+        raise InputError(
+            f"{path}: not a video, or an unreadable/truncated container ({_reason(exc)})"
+        ) from exc
     except (av.error.FFmpegError, OSError) as exc:
         if getattr(exc, "errno", None) == errno.EACCES:
             raise InputError(f"{path}: permission denied") from exc
@@ -168,7 +170,9 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
         last_end = times[-1] + _last_frame_duration(last_end - times[-1], period, float(tb))
     ctx = stream.codec_context
     codec = ctx.codec.canonical_name if ctx.codec is not None else ctx.name
-    warnings = _damage_warnings(stream, len(times), last_end, max(last_end, other_end), declared, fps, stopped)
+    warnings = _damage_warnings(
+        stream, len(times), last_end, max(last_end, other_end), declared, fps, stopped
+    )
     return VideoInfo(
         codec=codec,
         width=ctx.width,
