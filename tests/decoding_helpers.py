@@ -63,7 +63,7 @@ def level_painter(width: int, height: int, step: int = 20) -> Callable[[int], np
 
 def frame_index(image: np.ndarray, step: int = 20) -> int:
     """Inverse of :func:`level_painter` (robust to compression noise)."""
-    return int(round((float(np.asarray(image, dtype=np.float64).mean()) - 16) / step))
+    return round((float(np.asarray(image, dtype=np.float64).mean()) - 16) / step)
 
 
 def marker_painter(width: int, height: int) -> Callable[[int], np.ndarray]:

@@ -62,7 +62,7 @@ def test_index_reports_frames_duration_size_and_codec(generated) -> None:
 
 
 def test_sampler_returns_n_frames_at_segment_centres(generated) -> None:
-    kind, path = generated
+    _kind, path = generated
     info = index_video(str(path))
     truth = decode_all_times(path)
     assert [round(t, 6) for t in truth] == [round(t, 6) for t in info.frame_times]

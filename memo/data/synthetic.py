@@ -68,7 +68,7 @@ def write_video(
     content of frame ``i`` (an RGB ``uint8`` array of ``height x width x 3``), and
     ``faststart`` puts an MP4/QuickTime index before the media data (as web encoders do).
     """
-    suffix, fmt, codec, pix_fmt = KINDS[kind]
+    _suffix, fmt, codec, pix_fmt = KINDS[kind]
     path = Path(path)
     time_base = Fraction(1, 1000)
     options = {"movflags": "faststart"} if faststart and fmt in ("mp4", "mov") else {}
@@ -86,7 +86,7 @@ def write_video(
             pixels = painter(i) if painter is not None else frame_pixels(i, width, height, seed)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels, dtype=np.uint8), format="rgb24")
             if timestamps is not None:
-                frame.pts = int(round(timestamps[i] / time_base))
+                frame.pts = round(timestamps[i] / time_base)
                 frame.time_base = time_base
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -145,7 +145,9 @@ class JsonlWriter:
         self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def write(self, row: dict[str, Any]) -> None:
-        self._handle.write(json.dumps({c: _json_value(row.get(c)) for c in self.columns}, ensure_ascii=False) + "\n")
+        self._handle.write(
+            json.dumps({c: _json_value(row.get(c)) for c in self.columns}, ensure_ascii=False) + "\n"
+        )
         self._handle.flush()
 
     def close(self) -> None:
