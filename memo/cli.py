@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,20 +28,21 @@ from rich.table import Table
 from memo import __version__
 from memo.errors import MemoError
 
+RESMEM_NOTE = (
+    "The default model 'resmem' uses the ResMem weights (c) 2021 The University of Chicago, "
+    "licensed for non-commercial use only."
+)
+
 app = typer.Typer(
     name="memo",
     help="Predict how memorable a video is: score folders of videos, train models, export and benchmark them.",
+    epilog=RESMEM_NOTE,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
 console = Console(stderr=True)
-
-RESMEM_NOTE = (
-    "The default model 'resmem' uses the ResMem weights (c) 2021 The University of Chicago, "
-    "licensed for non-commercial use only."
-)
 
 
 def _version(value: bool) -> None:
@@ -63,7 +65,8 @@ def main(
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    # One line whatever the terminal width; a path with [brackets] is text, not markup.
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -158,7 +161,9 @@ def score(
     def on_row(row: dict, summary) -> None:  # type: ignore[no-untyped-def]
         progress.update(task, advance=1, rate=f"{summary.videos_per_second:.2f}", failed=summary.failed)
         if show and row["status"] != "ok":
-            progress.console.print(f"[yellow]failed:[/] {row['error']}", highlight=False)
+            progress.console.print(
+                f"[yellow]failed:[/] {escape(row['error'])}", highlight=False, soft_wrap=True
+            )
 
     try:
         with progress:
@@ -193,7 +198,7 @@ def _render_summary(summary) -> None:  # type: ignore[no-untyped-def]
     head.add_row("failed", f"[red]{data['failed']}[/]" if data["failed"] else "0")
     head.add_row("mean score", mean)
     head.add_row("time", f"{data['seconds']:.1f} s ({data['videos_per_second']:.2f} videos/s)")
-    head.add_row("output", data["output"])
+    head.add_row("output", escape(data["output"]))
     console.print(head)
     if data["top"]:
         ranks = Table(title="most and least memorable")
@@ -201,15 +206,15 @@ def _render_summary(summary) -> None:  # type: ignore[no-untyped-def]
         ranks.add_column("score", justify="right")
         ranks.add_column("video")
         for i, item in enumerate(data["top"], 1):
-            ranks.add_row(f"top {i}", f"{item['score']:.4f}", item["path"])
+            ranks.add_row(f"top {i}", f"{item['score']:.4f}", escape(item["path"]))
         for i, item in enumerate(data["bottom"], 1):
-            ranks.add_row(f"bottom {i}", f"{item['score']:.4f}", item["path"])
+            ranks.add_row(f"bottom {i}", f"{item['score']:.4f}", escape(item["path"]))
         console.print(ranks)
     if data["failures"]:
         fails = Table(title=f"{data['failed']} failed", title_style="red")
         fails.add_column("why")
         for item in data["failures"]:
-            fails.add_row(item["error"])
+            fails.add_row(escape(item["error"]))
         console.print(fails)
 
 

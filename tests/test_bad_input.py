@@ -73,7 +73,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def rows(corpus: Path, framecnn_bundle, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("out") / "scores.jsonl"
     summary = score_videos(
-        ScoreOptions(inputs=[str(corpus)], output=out, model=str(framecnn_bundle.path), workers=2, batch_size=8)
+        ScoreOptions(
+            inputs=[str(corpus)], output=out, model=str(framecnn_bundle.path), workers=2, batch_size=8
+        )
     )
     result = {os.path.relpath(r["path"], corpus): r for r in read_results(out)}
     assert summary.total == len(result)
@@ -90,7 +92,13 @@ FAILED = {
     "audio_opus.webm": "no video stream (only audio streams)",
     "gone.mp4": "dangling symbolic link",
 }
-SCORED_CLEAN = ["good.mp4", "CLIP.MP4", "vidéo de test ✓.mp4", "tiny16.mp4", os.path.join("x.mp4", "inside.mov")]
+SCORED_CLEAN = [
+    "good.mp4",
+    "CLIP.MP4",
+    "vidéo de test ✓.mp4",
+    "tiny16.mp4",
+    os.path.join("x.mp4", "inside.mov"),
+]
 
 
 def test_every_input_has_exactly_one_row(rows: dict[str, dict]) -> None:

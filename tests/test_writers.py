@@ -18,7 +18,7 @@ COLUMNS = ["path", "score", "frames", "status", "error", "warning", "model", "mo
 def _row(i: int, status: str = "ok") -> dict[str, Any]:
     ok = status == "ok"
     return {
-        "path": f"/videos/clip, {i} \"quoted\" é.mp4",  # a comma, quotes and non-ASCII survive
+        "path": f'/videos/clip, {i} "quoted" é.mp4',  # a comma, quotes and non-ASCII survive
         "score": 0.5 + i / 100 if ok else None,
         "frames": 7 if ok else 0,
         "status": status,
@@ -68,7 +68,7 @@ def test_existing_output_needs_resume_or_overwrite(tmp_path: Path, suffix: str) 
     writer = open_writer(path, COLUMNS, resume=False, overwrite=False)
     writer.write(_row(0))
     writer.close()
-    with pytest.raises(OutputError, match="already exists; use --resume .* or --overwrite"):
+    with pytest.raises(OutputError, match=r"already exists; use --resume .* or --overwrite"):
         open_writer(path, COLUMNS, resume=False, overwrite=False)
     with pytest.raises(OutputError, match="contradict"):
         open_writer(path, COLUMNS, resume=True, overwrite=True)
@@ -138,7 +138,9 @@ def test_parquet_journal_and_file_together_hold_every_row(tmp_path: Path) -> Non
     resumed.close()
     writer._journal.close()
     back = read_results(path)
-    assert [_normalise(r) for r in back] == [_normalise(_row(i, "failed" if i == 2 else "ok")) for i in range(5)]
+    assert [_normalise(r) for r in back] == [
+        _normalise(_row(i, "failed" if i == 2 else "ok")) for i in range(5)
+    ]
     assert not journal.exists()
 
 
