@@ -9,6 +9,7 @@ are safely written), and the summary says what failed.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -140,7 +141,8 @@ def score_videos(
     device = resolve_device(options.device)
     summary = ScoreSummary(options.output, bundle.label, options.backend, device, total=len(paths))
     try:
-        todo = [p for p in paths if p not in writer.done]
+        done = {_same_file_key(p) for p in writer.done}  # ./videos/a.mp4 and /abs/videos/a.mp4 match
+        todo = [p for p in paths if _same_file_key(p) not in done]
         summary.skipped = len(paths) - len(todo)
         session = load_session(bundle, options.backend, device)
         summary.device = session.device
@@ -166,6 +168,10 @@ def score_videos(
     finally:
         writer.close()
     return summary
+
+
+def _same_file_key(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
 
 
 def _count(summary: ScoreSummary, row: dict[str, Any], bundle: Bundle) -> None:
