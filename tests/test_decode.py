@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -33,6 +34,11 @@ CODEC_NAME = {
     "gif": "gif",
     "av1": "av1",
     "mjpeg": "mjpeg",
+    "ts": "h264",
+    "mpeg2": "mpeg2video",
+    "mpeg2ts": "mpeg2video",
+    "flv": "h264",
+    "wmv": "wmv2",
 }
 
 
@@ -54,7 +60,7 @@ def test_index_reports_frames_duration_size_and_codec(generated) -> None:
     assert info.num_frames == 30
     assert len(info.frame_times) == 30
     assert info.duration == pytest.approx(2.0, abs=0.011)  # GIF stores delays in 1/100 s
-    assert info.start == pytest.approx(0.0, abs=1e-6)
+    assert info.start == pytest.approx(decode_all_times(path)[0], abs=1e-6)  # MPEG-PS starts late
     assert info.keyframes[0] == pytest.approx(info.start)
     assert info.warnings == ()
     if kind != "gif":  # GIF has no keyframe structure
@@ -244,3 +250,36 @@ def test_real_videos(name: str) -> None:
     for t, got in zip(times, sample.times, strict=True):
         assert t - step - 1e-6 <= got <= t + 1e-6, f"{name}: frame at {got:.3f} s for target {t:.3f} s"
     assert sample.warnings == []
+
+
+def _frames_needed(info, times: list[float]) -> int:  # type: ignore[no-untyped-def]
+    """Frames from the keyframe before each target up to the target: what any decoder must decode."""
+    needed: set[int] = set()
+    for t in times:
+        key = info.keyframes[max(bisect.bisect_right(info.keyframes, t + 1e-6) - 1, 0)]
+        first = bisect.bisect_left(info.frame_times, key - 1e-6)
+        needed.update(range(first, bisect.bisect_right(info.frame_times, t + 1e-6)))
+    return len(needed)
+
+
+@pytest.mark.parametrize("count", [7, 16])
+def test_sampler_decodes_only_what_it_needs(count: int, tmp_path) -> None:
+    generated = write_video(tmp_path / "gop10.mp4", "h264", frames=60, fps=30, width=W, height=H, gop=10)
+    for path in (generated, shared_video("bikes.mp4")):
+        info = index_video(str(path))
+        times = keyframe_times(info, count)
+        sample = read_frames_at(str(path), times, info)
+        # At most one frame past each stretch of decoding (the one that shows the target has passed).
+        assert sample.decoded <= _frames_needed(info, times) + sample.seeks + 1, path.name
+        assert sample.decoded < info.num_frames, path.name
+
+
+@pytest.mark.parametrize("kind", ["mpeg2", "mpeg2ts"])
+def test_mpeg_streams_are_read_in_order_not_by_seeking(kind: str, tmp_path) -> None:
+    """MPEG-PS/TS seeking by time lands near, not at, the time asked: those are decoded in order."""
+    path = write_video(tmp_path / f"x{KINDS[kind][0]}", kind, frames=30, fps=15, width=W, height=H, gop=5)
+    info = index_video(str(path))
+    times = keyframe_times(info, 7)
+    sample = read_frames_at(str(path), times, info)
+    assert sample.seeks == 0
+    assert sample.decoded <= round((times[-1] - info.start) * 15) + 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ import av.error
 from PIL import Image
 
 from memo.errors import InputError
+
+log = logging.getLogger(__name__)
 
 #: Errors from FFmpeg that mean "this packet/frame is damaged", not "stop everything".
 _DECODE_ERRORS = (av.error.FFmpegError,)
@@ -58,6 +61,8 @@ class SampledFrames:
     info: VideoInfo
     decode_errors: int = 0
     warnings: list[str] = field(default_factory=list)
+    decoded: int = 0  # frames the decoder produced to serve the request (the cost)
+    seeks: int = 0
 
     @property
     def distinct(self) -> int:
@@ -247,27 +252,70 @@ def clip_times(info: VideoInfo, length: int, fps: float) -> list[float]:
     return [first + k / fps for k in range(length)]
 
 
-class _Cursor:
-    """Forward-only frame reader over one stream that can seek to a keyframe."""
+#: AVFMT_TS_DISCONT: MPEG-TS/PS, whose timestamps may jump and whose time seeking is inexact.
+_AVFMT_TS_DISCONT = 0x0200
 
-    def __init__(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
-        self._container = container
-        self._stream = stream
+
+class _Cursor:
+    """Forward-only frame reader over one video stream that can seek to a keyframe or rewind."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._container: av.container.InputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
+        self.seekable = True
         self._frames: Iterator[av.VideoFrame] | None = None
         self._peeked: av.VideoFrame | None = None
         self.current: av.VideoFrame | None = None
         self.errors = 0
+        self.decoded = 0  # frames decoded in all
+        self.seeks = 0
         self.position = float("-inf")  # time of the last frame consumed
+        self.first_time: float | None = None  # time of the first frame since the last seek or rewind
+        self.from_start = False  # decoding from the first packet (no seek since)
+        self._open()
+
+    def _open(self) -> None:
+        self.close()
+        self._container = _open(self._path)
+        self._stream = _video_stream(self._path, self._container)
+        self._stream.thread_type = "AUTO"
+        if (self._container.format.flags or 0) & _AVFMT_TS_DISCONT:
+            self.seekable = False  # a seek lands near, not at, the time asked: decode in order instead
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    @property
+    def started(self) -> bool:
+        return self._frames is not None
+
+    def rewind(self) -> None:
+        """Decode from the first packet again (reopening is exact in every container)."""
+        if self._frames is not None:
+            self._open()
+        self._restart()
+        self.from_start = True
 
     def seek(self, t: float) -> None:
+        assert self._container is not None and self._stream is not None
         tb = self._stream.time_base
         self._container.seek(round(t / tb), stream=self._stream, backward=True, any_frame=False)
+        self.seeks += 1
+        self._restart()
+        self.from_start = False
+
+    def _restart(self) -> None:
         self._frames = self._decode()
         self._peeked = None
         self.current = None
         self.position = float("-inf")
+        self.first_time = None
 
     def _decode(self) -> Iterator[av.VideoFrame]:
+        assert self._container is not None and self._stream is not None
         demux = self._container.demux(self._stream)
         while True:
             try:
@@ -285,6 +333,10 @@ class _Cursor:
     def _peek(self) -> av.VideoFrame | None:
         if self._peeked is None and self._frames is not None:
             self._peeked = next(self._frames, None)
+            if self._peeked is not None:
+                self.decoded += 1
+                if self.first_time is None and self._peeked.time is not None:
+                    self.first_time = float(self._peeked.time)
         return self._peeked
 
     def frame_at(self, t: float, tolerance: float) -> av.VideoFrame | None:
@@ -301,6 +353,14 @@ class _Cursor:
                 self.position = nxt.time
                 continue
             return self.current if self.current is not None else nxt
+
+    def landed_after(self, expected: float, tolerance: float) -> bool:
+        """After a seek: did decoding start past the frame wanted (or past the end)?"""
+        if self.from_start:
+            return False
+        if self.first_time is None:
+            return self.current is None and self.errors == 0
+        return self.first_time > expected + tolerance
 
 
 def _to_image(frame: av.VideoFrame, rotation: int) -> Image.Image:
@@ -320,37 +380,51 @@ def _to_image(frame: av.VideoFrame, rotation: int) -> Image.Image:
 def read_frames_at(path: str, times: Sequence[float], info: VideoInfo | None = None) -> SampledFrames:
     """Decode the frames shown at each of ``times`` (seconds), in the order given."""
     info = info or index_video(path)
-    container = _open(path)
+    cursor = _Cursor(path)
     try:
-        stream = _video_stream(path, container)
-        stream.thread_type = "AUTO"
-        return _read(path, container, stream, list(times), info)
+        return _read(path, cursor, list(times), info)
     finally:
-        container.close()
+        cursor.close()
 
 
-def _read(
-    path: str,
-    container: av.container.InputContainer,
-    stream: av.video.stream.VideoStream,
-    times: list[float],
-    info: VideoInfo,
-) -> SampledFrames:
+def _position(cursor: _Cursor, info: VideoInfo, t: float, tolerance: float) -> int:
+    """Seek or rewind as needed before decoding forward to ``t``; return the keyframe used."""
+    k = max(bisect.bisect_right(info.keyframes, t + tolerance) - 1, 0)
+    if not cursor.seekable:
+        if not cursor.started or t < cursor.position - tolerance:
+            cursor.rewind()
+    elif not cursor.started or info.keyframes[k] > cursor.position or t < cursor.position:
+        if k == 0 and not cursor.started:
+            cursor.rewind()  # the first GOP: no seek needed
+        else:
+            cursor.seek(info.keyframes[k])
+    return k
+
+
+def _frame_at(cursor: _Cursor, info: VideoInfo, t: float, tolerance: float) -> av.VideoFrame | None:
+    """The frame on screen at ``t``, going back when a seek proves inexact."""
+    k = _position(cursor, info, t, tolerance)
+    frame = cursor.frame_at(t, tolerance)
+    expected = info.frame_times[max(bisect.bisect_right(info.frame_times, t + tolerance) - 1, 0)]
+    if cursor.landed_after(expected, tolerance) and k > 0:
+        cursor.seek(info.keyframes[k - 1])  # one keyframe earlier is usually enough
+        frame = cursor.frame_at(t, tolerance)
+    if cursor.landed_after(expected, tolerance):
+        log.debug("%s: seeking is inexact, decoding from the start", cursor._path)
+        cursor.seekable = False
+        cursor.rewind()
+        frame = cursor.frame_at(t, tolerance)
+    return frame
+
+
+def _read(path: str, cursor: _Cursor, times: list[float], info: VideoInfo) -> SampledFrames:
     tolerance = 1e-6
-    cursor = _Cursor(container, stream)
     chosen: dict[int, tuple[float, Image.Image]] = {}
     last_frame: av.VideoFrame | None = None  # a frame picked twice is converted once
     last_image: Image.Image | None = None
     for i in sorted(range(len(times)), key=times.__getitem__):
         t = times[i]
-        keyframe = info.keyframes[max(bisect.bisect_right(info.keyframes, t + tolerance) - 1, 0)]
-        if cursor.current is None or keyframe > cursor.position or t < cursor.position:
-            cursor.seek(keyframe)
-        frame = cursor.frame_at(t, tolerance)
-        if frame is None and cursor.current is None and cursor.errors == 0:
-            # The seek landed past the end (bad index): fall back to the start.
-            cursor.seek(info.start)
-            frame = cursor.frame_at(t, tolerance)
+        frame = _frame_at(cursor, info, t, tolerance)
         if frame is None:
             continue
         rotation = getattr(frame, "rotation", 0) or 0
@@ -361,7 +435,15 @@ def _read(
     if not chosen:
         reason = f"{cursor.errors} decode errors" if cursor.errors else "no frame decoded"
         raise InputError(f"{path}: no decodable video frames ({reason})")
-    result = SampledFrames(images=[], times=[], requested=list(times), info=info, decode_errors=cursor.errors)
+    result = SampledFrames(
+        images=[],
+        times=[],
+        requested=list(times),
+        info=info,
+        decode_errors=cursor.errors,
+        decoded=cursor.decoded,
+        seeks=cursor.seeks,
+    )
     result.warnings.extend(info.warnings)
     missing = 0
     last: tuple[float, Image.Image] | None = None

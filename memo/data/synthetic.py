@@ -27,6 +27,11 @@ KINDS: dict[str, tuple[str, str, str, str]] = {
     "gif": (".gif", "gif", "gif", "rgb8"),
     "av1": (".mkv", "matroska", "libsvtav1", "yuv420p"),
     "mjpeg": (".avi", "avi", "mjpeg", "yuvj420p"),
+    "ts": (".ts", "mpegts", "libx264", "yuv420p"),
+    "mpeg2": (".mpg", "mpeg", "mpeg2video", "yuv420p"),  # MPEG program stream (DVD-style)
+    "mpeg2ts": (".m2ts", "mpegts", "mpeg2video", "yuv420p"),  # broadcast-style transport stream
+    "flv": (".flv", "flv", "libx264", "yuv420p"),
+    "wmv": (".wmv", "asf", "wmv2", "yuv420p"),
 }
 
 
