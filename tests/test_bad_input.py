@@ -61,6 +61,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "text.mp4").write_text("this is not a video\n" * 20)
     write_audio(root / "audio_aac.mp4", "aac")
     write_audio(root / "audio_opus.webm", "libopus")
+    write_audio(root / "audio_with_cover.mp4", "aac", cover=True)  # a music file's cover art is no video
     (root / "x.mp4").mkdir()
     write_video(root / "x.mp4" / "inside.mov", "mov", frames=10, **video)
     os.symlink(root / "deleted.mp4", root / "gone.mp4")
@@ -90,6 +91,7 @@ FAILED = {
     "text.mp4": "not a video",
     "audio_aac.mp4": "no video stream (only audio streams)",
     "audio_opus.webm": "no video stream (only audio streams)",
+    "audio_with_cover.mp4": "no video stream (only audio streams and a cover picture)",
     "gone.mp4": "dangling symbolic link",
 }
 SCORED_CLEAN = [

@@ -31,6 +31,10 @@ from memo.errors import InputError
 
 log = logging.getLogger(__name__)
 
+#: AV_DISPOSITION_ATTACHED_PIC and AV_DISPOSITION_TIMED_THUMBNAILS: pictures, not video.
+_ATTACHED_PIC = 0x0400
+_TIMED_THUMBNAILS = 0x0800
+
 #: Errors from FFmpeg that mean "this packet/frame is damaged", not "stop everything".
 _DECODE_ERRORS = (av.error.FFmpegError,)
 
@@ -106,12 +110,21 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(text).split())
 
 
+def _is_picture(stream: av.stream.Stream) -> bool:
+    """A cover image or thumbnail stored as a one-frame "video" stream (music files, podcasts)."""
+    flags = int(getattr(stream, "disposition", 0) or 0)
+    return bool(flags & (_ATTACHED_PIC | _TIMED_THUMBNAILS))
+
+
 def _video_stream(path: str, container: av.container.InputContainer) -> av.video.stream.VideoStream:
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams})
+    videos = [s for s in container.streams.video if not _is_picture(s)]
+    if not videos:
+        kinds = sorted({s.type for s in container.streams if s.type != "video"})
         what = f"only {', '.join(kinds)} streams" if kinds else "no streams at all"
+        if container.streams.video:
+            what = f"{what} and a cover picture" if kinds else "only a cover picture"
         raise InputError(f"{path}: no video stream ({what})")
-    stream = container.streams.video[0]
+    stream = videos[0]
     if stream.codec_context is None or not stream.codec_context.name:
         raise InputError(f"{path}: unsupported video codec")
     return stream

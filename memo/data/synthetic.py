@@ -118,11 +118,19 @@ def _encoder_options(codec: str, gop: int | None) -> dict[str, str]:
     return options
 
 
-def write_audio(path: str | Path, codec: str = "aac", *, seconds: float = 1.0, rate: int = 48000) -> Path:
-    """An audio-only file (no video stream), e.g. ``.m4a``/``.mp4`` with aac or ``.webm`` with opus."""
+def write_audio(
+    path: str | Path, codec: str = "aac", *, seconds: float = 1.0, rate: int = 48000, cover: bool = False
+) -> Path:
+    """An audio-only file, e.g. ``.m4a``/``.mp4`` with aac or ``.webm`` with opus.
+
+    ``cover`` adds a cover picture (an MJPEG "video" stream marked as attached picture, as
+    music files carry; MP4 only), which is not a video.
+    """
     path = Path(path)
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=rate)
+        if cover:
+            _add_cover(container)
         size = stream.codec_context.frame_size or 1024
         layout = "stereo" if codec == "libopus" else "mono"
         channels = 2 if layout == "stereo" else 1
@@ -145,6 +153,15 @@ def write_audio(path: str | Path, codec: str = "aac", *, seconds: float = 1.0, r
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def _add_cover(container: av.container.OutputContainer) -> None:
+    picture = container.add_stream("mjpeg", rate=1)
+    picture.width, picture.height, picture.pix_fmt = 64, 64, "yuvj420p"
+    picture.disposition = av.stream.Disposition.attached_pic
+    frame = av.VideoFrame.from_ndarray(frame_pixels(0, 64, 64), format="rgb24").reformat(format="yuvj420p")
+    for packet in [*picture.encode(frame), *picture.encode()]:
+        container.mux(packet)
 
 
 def write_samples(folder: str | Path, count: int = 8, seconds: float = 3.0) -> list[Path]:
