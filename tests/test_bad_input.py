@@ -189,3 +189,22 @@ def test_sixteen_pixel_video_decodes_at_its_size(corpus: Path) -> None:
     info = index_video(path)
     sample = read_frames_at(path, keyframe_times(info, 7), info)
     assert {image.size for image in sample.images} == {(16, 16)}
+
+
+def test_raw_elementary_stream_without_timestamps_says_so(tmp_path: Path) -> None:
+    import av
+
+    from memo.data.synthetic import frame_pixels
+
+    path = tmp_path / "raw.h264"
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(frame_pixels(i, W, H), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with pytest.raises(InputError, match=r"raw\.h264: the video packets carry no timestamps"):
+        index_video(str(path))

@@ -153,6 +153,7 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
     last_end = float("-inf")  # end of the last video frame
     other_end = float("-inf")  # end of the last packet of any other stream
     stopped: str | None = None  # why demuxing stopped early, if it did
+    untimed = 0  # video packets without any timestamp
     try:
         for packet in container.demux():  # packets only: nothing is decoded
             if packet.size == 0:
@@ -160,6 +161,7 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
             ts = packet.pts if packet.pts is not None else packet.dts
             t = _seconds(ts, packet.time_base)
             if t is None:
+                untimed += packet.stream.index == stream.index
                 continue
             end = t + (_seconds(packet.duration, packet.time_base) or 0.0)
             if packet.stream.index != stream.index:
@@ -173,6 +175,11 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
         stopped = _reason(exc)  # a damaged tail: keep what was indexed and say so
     declared = _declared_end(container, stream)
     if not times:
+        if untimed:
+            raise InputError(
+                f"{path}: the video packets carry no timestamps (a raw elementary stream?); "
+                "put it in a container first, e.g. ffmpeg -i IN -c copy OUT.mp4"
+            )
         if stopped or declared:
             raise InputError(f"{path}: no video frame could be read (truncated or damaged container)")
         raise InputError(f"{path}: video stream has no frames")
