@@ -183,3 +183,21 @@ def test_resume_matches_relative_and_absolute_paths(
     summary = score_videos(again)
     assert (summary.skipped, summary.scored) == (1, 0)
     assert len(read_results(out)) == 1
+
+
+def test_resume_refuses_a_file_scored_by_another_model(
+    library: Path, framecnn_bundle, tmp_path: Path
+) -> None:
+    from memo.errors import OutputError
+    from memo.models.bundle import save_bundle
+
+    spec = framecnn_bundle.spec.with_(version="2")
+    other = save_bundle(tmp_path / "v2", spec, framecnn_bundle.state_dict())
+    out = tmp_path / "scores.jsonl"
+    video = [str(library / "clip_00.mp4")]
+    score_videos(ScoreOptions(inputs=video, output=out, model=str(framecnn_bundle.path), workers=1))
+    before = out.read_bytes()
+    again = ScoreOptions(inputs=[str(library)], output=out, model=str(other.path), resume=True, workers=1)
+    with pytest.raises(OutputError, match=r"holds scores from model framecnn 1, this run uses framecnn 2"):
+        score_videos(again)
+    assert out.read_bytes() == before
