@@ -65,8 +65,7 @@ def main(
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    # One line whatever the terminal width; a path with [brackets] is text, not markup.
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -154,6 +153,7 @@ def score(
     task = progress.add_task("score", total=None, rate="-", failed=0)
 
     def on_start(total: int, skipped: int) -> None:
+        progress.start()  # only once the work is known: errors before that print alone
         if show and skipped:
             console.print(f"resuming: {skipped} of {total} videos already in {output}")
         progress.update(task, total=total - skipped)
@@ -166,13 +166,16 @@ def score(
             )
 
     try:
-        with progress:
-            summary = score_videos(options, on_start=on_start, on_row=on_row)
+        summary = score_videos(options, on_start=on_start, on_row=on_row)
     except KeyboardInterrupt:
+        progress.stop()
         console.print(f"\ninterrupted: finished rows are in {output}; run again with --resume to continue")
         raise typer.Exit(130) from None
     except MemoError as exc:
+        if progress.live.is_started:
+            progress.stop()
         raise _fail(str(exc)) from None
+    progress.stop()
 
     if as_json:
         print(json.dumps(summary.to_json(), indent=2))

@@ -91,7 +91,8 @@ class ScoreSummary:
             "videos_per_second": round(self.videos_per_second, 3),
             "mean_score": self.mean_score,
             "top": [{"path": p, "score": s} for p, s in ranked[:top]],
-            "bottom": [{"path": p, "score": s} for p, s in ranked[-top:][::-1]],
+            # the least memorable, without repeating any of the top ones on small runs
+            "bottom": [{"path": p, "score": s} for p, s in ranked[max(top, len(ranked) - top) :][::-1]],
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "interrupted": self.interrupted,
         }
@@ -136,6 +137,9 @@ def score_videos(
         raise MemoError("--batch-size must be at least 1")
     bundle = prepare_bundle(options)
     paths = discover_videos(options.inputs, options.extensions)
+    if not paths:
+        shown = ", ".join(str(p) for p in options.inputs)
+        raise MemoError(f"no videos found under {shown} (extensions: {', '.join(options.extensions)})")
     columns = result_columns(bundle, options.per_frame)
     writer = open_writer(options.output, columns, resume=options.resume, overwrite=options.overwrite)
     try:
