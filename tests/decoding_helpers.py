@@ -88,3 +88,33 @@ def red_corner(image: np.ndarray) -> str:
     }
     redness = {name: float(px[..., 0].mean() - px[..., 1].mean()) for name, px in corners.items()}
     return max(redness, key=redness.__getitem__)
+
+
+def write_with_audio(path: Path, fmt: str, vcodec: str, acodec: str, video_s: float, audio_s: float) -> Path:
+    """A 64x48 25 fps video track and a silent 48 kHz audio track of other lengths, interleaved."""
+    from memo.data.synthetic import frame_pixels
+
+    with av.open(str(path), "w", format=fmt) as container:
+        video = container.add_stream(vcodec, rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream(acodec, rate=48000)
+        size, sample_fmt = audio.codec_context.frame_size or 1024, audio.codec_context.format.name
+        layout, channels = ("stereo", 2) if acodec == "libopus" else ("mono", 1)
+        shape = (channels, size) if sample_fmt.endswith("p") else (1, channels * size)
+        dtype = np.int16 if sample_fmt.startswith("s16") else np.float32
+        frames, samples = 0, 0
+        while frames < video_s * 25 or samples < audio_s * 48000:
+            if frames < video_s * 25 and (frames / 25 <= samples / 48000 or samples >= audio_s * 48000):
+                picture = av.VideoFrame.from_ndarray(frame_pixels(frames, 64, 48), format="rgb24")
+                packets = video.encode(picture)
+                frames += 1
+            else:
+                sound = av.AudioFrame.from_ndarray(np.zeros(shape, dtype), format=sample_fmt, layout=layout)
+                sound.sample_rate, sound.pts = 48000, samples
+                packets = audio.encode(sound)
+                samples += size
+            for packet in packets:
+                container.mux(packet)
+        for packet in [*video.encode(), *audio.encode()]:
+            container.mux(packet)
+    return path

@@ -21,6 +21,7 @@ from .decoding_helpers import (
     on_screen,
     red_corner,
     require_encoder,
+    write_with_audio,
 )
 
 W, H = 64, 48
@@ -283,3 +284,21 @@ def test_mpeg_streams_are_read_in_order_not_by_seeking(kind: str, tmp_path) -> N
     sample = read_frames_at(str(path), times, info)
     assert sample.seeks == 0
     assert sample.decoded <= round((times[-1] - info.start) * 15) + 2
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "vcodec", "acodec"),
+    [("a.webm", "webm", "libvpx-vp9", "libopus"), ("a.mp4", "mp4", "libx264", "aac")],
+)
+def test_audio_longer_or_shorter_is_not_truncation(
+    name: str, fmt: str, vcodec: str, acodec: str, tmp_path
+) -> None:
+    for video_s, audio_s in [(1, 3), (3, 1)]:
+        path = write_with_audio(tmp_path / f"{video_s}{audio_s}{name}", fmt, vcodec, acodec, video_s, audio_s)
+        info = index_video(str(path))
+        assert info.duration == pytest.approx(video_s, abs=0.01)
+        assert info.warnings == (), f"{path.name}: {info.warnings}"
+        cut = tmp_path / f"cut_{path.name}"
+        cut.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.5)])
+        if fmt == "webm":  # streamable: a cut file still opens, and says it is cut
+            assert index_video(str(cut)).warnings[0].startswith("truncated: ")
