@@ -12,10 +12,11 @@ import random
 import stat
 from pathlib import Path
 
+import av
 import pytest
 
 from memo.data.decode import check_readable, index_video, keyframe_times, read_frames_at
-from memo.data.synthetic import write_audio, write_video
+from memo.data.synthetic import frame_pixels, write_audio, write_video
 from memo.errors import InputError
 from memo.score import ScoreOptions, score_videos
 from memo.score.writers import read_results
@@ -192,10 +193,6 @@ def test_sixteen_pixel_video_decodes_at_its_size(corpus: Path) -> None:
 
 
 def test_raw_elementary_stream_without_timestamps_says_so(tmp_path: Path) -> None:
-    import av
-
-    from memo.data.synthetic import frame_pixels
-
     path = tmp_path / "raw.h264"
     with av.open(str(path), "w", format="h264") as container:
         stream = container.add_stream("libx264", rate=15)

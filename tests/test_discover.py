@@ -67,9 +67,13 @@ def test_named_files_are_inputs_whatever_their_extension(tree: Path) -> None:
     assert _names(found, tree) == ["a.mp4", "gone.mp4", "notes.txt"]
 
 
-def test_duplicates_are_removed(tree: Path) -> None:
+def test_duplicates_are_removed(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     once = discover_videos([tree])
     assert discover_videos([tree, tree / "a.mp4", tree]) == once
+    monkeypatch.chdir(tree.parent)
+    relative = discover_videos([f"./{tree.name}/", tree.name, str(tree / "a.mp4")])
+    assert len(relative) == len(once)
+    assert relative[0].startswith(tree.name + os.sep)
 
 
 def test_extension_set_is_configurable(tree: Path) -> None:
