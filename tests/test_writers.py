@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,31 @@ def test_three_formats_from_a_real_run_agree(tmp_path: Path, sample_dir: Path, f
     strip = [{k: v for k, v in r.items() if k != "seconds"} for r in results[".jsonl"]]
     for suffix in (".csv", ".parquet"):
         assert [{k: v for k, v in r.items() if k != "seconds"} for r in results[suffix]] == strip
+
+
+def test_output_that_cannot_be_written_is_a_clean_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "runs"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(
+        OutputError, match=r"runs/out\.csv: cannot write the results \(.*runs is a file, not a folder\)"
+    ):
+        open_writer(blocker / "out.csv", COLUMNS, resume=False, overwrite=False)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "content", "cause"),
+    [
+        (".jsonl", '{"path": "a.mp4"}\n{not json\n', "line 2: Expecting property name"),
+        (".jsonl", "[1, 2]\n", "line 1: not a result row"),
+        (".csv", b"\xff\xfe\x00garbage\n", "not a readable CSV results file"),
+        (".parquet", b"PAR1 not really parquet", "not a readable Parquet file"),
+    ],
+)
+def test_resuming_a_damaged_results_file_is_a_clean_error(
+    tmp_path: Path, suffix: str, content: str | bytes, cause: str
+) -> None:
+    path = tmp_path / f"out{suffix}"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(OutputError, match=re.escape(cause)) as err:
+        open_writer(path, COLUMNS, resume=True, overwrite=False)
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
