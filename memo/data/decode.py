@@ -155,7 +155,10 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
     stopped: str | None = None  # why demuxing stopped early, if it did
     untimed = 0  # video packets without any timestamp
     try:
-        for packet in container.demux():  # packets only: nothing is decoded
+        # Packets only, nothing is decoded. The other streams are read only where the end of
+        # the video stream is not stated (Matroska/WebM): there they tell a cut file from a
+        # video track that is shorter than its audio.
+        for packet in container.demux(*((stream,) if stream.duration else ())):
             if packet.size == 0:
                 continue
             ts = packet.pts if packet.pts is not None else packet.dts
