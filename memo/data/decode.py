@@ -9,6 +9,15 @@ to the keyframe at or before a target only when that keyframe lies ahead of the 
 already decoded, and otherwise decodes forward. For every target time it returns the
 frame on screen at that time (the last frame whose timestamp is <= the target).
 
+Seeks are checked against the index: one that lands past the frame wanted goes back a
+keyframe, then falls back to decoding from the start. MPEG program and transport streams
+(.mpg, .ts, .m2ts), where seeking by time is inexact and timestamps may jump, are decoded
+in order without seeking.
+
+The index also tells damage apart: a file whose frames end well before the duration its
+container states is reported as truncated, a stream that stops with an error as damaged;
+both are still sampled from the frames that exist, with the reason in the warnings.
+
 Rotation metadata (the display matrix) is honoured: frames come out the way a player
 shows them.
 """
