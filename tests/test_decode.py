@@ -302,3 +302,34 @@ def test_audio_longer_or_shorter_is_not_truncation(
         cut.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.5)])
         if fmt == "webm":  # streamable: a cut file still opens, and says it is cut
             assert index_video(str(cut)).warnings[0].startswith("truncated: ")
+
+
+@pytest.mark.parametrize("kind", ["h264", "hevc", "mov"])
+def test_b_frames_cfr_and_vfr(kind: str, tmp_path) -> None:
+    """Frames stored out of display order: times and pixels still match a sequential decode."""
+    require_encoder(kind)
+    cfr = write_video(
+        tmp_path / f"b{KINDS[kind][0]}", kind, frames=45, fps=15, width=W, height=H, gop=10, bframes=3
+    )
+    vfr = write_video(
+        tmp_path / f"bv{KINDS[kind][0]}",
+        kind,
+        width=W,
+        height=H,
+        timestamps=VFR_TIMES,
+        painter=level_painter(W, H),
+        gop=4,
+        bframes=2,
+    )
+    for path in (cfr, vfr):
+        info = index_video(str(path))
+        truth = decode_all_times(path)
+        assert list(info.frame_times) == pytest.approx(truth, abs=1e-6)
+        times = keyframe_times(info, 9)
+        sample = read_frames_at(str(path), times, info)
+        assert sample.times == pytest.approx([on_screen(truth, t) for t in times], abs=1e-6)
+        reference = decode_at_times(path, sample.times)
+        for t, image in zip(sample.times, sample.images, strict=True):
+            np.testing.assert_array_equal(
+                np.asarray(image), reference[t], err_msg=f"{path.name} at {t:.3f} s"
+            )

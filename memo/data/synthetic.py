@@ -66,12 +66,14 @@ def write_video(
     gop: int | None = None,
     painter: Callable[[int], np.ndarray] | None = None,
     faststart: bool = False,
+    bframes: int = 0,
 ) -> Path:
     """Encode a video; ``timestamps`` (seconds, increasing) gives a variable frame rate.
 
     ``gop`` sets the keyframe interval (frames), ``painter(i)`` replaces the procedural
     content of frame ``i`` (an RGB ``uint8`` array of ``height x width x 3``), and
-    ``faststart`` puts an MP4/QuickTime index before the media data (as web encoders do).
+    ``faststart`` puts an MP4/QuickTime index before the media data (as web encoders do);
+    ``bframes`` asks x264/x265 for B-frames (frames stored out of display order).
     """
     _suffix, fmt, codec, pix_fmt = KINDS[kind]
     path = Path(path)
@@ -80,7 +82,7 @@ def write_video(
     with av.open(str(path), mode="w", format=fmt, options=options) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-        stream.options = _encoder_options(codec, gop)
+        stream.options = _encoder_options(codec, gop, bframes)
         if gop is not None:
             stream.codec_context.gop_size = gop
         if rotation is not None:
@@ -100,15 +102,16 @@ def write_video(
     return path
 
 
-def _encoder_options(codec: str, gop: int | None) -> dict[str, str]:
+def _encoder_options(codec: str, gop: int | None, bframes: int = 0) -> dict[str, str]:
     options: dict[str, str] = {}
     if codec in ("libx264", "libx265"):
-        options["preset"] = "ultrafast"
-    if codec == "libx265":
-        params = ["log-level=error"] + ([f"keyint={gop}", f"min-keyint={gop}", "scenecut=0"] if gop else [])
-        options["x265-params"] = ":".join(params)
-    elif codec == "libx264" and gop:
-        options["x264-params"] = f"keyint={gop}:min-keyint={gop}:scenecut=0"
+        options["preset"] = "ultrafast"  # no B-frames unless asked for
+        params = [f"keyint={gop}", f"min-keyint={gop}", "scenecut=0"] if gop else []
+        params += [f"bframes={bframes}", "b-adapt=0"] if bframes else []
+        if codec == "libx265":
+            options["x265-params"] = ":".join(["log-level=error", *params])
+        elif params:
+            options["x264-params"] = ":".join(params)
     if codec == "libsvtav1":
         options["preset"] = "12"
         if gop:
