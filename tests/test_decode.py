@@ -190,12 +190,13 @@ def test_clip_sampler_returns_consecutive_frames_centred(tmp_path) -> None:
     assert sample.times[-1] == pytest.approx(truth[-1])
 
 
+@pytest.mark.parametrize("kind", ["h264", "mov"])
 @pytest.mark.parametrize(("rotation", "corner"), [(0, "tl"), (90, "bl"), (180, "br"), (270, "tr")])
-def test_display_rotation_is_applied(rotation: int, corner: str, tmp_path) -> None:
+def test_display_rotation_is_applied(kind: str, rotation: int, corner: str, tmp_path) -> None:
     """``rotation`` is the display matrix angle, counter-clockwise (FFmpeg's -display_rotation)."""
     path = write_video(
-        tmp_path / f"rot{rotation}.mp4",
-        "h264",
+        tmp_path / f"rot{rotation}{KINDS[kind][0]}",
+        kind,
         frames=10,
         fps=10,
         width=W,
@@ -204,6 +205,7 @@ def test_display_rotation_is_applied(rotation: int, corner: str, tmp_path) -> No
         painter=marker_painter(W, H),
     )
     info = index_video(str(path))
+    assert (info.width, info.height) == (W, H)  # the coded size
     sample = read_frames_at(str(path), keyframe_times(info, 3), info)
     for image in sample.images:
         assert image.size == ((H, W) if rotation in (90, 270) else (W, H))

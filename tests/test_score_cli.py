@@ -171,3 +171,12 @@ def test_usage_errors_exit_2_with_one_line(mixed_dir: Path, framecnn_bundle, tmp
     assert existing.read_text() == "path\n"  # refused, not touched
     result = _invoke("score", str(mixed_dir), "-o", str(tmp_path / "o.csv"), "--batch-size", "0")
     assert result.exit_code == 2 and "--batch-size" in result.output
+
+
+def test_ext_option_limits_what_folders_yield(mixed_dir: Path, framecnn_bundle, tmp_path: Path) -> None:
+    out = tmp_path / "scores.csv"
+    result = _invoke(
+        "score", str(mixed_dir), "-o", str(out), "-m", str(framecnn_bundle.path), "--ext", "WEBM, mkv", "-q"
+    )
+    assert result.exit_code == 0, result.output
+    assert [Path(r["path"]).name for r in read_results(out)] == ["b [take 2].webm"]
