@@ -199,7 +199,8 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
     keyframes.sort()
     start = times[0]
     rate = stream.average_rate or stream.guessed_rate
-    fps = float(rate) if rate else (len(times) / max(last_end - start, 1e-6))
+    span = times[-1] - start
+    fps = float(rate) if rate else ((len(times) - 1) / span if span > 0 else 0.0)
     period = 1.0 / fps if fps > 0 else 0.0
     if period and abs((times[-1] - start) - (len(times) - 1) * period) <= float(tb) + 1e-9:
         last_end = start + len(times) * period  # constant frame rate: n frames of 1/fps each
@@ -207,9 +208,7 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
         last_end = times[-1] + _last_frame_duration(last_end - times[-1], period, float(tb))
     ctx = stream.codec_context
     codec = ctx.codec.canonical_name if ctx.codec is not None else ctx.name
-    warnings = _damage_warnings(
-        stream, len(times), last_end, max(last_end, other_end), declared, fps, stopped
-    )
+    warnings = _damage_warnings(len(times), last_end, max(last_end, other_end), declared, fps, stopped)
     return VideoInfo(
         codec=codec,
         width=ctx.width,
@@ -247,7 +246,6 @@ def _declared_end(
 
 
 def _damage_warnings(
-    stream: av.video.stream.VideoStream,
     frames: int,
     video_end: float,
     any_end: float,
