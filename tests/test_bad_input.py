@@ -57,6 +57,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _cut(faststart, root / "cut60_faststart.mp4", 0.6)  # index intact, media cut
     webm = write_video(src / "src.webm", "vp9", frames=40, **video)
     _cut(webm, root / "cut60.webm", 0.6)
+    gif = write_video(src / "src.gif", "gif", frames=40, **video)
+    _cut(gif, root / "cut60.gif", 0.6)
     _flip(good, root / "bitflip.mp4")
     (root / "empty.mp4").write_bytes(b"")
     (root / "text.mp4").write_text("this is not a video\n" * 20)
@@ -112,6 +114,7 @@ def test_every_input_has_exactly_one_row(rows: dict[str, dict]) -> None:
         "three_frames.webm",
         "cut60_faststart.mp4",
         "cut60.webm",
+        "cut60.gif",
         "bitflip.mp4",
     }
     assert set(rows) == expected  # no notes.txt, no .hidden.mp4, no row for the x.mp4 folder
@@ -152,6 +155,12 @@ def test_truncated_but_openable_files_are_scored_and_flagged(rows: dict[str, dic
     assert row["warning"].startswith("truncated: frames end at ")
     assert "stated by the container" in row["warning"]
     assert 0.0 <= row["score"] <= 1.0
+
+
+def test_truncated_gif_is_scored_and_flagged(rows: dict[str, dict]) -> None:
+    row = rows["cut60.gif"]
+    assert row["status"] == "ok", row["error"]
+    assert "truncated: the GIF ends without its trailer byte" in row["warning"]
 
 
 def test_bit_flipped_file_is_scored_from_what_decodes_and_flagged(rows: dict[str, dict]) -> None:

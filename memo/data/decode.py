@@ -209,6 +209,8 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
     ctx = stream.codec_context
     codec = ctx.codec.canonical_name if ctx.codec is not None else ctx.name
     warnings = _damage_warnings(len(times), last_end, max(last_end, other_end), declared, fps, stopped)
+    if not warnings and container.format.name == "gif" and not _ends_with(path, b";"):
+        warnings = ("truncated: the GIF ends without its trailer byte",)  # GIF states no duration
     return VideoInfo(
         codec=codec,
         width=ctx.width,
@@ -221,6 +223,15 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
         frame_times=tuple(times),
         warnings=warnings,
     )
+
+
+def _ends_with(path: str, tail: bytes) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(-len(tail), os.SEEK_END)
+            return handle.read(len(tail)) == tail
+    except OSError:
+        return False
 
 
 def _last_frame_duration(stated: float, period: float, tick: float) -> float:
