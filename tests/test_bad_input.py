@@ -68,6 +68,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "x.mp4").mkdir()
     write_video(root / "x.mp4" / "inside.mov", "mov", frames=10, **video)
     os.symlink(root / "deleted.mp4", root / "gone.mp4")
+    os.mkfifo(root / "pipe.mp4")  # opening it for reading would wait for a writer forever
+    os.symlink("/dev/zero", root / "zero.mp4")  # endless
     (root / "notes.txt").write_text("not a video, and ignored")
     write_video(root / ".hidden.mp4", "h264", frames=10, **video)
     return root
@@ -96,6 +98,8 @@ FAILED = {
     "audio_opus.webm": "no video stream (only audio streams)",
     "audio_with_cover.mp4": "no video stream (only audio streams and a cover picture)",
     "gone.mp4": "dangling symbolic link",
+    "pipe.mp4": "not a regular file",
+    "zero.mp4": "not a regular file",
 }
 SCORED_CLEAN = [
     "good.mp4",
