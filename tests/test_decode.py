@@ -40,6 +40,7 @@ CODEC_NAME = {
     "mpeg2ts": "mpeg2video",
     "flv": "h264",
     "wmv": "wmv2",
+    "h264avi": "h264",
 }
 
 
@@ -335,3 +336,15 @@ def test_b_frames_cfr_and_vfr(kind: str, tmp_path) -> None:
             np.testing.assert_array_equal(
                 np.asarray(image), reference[t], err_msg=f"{path.name} at {t:.3f} s"
             )
+
+
+def test_b_frames_in_avi_are_flagged(tmp_path) -> None:
+    """AVI keeps no presentation times: with B-frames the decoder's times come out of order."""
+    path = write_video(tmp_path / "b.avi", "h264avi", frames=45, fps=15, width=W, height=H, gop=10, bframes=3)
+    info = index_video(str(path))
+    sample = read_frames_at(str(path), keyframe_times(info, 9), info)
+    assert len(sample.images) == 9
+    assert any(w.startswith("frame timestamps out of display order") for w in sample.warnings)
+    plain = write_video(tmp_path / "p.avi", "h264avi", frames=45, fps=15, width=W, height=H, gop=10)
+    info = index_video(str(plain))
+    assert read_frames_at(str(plain), keyframe_times(info, 9), info).warnings == []

@@ -314,6 +314,8 @@ class _Cursor:
         self.position = float("-inf")  # time of the last frame consumed
         self.first_time: float | None = None  # time of the first frame since the last seek or rewind
         self.from_start = False  # decoding from the first packet (no seek since)
+        self.disordered = 0  # frames whose time is before the previous frame's (untrustworthy times)
+        self._last_time: float | None = None
         self._open()
 
     def _open(self) -> None:
@@ -354,6 +356,7 @@ class _Cursor:
         self.current = None
         self.position = float("-inf")
         self.first_time = None
+        self._last_time = None
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         assert self._container is not None and self._stream is not None
@@ -376,8 +379,13 @@ class _Cursor:
             self._peeked = next(self._frames, None)
             if self._peeked is not None:
                 self.decoded += 1
-                if self.first_time is None and self._peeked.time is not None:
-                    self.first_time = float(self._peeked.time)
+                time = self._peeked.time
+                if time is not None:
+                    if self.first_time is None:
+                        self.first_time = float(time)
+                    if self._last_time is not None and time < self._last_time - 1e-6:
+                        self.disordered += 1  # e.g. H.264 with B-frames in AVI, which stores no pts
+                    self._last_time = float(time)
         return self._peeked
 
     def frame_at(self, t: float, tolerance: float) -> av.VideoFrame | None:
@@ -496,6 +504,11 @@ def _read(path: str, cursor: _Cursor, times: list[float], info: VideoInfo) -> Sa
         result.times.append(pick[0])
         result.images.append(pick[1])
         last = pick
+    if cursor.disordered:
+        result.warnings.append(
+            "frame timestamps out of display order (B-frames in a container without presentation "
+            "times, e.g. H.264 in AVI): frames may be a few positions off"
+        )
     if cursor.errors or missing:
         result.warnings.append(
             f"damaged: {cursor.errors} decode error(s), {missing} of {len(times)} frames replaced by neighbours"

@@ -32,6 +32,7 @@ KINDS: dict[str, tuple[str, str, str, str]] = {
     "mpeg2ts": (".m2ts", "mpegts", "mpeg2video", "yuv420p"),  # broadcast-style transport stream
     "flv": (".flv", "flv", "libx264", "yuv420p"),
     "wmv": (".wmv", "asf", "wmv2", "yuv420p"),
+    "h264avi": (".avi", "avi", "libx264", "yuv420p"),  # AVI stores no presentation times
 }
 
 
