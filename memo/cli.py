@@ -404,33 +404,21 @@ def _render_bench(report) -> None:  # type: ignore[no-untyped-def]
     def num(value, digits: int = 1) -> str:  # type: ignore[no-untyped-def]
         return "-" if value is None else f"{value:.{digits}f}"
 
+    notes: dict[str, int] = {}
     for r in report.rows:
         style = {"ok": "green", "failed": "red", "unavailable": "yellow"}[r.status]
-        cells = [
-            r.backend,
-            r.precision,
-            str(r.batch),
-            f"[{style}]{r.status_text}[/]",
-            r.device,
-            num(r.model_mb),
-            num(r.latency_p50_ms),
-            num(r.latency_p90_ms),
-            num(r.latency_p99_ms),
-            num(r.frames_per_s, 2),
-            num(r.videos_per_s, 2),
-            num(r.peak_mem_mb),
-            num(r.spearman, 4),
-            num(r.max_abs_diff, 6),
-        ]
+        status = r.status
+        if r.reason:
+            status += f" [{notes.setdefault(r.reason, len(notes) + 1)}]"
+        cells = [r.backend, r.precision, str(r.batch), f"[{style}]{status}[/]", r.device, num(r.model_mb),
+                 num(r.latency_p50_ms), num(r.latency_p90_ms), num(r.latency_p99_ms), num(r.frames_per_s, 2),
+                 num(r.videos_per_s, 2), num(r.peak_mem_mb), num(r.spearman, 4), num(r.max_abs_diff, 6)]  # fmt: skip
         if report.end_to_end:
-            cells += [
-                num(r.e2e_videos_per_s, 2),
-                num(r.decode_ms_per_video),
-                num(r.infer_ms_per_video),
-                r.bottleneck,
-            ]
+            cells += [num(r.e2e_videos_per_s, 2), num(r.decode_ms_per_video), num(r.infer_ms_per_video), r.bottleneck]
         table.add_row(*cells)
     console.print(table)
+    for reason, number in notes.items():
+        console.print(f"[{number}] {reason}", highlight=False, markup=False)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m memo`

@@ -26,7 +26,7 @@ from memo.bench.rows import BenchRow
 from memo.data.inputs import PreparedVideo, prepare_video
 from memo.errors import MemoError
 from memo.export.formats import BENCH_BACKENDS, FORMATS, PRECISIONS
-from memo.export.parity import SPEARMAN_FLOOR, spearman
+from memo.export.parity import SPEARMAN_FLOOR, spearman, tolerance
 from memo.export.samples import prepare_samples, sample_videos
 from memo.models.bundle import Bundle
 from memo.models.named import DEFAULT_MODEL, resolve_model
@@ -226,8 +226,11 @@ def _measure(
         row.max_abs_diff = float(np.max(np.abs(np.asarray(scores) - np.asarray(reference))))
         row.spearman = spearman(reference, scores)
         floor = SPEARMAN_FLOOR[row.precision]
+        atol = tolerance(row.precision, bundle.spec.export_atol)
         if row.spearman is not None and row.spearman < floor:
             row.status, row.reason = "failed", f"Spearman {row.spearman:.4f} < {floor} vs torch fp32"
+        elif row.max_abs_diff > atol:
+            row.status, row.reason = "failed", f"max abs diff {row.max_abs_diff:.3g} > {atol:.3g} vs torch fp32"
 
 
 def _score_videos(

@@ -96,6 +96,37 @@ def convert_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     _name_nodes(model)
     tail = tail_nodes(model)
     log.info("fp16: keeping %s and %d tail node(s) in float32", ", ".join(FP32_OPS), len(tail))
-    return float16.convert_float_to_float16(
+    wanted = {o.name: o.type.tensor_type.elem_type for o in model.graph.output}
+    converted = float16.convert_float_to_float16(
         model, keep_io_types=True, op_block_list=list(FP32_OPS), node_block_list=tail
     )
+    restore_output_types(converted, wanted)
+    return converted
+
+
+def restore_output_types(model: onnx.ModelProto, wanted: dict[str, int]) -> None:
+    """Make every graph output the type it had before conversion.
+
+    onnxconverter-common 1.16 casts an output to float16 even with ``keep_io_types`` when
+    the node producing it is in ``node_block_list``; the final Cast is retargeted (or one added).
+    """
+    import onnx
+
+    producer = {out: node for node in model.graph.node for out in node.output}
+    for value in model.graph.output:
+        want = wanted[value.name]
+        if value.type.tensor_type.elem_type == want:
+            continue
+        node = producer.get(value.name)
+        if node is not None and node.op_type == "Cast":
+            for attribute in node.attribute:
+                if attribute.name == "to":
+                    attribute.i = want
+        else:
+            inner = f"{value.name}_before_cast"
+            if node is not None:
+                node.output[list(node.output).index(value.name)] = inner
+            model.graph.node.append(
+                onnx.helper.make_node("Cast", [inner], [value.name], name=f"{value.name}_cast_back", to=want)
+            )
+        value.type.tensor_type.elem_type = want

@@ -56,6 +56,9 @@ def compare_sessions(
     for sample in samples:
         want = reference.run(sample.arrays)
         got = candidate.run(sample.arrays)
+        if set(want) != expected:
+            result.problems.append(f"PyTorch outputs {sorted(want)} != config.json outputs {sorted(expected)}")
+            return result
         if set(got) != expected:
             result.problems.append(f"output names {sorted(got)} != {sorted(expected)}")
             return result
