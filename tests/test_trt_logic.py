@@ -25,7 +25,9 @@ from memo.export.trt_meta import (
 )
 from memo.runtime.trt_backend import split_batches
 
-TARGET = EngineTarget("10.13.2", "NVIDIA H100 80GB HBM3", "9.0", "fp16", {"min": 1, "opt": 16, "max": 64}, "ab" * 32)
+TARGET = EngineTarget(
+    "10.13.2", "NVIDIA H100 80GB HBM3", "9.0", "fp16", {"min": 1, "opt": 16, "max": 64}, "ab" * 32
+)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +66,10 @@ def test_rebuild_decisions():
 def test_precision_read_back_from_tensorrt_10_inspector_json():
     dump = {
         "Layers": [
-            {"Name": "conv1", "Outputs": [{"Name": "a", "Format/Datatype": "Channel major FP16 format where C % 8 == 0"}]},
+            {
+                "Name": "conv1",
+                "Outputs": [{"Name": "a", "Format/Datatype": "Channel major FP16 format where C % 8 == 0"}],
+            },
             {"Name": "conv2", "Outputs": [{"Name": "b", "Format/Datatype": "Row major linear FP16 format"}]},
             {"Name": "sigmoid", "Outputs": [{"Name": "score", "Format/Datatype": "Row major linear FP32"}]},
             {"Name": "shape", "Outputs": [{"Name": "s", "Format/Datatype": "Row major linear Int32"}]},

@@ -230,7 +230,10 @@ def _measure(
         if row.spearman is not None and row.spearman < floor:
             row.status, row.reason = "failed", f"Spearman {row.spearman:.4f} < {floor} vs torch fp32"
         elif row.max_abs_diff > atol:
-            row.status, row.reason = "failed", f"max abs diff {row.max_abs_diff:.3g} > {atol:.3g} vs torch fp32"
+            row.status, row.reason = (
+                "failed",
+                f"max abs diff {row.max_abs_diff:.3g} > {atol:.3g} vs torch fp32",
+            )
 
 
 def _score_videos(

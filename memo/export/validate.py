@@ -57,7 +57,9 @@ def compare_sessions(
         want = reference.run(sample.arrays)
         got = candidate.run(sample.arrays)
         if set(want) != expected:
-            result.problems.append(f"PyTorch outputs {sorted(want)} != config.json outputs {sorted(expected)}")
+            result.problems.append(
+                f"PyTorch outputs {sorted(want)} != config.json outputs {sorted(expected)}"
+            )
             return result
         if set(got) != expected:
             result.problems.append(f"output names {sorted(got)} != {sorted(expected)}")
