@@ -10,13 +10,13 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from exporthelp import copy_bundle, spread_framecnn  # noqa: E402
+from exporthelp import copy_bundle, spread_framecnn
 
-from memo.bench import COLUMNS, BenchOptions, run_bench  # noqa: E402
-from memo.bench.output import write_csv  # noqa: E402
-from memo.errors import MemoError  # noqa: E402
-from memo.export import export_onnx  # noqa: E402
-from tests.conftest import memo_command, subprocess_env  # noqa: E402
+from memo.bench import COLUMNS, BenchOptions, run_bench
+from memo.bench.output import write_csv
+from memo.errors import MemoError
+from memo.export import export_onnx
+from tests.conftest import memo_command, subprocess_env
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +29,16 @@ def bench_bundle(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(bench_bundle):
     options = BenchOptions(
-        model=str(bench_bundle.path), backends=["torch", "onnx", "trt"], precisions=["fp32", "fp16"],
-        batch_sizes=[1, 5], device="cpu", warmup=1, iterations=3, max_seconds=2, sample_count=6,
-    )  # fmt: skip
+        model=str(bench_bundle.path),
+        backends=["torch", "onnx", "trt"],
+        precisions=["fp32", "fp16"],
+        batch_sizes=[1, 5],
+        device="cpu",
+        warmup=1,
+        iterations=3,
+        max_seconds=2,
+        sample_count=6,
+    )
     return run_bench(options)
 
 
@@ -80,9 +87,15 @@ def test_stale_artifact_fails_parity_and_broken_one_fails_load(bench_bundle, tmp
     (stale.path / "model.onnx").write_bytes((other.path / "model.onnx").read_bytes())
     (stale.path / "model.fp16.onnx").write_bytes(b"not an onnx file")
     options = BenchOptions(
-        model=str(stale.path), backends=["onnx"], precisions=["fp32", "fp16"], batch_sizes=[4],
-        device="cpu", warmup=0, iterations=1, sample_count=4,
-    )  # fmt: skip
+        model=str(stale.path),
+        backends=["onnx"],
+        precisions=["fp32", "fp16"],
+        batch_sizes=[4],
+        device="cpu",
+        warmup=0,
+        iterations=1,
+        sample_count=4,
+    )
     fp32, fp16 = run_bench(options).rows
     assert fp32.status == "failed" and "vs torch fp32" in fp32.reason and fp32.frames_per_s > 0
     assert fp16.status == "failed" and fp16.reason.startswith("load:")
@@ -90,9 +103,14 @@ def test_stale_artifact_fails_parity_and_broken_one_fails_load(bench_bundle, tmp
 
 def test_end_to_end_columns_with_videos(bench_bundle, sample_dir):
     options = BenchOptions(
-        model=str(bench_bundle.path), backends=["onnx"], batch_sizes=[7], videos=sample_dir, device="cpu",
-        warmup=0, iterations=2,
-    )  # fmt: skip
+        model=str(bench_bundle.path),
+        backends=["onnx"],
+        batch_sizes=[7],
+        videos=sample_dir,
+        device="cpu",
+        warmup=0,
+        iterations=2,
+    )
     (row,) = run_bench(options).rows
     assert row.status == "ok" and row.parity_videos == 6
     assert row.decode_ms_per_video > 0 and row.infer_ms_per_video > 0 and row.e2e_videos_per_s > 0
@@ -118,11 +136,31 @@ def test_bad_options_are_usage_errors():
 
 def test_cli_bench_json(bench_bundle, sample_dir, tmp_path):
     proc = subprocess.run(
-        [*memo_command(), "bench", str(bench_bundle.path), "--backends", "torch,onnx,trt", "--batch-sizes", "3",
-         "--videos", str(sample_dir),
-         "--device", "cpu", "--iterations", "2", "--warmup", "0", "--json", "--csv", str(tmp_path / "b.csv")],
-        capture_output=True, text=True, env=subprocess_env(), timeout=180,
-    )  # fmt: skip
+        [
+            *memo_command(),
+            "bench",
+            str(bench_bundle.path),
+            "--backends",
+            "torch,onnx,trt",
+            "--batch-sizes",
+            "3",
+            "--videos",
+            str(sample_dir),
+            "--device",
+            "cpu",
+            "--iterations",
+            "2",
+            "--warmup",
+            "0",
+            "--json",
+            "--csv",
+            str(tmp_path / "b.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert [r["status"] for r in data["rows"]] == ["ok", "ok", "unavailable"]
@@ -130,6 +168,9 @@ def test_cli_bench_json(bench_bundle, sample_dir, tmp_path):
     assert (tmp_path / "b.csv").is_file()
     bad = subprocess.run(
         [*memo_command(), "bench", str(bench_bundle.path), "--batch-sizes", "a,b"],
-        capture_output=True, text=True, env=subprocess_env(), timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=60,
+    )
     assert bad.returncode == 2 and "expected integers" in bad.stderr

@@ -10,14 +10,14 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from exporthelp import copy_bundle  # noqa: E402
+
 from memo.export import BatchProfile, ExportError, ValidationFailed, export_onnx  # noqa: E402
 from memo.export.record import artifact_sha256, read_records  # noqa: E402
 from memo.export.runner import ExportOptions, check_export_options  # noqa: E402
 from memo.models.bundle import read_bundle, save_bundle  # noqa: E402
 from memo.models.spec import OutputSpec  # noqa: E402
 from memo.runtime.base import load_session  # noqa: E402
-
-from exporthelp import copy_bundle  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def exported(framecnn_bundle, tmp_path_factory):
 
 
 def test_graph_names_and_dynamic_batch_match_config(exported):
-    bundle, result = exported
+    _bundle, result = exported
     model = onnx.load(str(result.path))
     assert [i.name for i in model.graph.input] == ["frames"]
     assert [o.name for o in model.graph.output] == ["score"]

@@ -33,7 +33,7 @@ def _elem_types(model):
 
 
 def test_io_fp32_weights_fp16_sensitive_ops_fp32(fp16_export):
-    bundle, result = fp16_export
+    _bundle, result = fp16_export
     model = onnx.load(str(result.path))
     assert [i.type.tensor_type.elem_type for i in model.graph.input] == [FLOAT]
     assert [o.type.tensor_type.elem_type for o in model.graph.output] == [FLOAT]

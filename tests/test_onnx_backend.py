@@ -10,19 +10,19 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from exporthelp import copy_bundle  # noqa: E402
+from exporthelp import copy_bundle
 
-from memo.errors import BackendUnavailable  # noqa: E402
-from memo.export import export_onnx  # noqa: E402
-from memo.runtime.auto_backend import choose_backend  # noqa: E402
-from memo.runtime.base import available_backends, load_session  # noqa: E402
-from memo.runtime.onnx_backend import (  # noqa: E402
+from memo.errors import BackendUnavailable
+from memo.export import export_onnx
+from memo.runtime.auto_backend import choose_backend
+from memo.runtime.base import available_backends, load_session
+from memo.runtime.onnx_backend import (
     check_providers,
     cpu_session_options,
     open_onnx_session,
     providers_for,
 )
-from tests.conftest import memo_command, subprocess_env  # noqa: E402
+from tests.conftest import memo_command, subprocess_env
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +69,25 @@ def test_asking_for_cuda_and_getting_cpu_is_an_error(onnx_bundle):
 def test_missing_model_onnx_names_the_export_command(framecnn_bundle, sample_dir, tmp_path):
     bundle = copy_bundle(framecnn_bundle, tmp_path / "plain")
     proc = subprocess.run(
-        [*memo_command(), "score", str(sample_dir), "-m", str(bundle.path), "--backend", "onnx", "--device", "cpu",
-         "-o", str(tmp_path / "s.csv"), "-q"],
-        capture_output=True, text=True, env=subprocess_env(), timeout=120,
-    )  # fmt: skip
+        [
+            *memo_command(),
+            "score",
+            str(sample_dir),
+            "-m",
+            str(bundle.path),
+            "--backend",
+            "onnx",
+            "--device",
+            "cpu",
+            "-o",
+            str(tmp_path / "s.csv"),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     message = " ".join(proc.stderr.split())  # rich wraps long lines
     assert "no model.onnx" in message and f"memo export {bundle.path} --onnx" in message
@@ -80,10 +95,27 @@ def test_missing_model_onnx_names_the_export_command(framecnn_bundle, sample_dir
 
 def _score(bundle, videos, backend, out):
     proc = subprocess.run(
-        [*memo_command(), "score", str(videos), "-m", str(bundle.path), "--backend", backend, "--device", "cpu",
-         "-o", str(out), "--json", "-b", "5"],
-        capture_output=True, text=True, env=subprocess_env(), timeout=180,
-    )  # fmt: skip
+        [
+            *memo_command(),
+            "score",
+            str(videos),
+            "-m",
+            str(bundle.path),
+            "--backend",
+            backend,
+            "--device",
+            "cpu",
+            "-o",
+            str(out),
+            "--json",
+            "-b",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     with open(out, newline="") as handle:
         return {row["path"]: float(row["score"]) for row in csv.DictReader(handle)}, proc.stdout
