@@ -27,12 +27,13 @@ def bench_bundle(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def report(bench_bundle):
+def report(bench_bundle, sample_dir):
     options = BenchOptions(
         model=str(bench_bundle.path),
         backends=["torch", "onnx", "trt"],
         precisions=["fp32", "fp16"],
         batch_sizes=[1, 5],
+        videos=sample_dir,
         device="cpu",
         warmup=1,
         iterations=3,

@@ -113,6 +113,33 @@ def test_option_conflicts_fail_with_the_fix():
     assert check_export_options(ExportOptions(model="x", batch="2:8:32")) == BatchProfile(2, 8, 32)
 
 
+def test_cli_export_json_and_usage_errors(framecnn_bundle, tmp_path):
+    import subprocess
+
+    from tests.conftest import memo_command, subprocess_env
+
+    bundle = copy_bundle(framecnn_bundle, tmp_path / "cli")
+    proc = subprocess.run(
+        [*memo_command(), "export", str(bundle.path), "--onnx", "--batch", "1:2:4", "--json"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (record,) = json.loads(proc.stdout)
+    assert record["path"] == str(bundle.path / "model.onnx") and record["validation"]["passed"]
+    assert record["batch"] == {"min": 1, "opt": 2, "max": 4}
+    bad = subprocess.run(
+        [*memo_command(), "export", str(bundle.path), "--onnx", "--workspace-gb", "2"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "add --trt" in bad.stderr
+
+
 @pytest.mark.slow
 def test_resmem_exports_and_validates_on_real_videos(tmp_path):
     from memo.models.named import resolve_model
