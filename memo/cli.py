@@ -261,6 +261,8 @@ def export_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the export records on stdout.")] = False,
 ) -> None:
+    from rich.markup import escape
+
     from memo.export.runner import ExportOptions, run_export
 
     formats = [name for name, wanted in (("onnx", onnx), ("trt", trt)) if wanted] or ["onnx"]
@@ -279,7 +281,7 @@ def export_command(
         with console.status("exporting and validating ..."):
             results = run_export(options)
     except MemoError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(escape(str(exc))) from None
     if as_json:
         print(json.dumps([{"path": str(r.path), **r.record} for r in results], indent=2, default=str))
         return
@@ -337,6 +339,8 @@ def bench_command(
         Path | None, typer.Option("--csv", help="Also write the rows to this CSV file.")
     ] = None,
 ) -> None:
+    from rich.markup import escape
+
     from memo.bench import BenchOptions, run_bench
     from memo.bench.output import to_json_text, write_csv
 
@@ -361,7 +365,7 @@ def bench_command(
                 options, on_row=lambda r: status.update(f"done {r.backend}/{r.precision}/{r.batch}")
             )
     except MemoError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(escape(str(exc))) from None
     if csv_path:
         write_csv(report, csv_path)
     if as_json:
@@ -410,11 +414,15 @@ def _render_bench(report) -> None:  # type: ignore[no-untyped-def]
         status = r.status
         if r.reason:
             status += f" [{notes.setdefault(r.reason, len(notes) + 1)}]"
-        cells = [r.backend, r.precision, str(r.batch), f"[{style}]{status}[/]", r.device, num(r.model_mb),
-                 num(r.latency_p50_ms), num(r.latency_p90_ms), num(r.latency_p99_ms), num(r.frames_per_s, 2),
-                 num(r.videos_per_s, 2), num(r.peak_mem_mb), num(r.spearman, 4), num(r.max_abs_diff, 6)]  # fmt: skip
+        numbers = [(r.model_mb, 1), (r.latency_p50_ms, 2), (r.latency_p90_ms, 2), (r.latency_p99_ms, 2)]
+        numbers += [(r.frames_per_s, 2), (r.videos_per_s, 2), (r.peak_mem_mb, 1)]
+        numbers += [(r.spearman, 4), (r.max_abs_diff, 6)]
         if report.end_to_end:
-            cells += [num(r.e2e_videos_per_s, 2), num(r.decode_ms_per_video), num(r.infer_ms_per_video), r.bottleneck]
+            numbers += [(r.e2e_videos_per_s, 2), (r.decode_ms_per_video, 1), (r.infer_ms_per_video, 1)]
+        cells = [r.backend, r.precision, str(r.batch), f"[{style}]{status}[/]", r.device]
+        cells += [num(value, digits) for value, digits in numbers]
+        if report.end_to_end:
+            cells.append(r.bottleneck)
         table.add_row(*cells)
     console.print(table)
     for reason, number in notes.items():

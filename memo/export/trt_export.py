@@ -57,7 +57,7 @@ def import_tensorrt() -> Any:
         import tensorrt
     except ImportError:
         raise MissingDependency(
-            "tensorrt", "trt", "TensorRT engines (pip install tensorrt from NVIDIA's index on a CUDA machine)"
+            "tensorrt", "trt", "building or running TensorRT engines (CUDA machines only)"
         ) from None
     return tensorrt
 
