@@ -23,6 +23,7 @@ def write_csv(report: BenchReport, path: Path) -> None:
             for row in report.rows:
                 data = {k: v for k, v in row.to_json().items() if k in COLUMNS}
                 writer.writerow({**data, "model": report.model, "cpu": env.get("cpu"), "gpu": env.get("gpu")})
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
