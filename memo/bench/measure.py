@@ -27,7 +27,7 @@ def rss_bytes() -> int:
 class PeakRss:
     """Samples RSS in a background thread; ``peak - baseline`` is the run's memory cost."""
 
-    def __init__(self, baseline: int | None = None, interval: float = 0.01) -> None:
+    def __init__(self, baseline: int | None = None, interval: float = 0.02) -> None:
         self.baseline = rss_bytes() if baseline is None else baseline
         self.peak = self.baseline
         self._interval = interval
