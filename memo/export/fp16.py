@@ -10,6 +10,7 @@ float32 too, with casts inserted by ``onnxconverter-common``.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import TYPE_CHECKING
 
 from memo.errors import MissingDependency
@@ -97,9 +98,15 @@ def convert_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     tail = tail_nodes(model)
     log.info("fp16: keeping %s and %d tail node(s) in float32", ", ".join(FP32_OPS), len(tail))
     wanted = {o.name: o.type.tensor_type.elem_type for o in model.graph.output}
-    converted = float16.convert_float_to_float16(
-        model, keep_io_types=True, op_block_list=list(FP32_OPS), node_block_list=tail
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        converted = float16.convert_float_to_float16(
+            model, keep_io_types=True, op_block_list=list(FP32_OPS), node_block_list=tail
+        )
+    if caught:  # one per weight clipped to the fp16 range: summarise instead of flooding stderr
+        log.info(
+            "fp16: %d values were clipped to the float16 range (e.g. %s)", len(caught), caught[0].message
+        )
     restore_output_types(converted, wanted)
     return converted
 
