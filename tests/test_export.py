@@ -89,7 +89,7 @@ def test_failed_validation_is_an_error_and_installs_nothing(framecnn_bundle, tmp
     with pytest.raises(ValidationFailed, match="max abs diff"):
         export_onnx(strict, sample_count=3)
     assert not (strict.path / "model.onnx").exists()
-    record = json.loads((strict.path / "export.json").read_text())["artifacts"]["model.onnx"]
+    record = json.loads((strict.path / "export.json").read_text())["artifacts"]["failed:model.onnx"]
     assert record["validation"]["passed"] is False and record["validation"]["max_abs_diff"] > 0
 
 

@@ -179,7 +179,12 @@ def export_onnx(
         if precision == "fp16":
             model = convert_fp16(model)
         target = scratch / artifact
-        record["external_data"] = save_onnx(model, target, external_data_threshold)
+        if simplify or precision == "fp16" or model.ByteSize() > external_data_threshold:
+            record["external_data"] = save_onnx(model, target, external_data_threshold)
+        else:  # the traced file is already the artifact: no second serialisation of the weights
+            os.replace(traced, target)
+            onnx.checker.check_model(str(target))
+            record["external_data"] = False
         del model
         record["seconds_export"] = round(time.perf_counter() - started, 2)
         log.info("exported %s in %.1f s", artifact, record["seconds_export"])
@@ -188,8 +193,8 @@ def export_onnx(
         validation = validate_onnx(bundle, target, precision, videos, sample_count)
         record["seconds_validate"] = round(time.perf_counter() - started, 2)
         record["validation"] = validation.to_json()
-        if not validation.passed:
-            write_record(bundle, artifact, record)
+        if not validation.passed:  # recorded beside, never over, the record of an installed artifact
+            write_record(bundle, f"failed:{artifact}", record)
             raise ValidationFailed(
                 f"{artifact} does not match PyTorch: {'; '.join(validation.problems)} (not installed; "
                 f"details in {bundle.artifact('export.json')})"

@@ -43,4 +43,6 @@ def read_records(bundle: Bundle) -> dict[str, Any]:
 def write_record(bundle: Bundle, artifact: str, record: dict[str, Any]) -> None:
     records = read_records(bundle)
     records[artifact] = record
+    if not artifact.startswith("failed:"):
+        records.pop(f"failed:{artifact}", None)  # a validated artifact supersedes an earlier failure
     write_json_atomic(bundle.artifact(EXPORT_RECORD), {"bundle": bundle.label, "artifacts": records})

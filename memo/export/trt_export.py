@@ -145,10 +145,11 @@ def export_trt(
     atol = tolerance(precision, bundle.spec.export_atol)
     validation = compare_sessions(reference, candidate, bundle.spec, samples, precision, atol)
     meta["validation"] = validation.to_json()
-    write_record(bundle, engine_file.name, meta)
     if not validation.passed:
+        write_record(bundle, f"failed:{engine_file.name}", meta)
         engine_file.unlink(missing_ok=True)
         raise ValidationFailed(f"{engine_file.name} does not match PyTorch: {'; '.join(validation.problems)}")
+    write_record(bundle, engine_file.name, meta)
     write_json_atomic(meta_file, meta)
     return ExportResult("trt", precision, engine_file, meta, validation, messages)
 
