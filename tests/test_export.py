@@ -15,7 +15,7 @@ from exporthelp import copy_bundle  # noqa: E402
 from memo.export import BatchProfile, ExportError, ValidationFailed, export_onnx  # noqa: E402
 from memo.export.record import artifact_sha256, read_records  # noqa: E402
 from memo.export.runner import ExportOptions, check_export_options  # noqa: E402
-from memo.models.bundle import read_bundle, save_bundle  # noqa: E402
+from memo.models.bundle import read_bundle, save_bundle, write_json_atomic  # noqa: E402
 from memo.models.spec import OutputSpec  # noqa: E402
 from memo.runtime.base import load_session  # noqa: E402
 
@@ -84,13 +84,23 @@ def _sha(path):
 
 
 def test_failed_validation_is_an_error_and_installs_nothing(framecnn_bundle, tmp_path):
-    source = copy_bundle(framecnn_bundle, tmp_path / "src")
-    strict = save_bundle(tmp_path / "strict", source.spec.with_(export_atol=0.0), source.state_dict())
+    bundle = copy_bundle(framecnn_bundle, tmp_path / "b")
+    good = export_onnx(bundle, sample_count=3)
+    # Tighten the tolerance to zero: the same graph now misses it (fp32 differs at ~1e-8).
+    write_json_atomic(bundle.path / "config.json", bundle.spec.with_(export_atol=0.0).to_json())
+    strict = read_bundle(bundle.path)
     with pytest.raises(ValidationFailed, match="max abs diff"):
         export_onnx(strict, sample_count=3)
-    assert not (strict.path / "model.onnx").exists()
-    record = json.loads((strict.path / "export.json").read_text())["artifacts"]["failed:model.onnx"]
-    assert record["validation"]["passed"] is False and record["validation"]["max_abs_diff"] > 0
+    records = json.loads((bundle.path / "export.json").read_text())["artifacts"]
+    assert records["failed:model.onnx"]["validation"]["passed"] is False
+    assert records["failed:model.onnx"]["validation"]["max_abs_diff"] > 0
+    # the earlier, validated artifact and its record are untouched
+    assert (
+        records["model.onnx"]["sha256"]
+        == good.record["sha256"]
+        == artifact_sha256(bundle.path / "model.onnx")
+    )
+    assert not list(bundle.path.glob(".export-*"))
 
 
 def test_output_names_are_checked(framecnn_bundle, tmp_path):
