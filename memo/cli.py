@@ -332,7 +332,7 @@ def bench_command(
         float, typer.Option(help="Stop timing a row after this long (>= 3 calls).")
     ] = 20.0,
     threads: Annotated[
-        int | None, typer.Option(help="ONNX Runtime intra-op threads (default all cores).")
+        int | None, typer.Option(help="Intra-op threads for ONNX Runtime and PyTorch (default all cores).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     csv_path: Annotated[

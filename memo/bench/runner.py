@@ -47,7 +47,7 @@ class BenchOptions:
     iterations: int = 20
     max_seconds: float = 20.0  # per row, for the latency loop (at least 3 timed calls)
     sample_count: int = 8
-    threads: int | None = None  # ONNX Runtime intra-op threads (default: all cores)
+    threads: int | None = None  # intra-op threads of ONNX Runtime and PyTorch (default: theirs, all cores)
 
 
 @dataclass
@@ -176,6 +176,7 @@ def _bench_pair(
         for row in rows:
             row.status, row.reason = "failed", f"load: {_short(exc)}"
         return rows
+    torch_threads = _set_torch_threads(options.threads) if backend == "torch" and options.threads else None
     try:
         for row in rows:
             try:
@@ -184,6 +185,8 @@ def _bench_pair(
                 log.debug("bench row failed", exc_info=exc)
                 row.status, row.reason = "failed", _short(exc)
     finally:
+        if torch_threads is not None:
+            _set_torch_threads(torch_threads)
         del session
         gc.collect()
     return rows
@@ -295,6 +298,15 @@ def _peak_memory(cuda: bool, rss: PeakRss) -> tuple[float, str]:
 
         return round(torch.cuda.max_memory_allocated() / 2**20, 1), "torch cuda max allocated"
     return round(rss.delta_mb, 1), "rss delta"
+
+
+def _set_torch_threads(threads: int) -> int:
+    """Set PyTorch's intra-op threads; returns the previous value."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return previous
 
 
 def _reset_cuda_peak(device: str) -> None:
