@@ -10,13 +10,12 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from exporthelp import copy_bundle, spread_framecnn
-
 from memo.bench import COLUMNS, BenchOptions, run_bench
 from memo.bench.output import write_csv
 from memo.errors import MemoError
 from memo.export import export_onnx
 from tests.conftest import memo_command, subprocess_env
+from tests.exporthelp import copy_bundle, spread_framecnn
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,13 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from exporthelp import copy_bundle  # noqa: E402
-
 from memo.export import BatchProfile, ExportError, ValidationFailed, export_onnx  # noqa: E402
 from memo.export.record import artifact_sha256, read_records  # noqa: E402
 from memo.export.runner import ExportOptions, check_export_options  # noqa: E402
 from memo.models.bundle import read_bundle, save_bundle, write_json_atomic  # noqa: E402
 from memo.models.spec import OutputSpec  # noqa: E402
 from memo.runtime.base import load_session  # noqa: E402
+from tests.exporthelp import copy_bundle  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,10 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxconverter_common")
 
-from exporthelp import spread_framecnn  # noqa: E402
-
 from memo.export import export_onnx  # noqa: E402
 from memo.export.fp16 import FP32_OPS, convert_fp16, tail_nodes  # noqa: E402
 from memo.runtime.base import load_session  # noqa: E402
+from tests.exporthelp import spread_framecnn  # noqa: E402
 
 FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
 

@@ -10,8 +10,6 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from exporthelp import copy_bundle
-
 from memo.errors import BackendUnavailable
 from memo.export import export_onnx
 from memo.runtime.auto_backend import choose_backend
@@ -23,6 +21,7 @@ from memo.runtime.onnx_backend import (
     providers_for,
 )
 from tests.conftest import memo_command, subprocess_env
+from tests.exporthelp import copy_bundle
 
 
 @pytest.fixture(scope="module")
