@@ -9,6 +9,15 @@ to the keyframe at or before a target only when that keyframe lies ahead of the 
 already decoded, and otherwise decodes forward. For every target time it returns the
 frame on screen at that time (the last frame whose timestamp is <= the target).
 
+Seeks are checked against the index: one that lands past the frame wanted goes back a
+keyframe, then falls back to decoding from the start. MPEG program and transport streams
+(.mpg, .ts, .m2ts), where seeking by time is inexact and timestamps may jump, are decoded
+in order without seeking.
+
+The index also tells damage apart: a file whose frames end well before the duration its
+container states is reported as truncated, a stream that stops with an error as damaged;
+both are still sampled from the frames that exist, with the reason in the warnings.
+
 Rotation metadata (the display matrix) is honoured: frames come out the way a player
 shows them.
 """
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +37,12 @@ import av.error
 from PIL import Image
 
 from memo.errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: AV_DISPOSITION_ATTACHED_PIC and AV_DISPOSITION_TIMED_THUMBNAILS: pictures, not video.
+_ATTACHED_PIC = 0x0400
+_TIMED_THUMBNAILS = 0x0800
 
 #: Errors from FFmpeg that mean "this packet/frame is damaged", not "stop everything".
 _DECODE_ERRORS = (av.error.FFmpegError,)
@@ -45,6 +61,7 @@ class VideoInfo:
     fps: float  # average frame rate over the stream
     keyframes: tuple[float, ...]  # seconds, sorted
     frame_times: tuple[float, ...]  # seconds, sorted presentation times
+    warnings: tuple[str, ...] = ()  # damage found while indexing (truncated, unreadable tail)
 
 
 @dataclass
@@ -57,6 +74,8 @@ class SampledFrames:
     info: VideoInfo
     decode_errors: int = 0
     warnings: list[str] = field(default_factory=list)
+    decoded: int = 0  # frames the decoder produced to serve the request (the cost)
+    seeks: int = 0
 
     @property
     def distinct(self) -> int:
@@ -100,12 +119,21 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(text).split())
 
 
+def _is_picture(stream: av.stream.Stream) -> bool:
+    """A cover image or thumbnail stored as a one-frame "video" stream (music files, podcasts)."""
+    flags = int(getattr(stream, "disposition", 0) or 0)
+    return bool(flags & (_ATTACHED_PIC | _TIMED_THUMBNAILS))
+
+
 def _video_stream(path: str, container: av.container.InputContainer) -> av.video.stream.VideoStream:
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams})
+    videos = [s for s in container.streams.video if not _is_picture(s)]
+    if not videos:
+        kinds = sorted({s.type for s in container.streams if s.type != "video"})
         what = f"only {', '.join(kinds)} streams" if kinds else "no streams at all"
+        if container.streams.video:
+            what = f"{what} and a cover picture" if kinds else "only a cover picture"
         raise InputError(f"{path}: no video stream ({what})")
-    stream = container.streams.video[0]
+    stream = videos[0]
     if stream.codec_context is None or not stream.codec_context.name:
         raise InputError(f"{path}: unsupported video codec")
     return stream
@@ -131,34 +159,60 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
     tb = stream.time_base
     times: list[float] = []
     keyframes: list[float] = []
-    last_end = 0.0
+    last_end = float("-inf")  # end of the last video frame
+    other_end = float("-inf")  # end of the last packet of any other stream
+    stopped: str | None = None  # why demuxing stopped early, if it did
+    untimed = 0  # video packets without any timestamp
     try:
-        for packet in container.demux(stream):
+        # Packets only, nothing is decoded. The other streams are read only where the end of
+        # the video stream is not stated (Matroska/WebM): there they tell a cut file from a
+        # video track that is shorter than its audio.
+        for packet in container.demux(*((stream,) if stream.duration else ())):
             if packet.size == 0:
                 continue
             ts = packet.pts if packet.pts is not None else packet.dts
-            t = _seconds(ts, tb)
+            t = _seconds(ts, packet.time_base)
             if t is None:
+                untimed += packet.stream.index == stream.index
+                continue
+            end = t + (_seconds(packet.duration, packet.time_base) or 0.0)
+            if packet.stream.index != stream.index:
+                other_end = max(other_end, end)
                 continue
             times.append(t)
             if packet.is_keyframe:
                 keyframes.append(t)
-            dur = _seconds(packet.duration, tb) or 0.0
-            last_end = max(last_end, t + dur)
-    except _DECODE_ERRORS:
-        pass  # a damaged tail: keep what was indexed, decoding will flag the damage
+            last_end = max(last_end, end)
+    except _DECODE_ERRORS as exc:
+        stopped = _reason(exc)  # a damaged tail: keep what was indexed and say so
+    declared = _declared_end(container, stream)
     if not times:
+        if untimed:
+            raise InputError(
+                f"{path}: the video packets carry no timestamps (a raw elementary stream?); "
+                "put it in a container first, e.g. ffmpeg -i IN -c copy OUT.mp4"
+            )
+        if stopped or declared:
+            raise InputError(f"{path}: no video frame could be read (truncated or damaged container)")
         raise InputError(f"{path}: video stream has no frames")
     times.sort()
     keyframes.sort()
     start = times[0]
     rate = stream.average_rate or stream.guessed_rate
-    fps = float(rate) if rate else (len(times) / max(last_end - start, 1e-6))
-    if last_end <= times[-1]:
-        last_end = times[-1] + (1.0 / fps if fps > 0 else 0.0)
+    span = times[-1] - start
+    fps = float(rate) if rate else ((len(times) - 1) / span if span > 0 else 0.0)
+    period = 1.0 / fps if fps > 0 else 0.0
+    if period and abs((times[-1] - start) - (len(times) - 1) * period) <= float(tb) + 1e-9:
+        last_end = start + len(times) * period  # constant frame rate: n frames of 1/fps each
+    else:
+        last_end = times[-1] + _last_frame_duration(last_end - times[-1], period, float(tb))
     ctx = stream.codec_context
+    codec = ctx.codec.canonical_name if ctx.codec is not None else ctx.name
+    warnings = _damage_warnings(len(times), last_end, max(last_end, other_end), declared, fps, stopped)
+    if not warnings and container.format.name == "gif" and not _ends_with(path, b";"):
+        warnings = ("truncated: the GIF ends without its trailer byte",)  # GIF states no duration
     return VideoInfo(
-        codec=ctx.name,
+        codec=codec,
         width=ctx.width,
         height=ctx.height,
         start=start,
@@ -167,7 +221,59 @@ def _index(path: str, container: av.container.InputContainer) -> VideoInfo:
         fps=fps,
         keyframes=tuple(keyframes) or (start,),
         frame_times=tuple(times),
+        warnings=warnings,
     )
+
+
+def _ends_with(path: str, tail: bytes) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(-len(tail), os.SEEK_END)
+            return handle.read(len(tail)) == tail
+    except OSError:
+        return False
+
+
+def _last_frame_duration(stated: float, period: float, tick: float) -> float:
+    """How long the last frame of a variable-frame-rate video stays on screen.
+
+    The container's packet duration, unless it is missing or only differs from the
+    average frame period by rounding to the time base.
+    """
+    if stated <= 0 or abs(stated - period) <= tick + 1e-9:
+        return period
+    return stated
+
+
+def _declared_end(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[float, bool] | None:
+    """The end time (seconds) the container states, and whether it is the video stream's own."""
+    if stream.duration and stream.time_base:
+        return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base), True
+    if container.duration and container.duration > 0:
+        return (container.start_time or 0) / av.time_base + container.duration / av.time_base, False
+    return None
+
+
+def _damage_warnings(
+    frames: int,
+    video_end: float,
+    any_end: float,
+    declared: tuple[float, bool] | None,
+    fps: float,
+    stopped: str | None,
+) -> tuple[str, ...]:
+    """Say when fewer frames could be read than the container promises (a cut download, a bad disk)."""
+    if stopped:
+        return (f"damaged container: reading stopped after {frames} frames at {video_end:.2f} s ({stopped})",)
+    if declared is not None:
+        stated, own = declared
+        end = video_end if own else any_end
+        slack = max(2.0 / fps if fps > 0 else 0.0, 0.05 * stated)
+        if end < stated - slack:
+            return (f"truncated: frames end at {end:.2f} s of {stated:.2f} s stated by the container",)
+    return ()
 
 
 def keyframe_times(info: VideoInfo, count: int) -> list[float]:
@@ -187,27 +293,73 @@ def clip_times(info: VideoInfo, length: int, fps: float) -> list[float]:
     return [first + k / fps for k in range(length)]
 
 
-class _Cursor:
-    """Forward-only frame reader over one stream that can seek to a keyframe."""
+#: AVFMT_TS_DISCONT: MPEG-TS/PS, whose timestamps may jump and whose time seeking is inexact.
+_AVFMT_TS_DISCONT = 0x0200
 
-    def __init__(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
-        self._container = container
-        self._stream = stream
+
+class _Cursor:
+    """Forward-only frame reader over one video stream that can seek to a keyframe or rewind."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._container: av.container.InputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
+        self.seekable = True
         self._frames: Iterator[av.VideoFrame] | None = None
         self._peeked: av.VideoFrame | None = None
         self.current: av.VideoFrame | None = None
         self.errors = 0
+        self.decoded = 0  # frames decoded in all
+        self.seeks = 0
         self.position = float("-inf")  # time of the last frame consumed
+        self.first_time: float | None = None  # time of the first frame since the last seek or rewind
+        self.from_start = False  # decoding from the first packet (no seek since)
+        self.disordered = 0  # frames whose time is before the previous frame's (untrustworthy times)
+        self._last_time: float | None = None
+        self._open()
+
+    def _open(self) -> None:
+        self.close()
+        self._container = _open(self._path)
+        self._stream = _video_stream(self._path, self._container)
+        self._stream.thread_type = "AUTO"
+        if (self._container.format.flags or 0) & _AVFMT_TS_DISCONT:
+            self.seekable = False  # a seek lands near, not at, the time asked: decode in order instead
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    @property
+    def started(self) -> bool:
+        return self._frames is not None
+
+    def rewind(self) -> None:
+        """Decode from the first packet again (reopening is exact in every container)."""
+        if self._frames is not None:
+            self._open()
+        self._restart()
+        self.from_start = True
 
     def seek(self, t: float) -> None:
+        assert self._container is not None and self._stream is not None
         tb = self._stream.time_base
-        self._container.seek(int(t / tb), stream=self._stream, backward=True, any_frame=False)
+        self._container.seek(round(t / tb), stream=self._stream, backward=True, any_frame=False)
+        self.seeks += 1
+        self._restart()
+        self.from_start = False
+
+    def _restart(self) -> None:
         self._frames = self._decode()
         self._peeked = None
         self.current = None
         self.position = float("-inf")
+        self.first_time = None
+        self._last_time = None
 
     def _decode(self) -> Iterator[av.VideoFrame]:
+        assert self._container is not None and self._stream is not None
         demux = self._container.demux(self._stream)
         while True:
             try:
@@ -225,6 +377,15 @@ class _Cursor:
     def _peek(self) -> av.VideoFrame | None:
         if self._peeked is None and self._frames is not None:
             self._peeked = next(self._frames, None)
+            if self._peeked is not None:
+                self.decoded += 1
+                time = self._peeked.time
+                if time is not None:
+                    if self.first_time is None:
+                        self.first_time = float(time)
+                    if self._last_time is not None and time < self._last_time - 1e-6:
+                        self.disordered += 1  # e.g. H.264 with B-frames in AVI, which stores no pts
+                    self._last_time = float(time)
         return self._peeked
 
     def frame_at(self, t: float, tolerance: float) -> av.VideoFrame | None:
@@ -241,6 +402,14 @@ class _Cursor:
                 self.position = nxt.time
                 continue
             return self.current if self.current is not None else nxt
+
+    def landed_after(self, expected: float, tolerance: float) -> bool:
+        """After a seek: did decoding start past the frame wanted (or past the end)?"""
+        if self.from_start:
+            return False
+        if self.first_time is None:
+            return self.current is None and self.errors == 0
+        return self.first_time > expected + tolerance
 
 
 def _to_image(frame: av.VideoFrame, rotation: int) -> Image.Image:
@@ -260,37 +429,51 @@ def _to_image(frame: av.VideoFrame, rotation: int) -> Image.Image:
 def read_frames_at(path: str, times: Sequence[float], info: VideoInfo | None = None) -> SampledFrames:
     """Decode the frames shown at each of ``times`` (seconds), in the order given."""
     info = info or index_video(path)
-    container = _open(path)
+    cursor = _Cursor(path)
     try:
-        stream = _video_stream(path, container)
-        stream.thread_type = "AUTO"
-        return _read(path, container, stream, list(times), info)
+        return _read(path, cursor, list(times), info)
     finally:
-        container.close()
+        cursor.close()
 
 
-def _read(
-    path: str,
-    container: av.container.InputContainer,
-    stream: av.video.stream.VideoStream,
-    times: list[float],
-    info: VideoInfo,
-) -> SampledFrames:
+def _position(cursor: _Cursor, info: VideoInfo, t: float, tolerance: float) -> int:
+    """Seek or rewind as needed before decoding forward to ``t``; return the keyframe used."""
+    k = max(bisect.bisect_right(info.keyframes, t + tolerance) - 1, 0)
+    if not cursor.seekable:
+        if not cursor.started or t < cursor.position - tolerance:
+            cursor.rewind()
+    elif not cursor.started or info.keyframes[k] > cursor.position or t < cursor.position:
+        if k == 0 and not cursor.started:
+            cursor.rewind()  # the first GOP: no seek needed
+        else:
+            cursor.seek(info.keyframes[k])
+    return k
+
+
+def _frame_at(cursor: _Cursor, info: VideoInfo, t: float, tolerance: float) -> av.VideoFrame | None:
+    """The frame on screen at ``t``, going back when a seek proves inexact."""
+    k = _position(cursor, info, t, tolerance)
+    frame = cursor.frame_at(t, tolerance)
+    expected = info.frame_times[max(bisect.bisect_right(info.frame_times, t + tolerance) - 1, 0)]
+    if cursor.landed_after(expected, tolerance) and k > 0:
+        cursor.seek(info.keyframes[k - 1])  # one keyframe earlier is usually enough
+        frame = cursor.frame_at(t, tolerance)
+    if cursor.landed_after(expected, tolerance):
+        log.debug("%s: seeking is inexact, decoding from the start", cursor._path)
+        cursor.seekable = False
+        cursor.rewind()
+        frame = cursor.frame_at(t, tolerance)
+    return frame
+
+
+def _read(path: str, cursor: _Cursor, times: list[float], info: VideoInfo) -> SampledFrames:
     tolerance = 1e-6
-    cursor = _Cursor(container, stream)
     chosen: dict[int, tuple[float, Image.Image]] = {}
     last_frame: av.VideoFrame | None = None  # a frame picked twice is converted once
     last_image: Image.Image | None = None
     for i in sorted(range(len(times)), key=times.__getitem__):
         t = times[i]
-        keyframe = info.keyframes[max(bisect.bisect_right(info.keyframes, t + tolerance) - 1, 0)]
-        if cursor.current is None or keyframe > cursor.position or t < cursor.position:
-            cursor.seek(keyframe)
-        frame = cursor.frame_at(t, tolerance)
-        if frame is None and cursor.current is None and cursor.errors == 0:
-            # The seek landed past the end (bad index): fall back to the start.
-            cursor.seek(info.start)
-            frame = cursor.frame_at(t, tolerance)
+        frame = _frame_at(cursor, info, t, tolerance)
         if frame is None:
             continue
         rotation = getattr(frame, "rotation", 0) or 0
@@ -301,7 +484,16 @@ def _read(
     if not chosen:
         reason = f"{cursor.errors} decode errors" if cursor.errors else "no frame decoded"
         raise InputError(f"{path}: no decodable video frames ({reason})")
-    result = SampledFrames(images=[], times=[], requested=list(times), info=info, decode_errors=cursor.errors)
+    result = SampledFrames(
+        images=[],
+        times=[],
+        requested=list(times),
+        info=info,
+        decode_errors=cursor.errors,
+        decoded=cursor.decoded,
+        seeks=cursor.seeks,
+    )
+    result.warnings.extend(info.warnings)
     missing = 0
     last: tuple[float, Image.Image] | None = None
     for i in range(len(times)):
@@ -312,6 +504,11 @@ def _read(
         result.times.append(pick[0])
         result.images.append(pick[1])
         last = pick
+    if cursor.disordered:
+        result.warnings.append(
+            "frame timestamps out of display order (B-frames in a container without presentation "
+            "times, e.g. H.264 in AVI): frames may be a few positions off"
+        )
     if cursor.errors or missing:
         result.warnings.append(
             f"damaged: {cursor.errors} decode error(s), {missing} of {len(times)} frames replaced by neighbours"

@@ -9,7 +9,8 @@ The rule, documented in the README:
 * Symbolic links to files are followed; a dangling link with a video extension is kept
   as an input so that its row says why it failed. Links to directories are followed once
   (a directory reached twice through links is not walked again).
-* Results are sorted and de-duplicated, so the order of a run is deterministic.
+* Results are sorted and de-duplicated (a file reached by a relative and an absolute path
+  counts once), so the order of a run is deterministic.
 """
 
 from __future__ import annotations
@@ -40,17 +41,22 @@ def discover_videos(
     Raises :class:`InputError` for a command-line path that does not exist at all.
     """
     wanted = normalise_extensions(extensions)
-    found: dict[str, None] = {}
+    found: dict[str, str] = {}  # absolute path -> the path as first spelled
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
             for video in _walk(path, wanted):
-                found.setdefault(video, None)
+                found.setdefault(_key(video), video)
         elif path.exists() or path.is_symlink():
-            found.setdefault(str(path), None)
+            found.setdefault(_key(str(path)), str(path))
         else:
             raise InputError(f"{raw}: no such file or directory")
-    return sorted(found)
+    return sorted(found.values())
+
+
+def _key(path: str) -> str:
+    """``videos/a.mp4`` and ``/home/me/videos/a.mp4`` are the same input."""
+    return os.path.normcase(os.path.abspath(path))
 
 
 def _walk(root: Path, wanted: frozenset[str]) -> list[str]:

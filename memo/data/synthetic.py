@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,6 +27,12 @@ KINDS: dict[str, tuple[str, str, str, str]] = {
     "gif": (".gif", "gif", "gif", "rgb8"),
     "av1": (".mkv", "matroska", "libsvtav1", "yuv420p"),
     "mjpeg": (".avi", "avi", "mjpeg", "yuvj420p"),
+    "ts": (".ts", "mpegts", "libx264", "yuv420p"),
+    "mpeg2": (".mpg", "mpeg", "mpeg2video", "yuv420p"),  # MPEG program stream (DVD-style)
+    "mpeg2ts": (".m2ts", "mpegts", "mpeg2video", "yuv420p"),  # broadcast-style transport stream
+    "flv": (".flv", "flv", "libx264", "yuv420p"),
+    "wmv": (".wmv", "asf", "wmv2", "yuv420p"),
+    "h264avi": (".avi", "avi", "libx264", "yuv420p"),  # AVI stores no presentation times
 }
 
 
@@ -58,27 +64,35 @@ def write_video(
     seed: int = 0,
     timestamps: Sequence[float] | None = None,
     rotation: int | None = None,
+    gop: int | None = None,
+    painter: Callable[[int], np.ndarray] | None = None,
+    faststart: bool = False,
+    bframes: int = 0,
 ) -> Path:
-    """Encode a video; ``timestamps`` (seconds, increasing) gives a variable frame rate."""
+    """Encode a video; ``timestamps`` (seconds, increasing) gives a variable frame rate.
+
+    ``gop`` sets the keyframe interval (frames), ``painter(i)`` replaces the procedural
+    content of frame ``i`` (an RGB ``uint8`` array of ``height x width x 3``), and
+    ``faststart`` puts an MP4/QuickTime index before the media data (as web encoders do);
+    ``bframes`` asks x264/x265 for B-frames (frames stored out of display order).
+    """
     _suffix, fmt, codec, pix_fmt = KINDS[kind]
     path = Path(path)
     time_base = Fraction(1, 1000)
-    with av.open(str(path), mode="w", format=fmt) as container:
+    options = {"movflags": "faststart"} if faststart and fmt in ("mp4", "mov") else {}
+    with av.open(str(path), mode="w", format=fmt, options=options) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-        if codec in ("libx264", "libx265"):
-            stream.options = {
-                "preset": "ultrafast",
-                **({"x265-params": "log-level=error"} if codec == "libx265" else {}),
-            }
-        if codec == "libsvtav1":
-            stream.options = {"preset": "12"}
+        stream.options = _encoder_options(codec, gop, bframes)
+        if gop is not None:
+            stream.codec_context.gop_size = gop
         if rotation is not None:
             stream.set_display_rotation(rotation)
         if timestamps is not None:
             stream.codec_context.time_base = time_base
         for i in range(frames if timestamps is None else len(timestamps)):
-            frame = av.VideoFrame.from_ndarray(frame_pixels(i, width, height, seed), format="rgb24")
+            pixels = painter(i) if painter is not None else frame_pixels(i, width, height, seed)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels, dtype=np.uint8), format="rgb24")
             if timestamps is not None:
                 frame.pts = round(timestamps[i] / time_base)
                 frame.time_base = time_base
@@ -87,6 +101,71 @@ def write_video(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def _encoder_options(codec: str, gop: int | None, bframes: int = 0) -> dict[str, str]:
+    options: dict[str, str] = {}
+    if codec in ("libx264", "libx265"):
+        options["preset"] = "ultrafast"  # no B-frames unless asked for
+        params = [f"keyint={gop}", f"min-keyint={gop}", "scenecut=0"] if gop else []
+        params += [f"bframes={bframes}", "b-adapt=0"] if bframes else []
+        if codec == "libx265":
+            options["x265-params"] = ":".join(["log-level=error", *params])
+        elif params:
+            options["x264-params"] = ":".join(params)
+    if codec == "libsvtav1":
+        options["preset"] = "12"
+        if gop:
+            options["svtav1-params"] = f"keyint={gop}"
+    if codec in ("libvpx", "libvpx-vp9") and gop:
+        options["auto-alt-ref"] = "0"
+    return options
+
+
+def write_audio(
+    path: str | Path, codec: str = "aac", *, seconds: float = 1.0, rate: int = 48000, cover: bool = False
+) -> Path:
+    """An audio-only file, e.g. ``.m4a``/``.mp4`` with aac or ``.webm`` with opus.
+
+    ``cover`` adds a cover picture (an MJPEG "video" stream marked as attached picture, as
+    music files carry; MP4 only), which is not a video.
+    """
+    path = Path(path)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        if cover:
+            _add_cover(container)
+        size = stream.codec_context.frame_size or 1024
+        layout = "stereo" if codec == "libopus" else "mono"
+        channels = 2 if layout == "stereo" else 1
+        fmt = stream.codec_context.format.name
+        t = 0
+        while t < seconds * rate:
+            wave = 0.1 * np.sin(2 * math.pi * 440 * (t + np.arange(size)) / rate).astype(np.float32)
+            data = np.tile(wave, (channels, 1))
+            if not fmt.endswith("p"):  # packed: one row of interleaved samples
+                data = data.T.reshape(1, -1)
+            if fmt.startswith("s16"):
+                data = (data * 32767).astype(np.int16)
+            elif fmt.startswith("s32"):
+                data = (data * 2147483647).astype(np.int32)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=fmt, layout=layout)
+            frame.sample_rate, frame.pts = rate, t
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            t += size
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def _add_cover(container: av.container.OutputContainer) -> None:
+    picture = container.add_stream("mjpeg", rate=1)
+    picture.width, picture.height, picture.pix_fmt = 64, 64, "yuvj420p"
+    picture.disposition = av.stream.Disposition.attached_pic
+    frame = av.VideoFrame.from_ndarray(frame_pixels(0, 64, 64), format="rgb24").reformat(format="yuvj420p")
+    for packet in [*picture.encode(frame), *picture.encode()]:
+        container.mux(packet)
 
 
 def write_samples(folder: str | Path, count: int = 8, seconds: float = 3.0) -> list[Path]:

@@ -37,7 +37,12 @@ class Backend(Protocol):
 
 
 # name -> module that registers it; imported lazily so optional packages stay optional.
-_MODULES = {"torch": "memo.runtime.torch_backend"}
+_MODULES = {
+    "torch": "memo.runtime.torch_backend",
+    "onnx": "memo.runtime.onnx_backend",
+    "trt": "memo.runtime.trt_backend",
+    "auto": "memo.runtime.auto_backend",
+}
 _BACKENDS: dict[str, Backend] = {}
 
 

@@ -9,8 +9,9 @@ are safely written), and the summary says what failed.
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 from memo.data.discover import DEFAULT_EXTENSIONS, discover_videos
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
 from memo.data.prefetch import prefetch
-from memo.errors import MemoError
+from memo.errors import MemoError, OutputError
 from memo.models.bundle import Bundle
 from memo.models.named import DEFAULT_MODEL, resolve_model
 from memo.runtime.base import Session, load_session, resolve_device
@@ -141,10 +142,16 @@ def score_videos(
         raise MemoError(f"no videos found under {shown} (extensions: {', '.join(options.extensions)})")
     columns = result_columns(bundle, options.per_frame)
     writer = open_writer(options.output, columns, resume=options.resume, overwrite=options.overwrite)
-    device = resolve_device(options.device)
+    try:
+        _check_same_model(options.output, writer.done.values(), bundle)
+        device = resolve_device(options.device)
+    except BaseException:
+        writer.close()
+        raise
     summary = ScoreSummary(options.output, bundle.label, options.backend, device, total=len(paths))
     try:
-        todo = [p for p in paths if p not in writer.done]
+        done = {_same_file_key(p) for p in writer.done}  # ./videos/a.mp4 and /abs/videos/a.mp4 match
+        todo = [p for p in paths if _same_file_key(p) not in done]
         summary.skipped = len(paths) - len(todo)
         session = load_session(bundle, options.backend, device)
         summary.device = session.device
@@ -170,6 +177,22 @@ def score_videos(
     finally:
         writer.close()
     return summary
+
+
+def _check_same_model(output: Path, rows: Iterable[Mapping[str, Any]], bundle: Bundle) -> None:
+    """Refuse to resume a file scored by another model: its scores would not be comparable."""
+    this = (bundle.spec.name, str(bundle.spec.version))
+    others = sorted({(str(r.get("model")), str(r.get("model_version"))) for r in rows} - {this})
+    if others:
+        found = ", ".join(f"{name} {version}" for name, version in others)
+        raise OutputError(
+            f"{output}: holds scores from model {found}, this run uses {this[0]} {this[1]} "
+            "(use another output file, or --overwrite)"
+        )
+
+
+def _same_file_key(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
 
 
 def _count(summary: ScoreSummary, row: dict[str, Any], bundle: Bundle) -> None:

@@ -55,16 +55,31 @@ def open_writer(path: Path, columns: Sequence[str], *, resume: bool, overwrite: 
         raise OutputError(f"{path}: already exists; use --resume to continue it or --overwrite to replace it")
     if path.is_dir():
         raise OutputError(f"{path}: is a directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        path.unlink(missing_ok=True)
-        if fmt == "parquet":
-            _journal(path).unlink(missing_ok=True)
-    if fmt == "csv":
-        return CsvWriter(path, columns)
-    if fmt == "jsonl":
-        return JsonlWriter(path, columns)
-    return ParquetWriter(path, columns)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            path.unlink(missing_ok=True)
+            if fmt == "parquet":
+                _journal(path).unlink(missing_ok=True)
+        if fmt == "csv":
+            return CsvWriter(path, columns)
+        if fmt == "jsonl":
+            return JsonlWriter(path, columns)
+        return ParquetWriter(path, columns)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    except (UnicodeDecodeError, ValueError, csv.Error) as exc:  # JSONDecodeError is a ValueError
+        raise OutputError(
+            f"{path}: cannot resume, not a readable {fmt.upper()} results file ({exc})"
+        ) from exc
+
+
+def _write_error(path: Path, exc: OSError) -> OutputError:
+    """``out.csv: cannot write the results (Not a directory: 'runs')``: one line, cause included."""
+    if isinstance(exc, FileExistsError) and exc.filename and str(exc.filename) != str(path):
+        return OutputError(f"{path}: cannot write the results ({exc.filename} is a file, not a folder)")
+    where = f": {exc.filename!r}" if exc.filename and str(exc.filename) != str(path) else ""
+    return OutputError(f"{path}: cannot write the results ({exc.strerror or exc}{where})")
 
 
 def _check_columns(path: Path, found: Sequence[str], columns: Sequence[str]) -> None:
@@ -105,11 +120,19 @@ class CsvWriter:
         # One write call per row, so a kill cannot interleave two rows.
         buffer = io.StringIO()
         csv.DictWriter(buffer, fieldnames=self.columns).writerow({k: _csv_value(v) for k, v in row.items()})
-        self._handle.write(buffer.getvalue())
-        self._handle.flush()
+        _append(self.path, self._handle, buffer.getvalue())
 
     def close(self) -> None:
         self._handle.close()
+
+
+def _append(path: Path, handle: io.TextIOBase, text: str) -> None:
+    """Write one whole row and push it to the OS, so a kill after this keeps it."""
+    try:
+        handle.write(text)
+        handle.flush()
+    except OSError as exc:  # disk full, file system gone read-only, ...
+        raise _write_error(path, exc) from exc
 
 
 def _csv_value(value: Any) -> Any:
@@ -125,10 +148,17 @@ def _csv_value(value: Any) -> Any:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
     with open(path, encoding="utf-8") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, 1):
             line = line.strip()
-            if line:
-                rows.append(json.loads(line))
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"line {number}: {exc.msg}") from exc
+            if not isinstance(row, dict) or "path" not in row:
+                raise ValueError(f"line {number}: not a result row (an object with a 'path')")
+            rows.append(row)
     return rows
 
 
@@ -182,7 +212,8 @@ class ParquetWriter:
             try:
                 table = pq.read_table(path)
             except Exception as exc:  # pyarrow raises several types for damaged files
-                raise OutputError(f"{path}: not a readable Parquet file ({exc})") from exc
+                reason = " ".join(str(exc).split())
+                raise OutputError(f"{path}: not a readable Parquet file ({reason})") from exc
             _check_columns(path, table.column_names, self.columns)
             self.rows = table.to_pylist()
         journal = _journal(path)
@@ -197,8 +228,7 @@ class ParquetWriter:
 
     def write(self, row: dict[str, Any]) -> None:
         clean = {c: _json_value(row.get(c)) for c in self.columns}
-        self._journal.write(json.dumps(clean, ensure_ascii=False) + "\n")
-        self._journal.flush()
+        _append(self.path, self._journal, json.dumps(clean, ensure_ascii=False) + "\n")
         self.rows.append(clean)
         self._dirty = True
         if time.monotonic() - self._last_flush >= self.every_seconds:
@@ -211,8 +241,12 @@ class ParquetWriter:
         table = pa.Table.from_pylist(self.rows) if self.rows else pa.table({c: [] for c in self.columns})
         table = table.select(self.columns) if self.rows else table
         tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        pq.write_table(table, tmp)
-        os.replace(tmp, self.path)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _write_error(self.path, exc) from exc
         self._last_flush = time.monotonic()
         self._dirty = False
 

@@ -1,0 +1,331 @@
+"""``memo bench``: one row per backend x precision x batch size; the loop never raises.
+
+Each row times ``session.run`` on a batch of real decoded frames (warm-up first, then
+synchronised timers), samples peak memory, and scores the sample videos to compare the
+per-video scores with PyTorch fp32 on the same videos (Spearman and max abs diff, with
+the floors of :mod:`memo.export.parity`: a row below its floor is ``failed``). With an
+explicit ``videos`` folder each row also times decode + inference per video, so the
+bottleneck of the end-to-end path is visible.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memo.bench.env import environment, load_average
+from memo.bench.measure import PeakRss, percentiles_ms, rss_bytes, time_calls
+from memo.bench.rows import BenchRow
+from memo.data.inputs import PreparedVideo, prepare_video
+from memo.errors import MemoError
+from memo.export.formats import BENCH_BACKENDS, FORMATS, PRECISIONS
+from memo.export.parity import SPEARMAN_FLOOR, spearman, tolerance
+from memo.export.samples import prepare_samples, sample_videos
+from memo.models.bundle import Bundle
+from memo.models.named import DEFAULT_MODEL, resolve_model
+from memo.runtime.base import Session, get_backend, load_session, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchOptions:
+    model: str = DEFAULT_MODEL
+    backends: Sequence[str] = BENCH_BACKENDS
+    precisions: Sequence[str] = ("fp32",)
+    batch_sizes: Sequence[int] = (1, 8, 32)
+    videos: Path | None = None  # given: also time decode + inference per video
+    device: str = "auto"
+    warmup: int = 2
+    iterations: int = 20
+    max_seconds: float = 20.0  # per row, for the latency loop (at least 3 timed calls)
+    sample_count: int = 8
+    threads: int | None = None  # intra-op threads of ONNX Runtime and PyTorch (default: theirs, all cores)
+
+
+@dataclass
+class BenchReport:
+    model: str
+    device: str
+    environment: dict[str, Any]
+    videos: list[str]
+    end_to_end: bool
+    rows: list[BenchRow] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status == "failed" for r in self.rows)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "device": self.device,
+            "environment": self.environment,
+            "videos": self.videos,
+            "end_to_end": self.end_to_end,
+            "parity_reference": "torch fp32 on the same device and videos",
+            "spearman_floor": SPEARMAN_FLOOR,
+            "rows": [r.to_json() for r in self.rows],
+        }
+
+
+def check_options(options: BenchOptions) -> None:
+    """Usage errors (not rows): unknown names and impossible sizes."""
+    for name in options.backends:
+        if name not in BENCH_BACKENDS:
+            raise MemoError(f"unknown bench backend {name!r} (choose from {', '.join(BENCH_BACKENDS)})")
+    for precision in options.precisions:
+        if precision not in PRECISIONS:
+            raise MemoError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+    if not options.batch_sizes or min(options.batch_sizes) < 1:
+        raise MemoError("batch sizes must be positive integers, e.g. --batch-sizes 1,8,32")
+    if options.warmup < 0 or options.iterations < 1:
+        raise MemoError("warm-up must be >= 0 and iterations >= 1")
+
+
+def run_bench(options: BenchOptions, on_row: Callable[[BenchRow], None] | None = None) -> BenchReport:
+    check_options(options)
+    bundle = resolve_model(options.model)
+    device = resolve_device(options.device)
+    paths = sample_videos(options.videos, options.sample_count)
+    samples = prepare_samples(bundle.spec, paths)
+    report = BenchReport(
+        bundle.label, device, environment(), [s.path for s in samples], options.videos is not None
+    )
+    reference = _reference_scores(bundle, device, samples)
+    for backend in options.backends:
+        for precision in options.precisions:
+            for row in _bench_pair(bundle, device, backend, precision, samples, reference, options):
+                report.rows.append(row)
+                if on_row:
+                    on_row(row)
+    report.environment["load_average_end"] = load_average()
+    return report
+
+
+def _reference_scores(bundle: Bundle, device: str, samples: Sequence[PreparedVideo]) -> list[float] | None:
+    try:
+        session = load_session(bundle, "torch", device)
+        return [_video_score(session, s.arrays, s.rows, bundle) for s in samples]
+    except Exception as exc:  # no reference: parity columns stay empty
+        log.warning("no PyTorch fp32 reference for parity: %s", exc)
+        return None
+    finally:
+        gc.collect()
+
+
+def unavailable_reason(bundle: Bundle, device: str, backend: str, precision: str) -> str | None:
+    try:
+        reason = get_backend(backend).unavailable_reason(device)
+    except Exception as exc:
+        return str(exc)
+    if reason:
+        return reason
+    if backend == "torch" and precision == "fp16" and not device.startswith("cuda"):
+        return "fp16 PyTorch is benchmarked on CUDA only"
+    artifact = artifact_path(bundle, backend, precision)
+    if not artifact.is_file():
+        flag = {"onnx": "--onnx", "trt": "--trt"}[backend] + (" --fp16" if precision == "fp16" else "")
+        return f"no {artifact.name}; run: memo export {bundle.path} {flag}"
+    return None
+
+
+def artifact_path(bundle: Bundle, backend: str, precision: str) -> Path:
+    if backend == "torch":
+        return bundle.weights_path
+    return bundle.artifact(FORMATS[backend].artifact(precision))
+
+
+def model_mb(path: Path) -> float:
+    files = [path, path.with_name(f"{path.name}.data")]
+    return round(sum(p.stat().st_size for p in files if p.is_file()) / 2**20, 1)
+
+
+def _bench_pair(
+    bundle: Bundle,
+    device: str,
+    backend: str,
+    precision: str,
+    samples: Sequence[PreparedVideo],
+    reference: list[float] | None,
+    options: BenchOptions,
+) -> list[BenchRow]:
+    rows = [BenchRow(backend, precision, b, device=device) for b in options.batch_sizes]
+    reason = unavailable_reason(bundle, device, backend, precision)
+    if reason:
+        for row in rows:
+            row.status, row.reason = "unavailable", reason
+        return rows
+    _reset_cuda_peak(device)
+    baseline = rss_bytes()
+    try:
+        load_options: dict[str, Any] = {"precision": precision}
+        if backend == "torch":
+            load_options = {"half": precision == "fp16"}
+        elif backend == "onnx" and options.threads:
+            load_options["threads"] = options.threads
+        session = load_session(bundle, backend, device, **load_options)
+    except Exception as exc:
+        for row in rows:
+            row.status, row.reason = "failed", f"load: {_short(exc)}"
+        return rows
+    torch_threads = _set_torch_threads(options.threads) if backend == "torch" and options.threads else None
+    try:
+        for row in rows:
+            try:
+                _measure(row, session, bundle, samples, reference, options, baseline)
+            except Exception as exc:  # every failure is a row
+                log.debug("bench row failed", exc_info=exc)
+                row.status, row.reason = "failed", _short(exc)
+    finally:
+        if torch_threads is not None:
+            _set_torch_threads(torch_threads)
+        del session
+        gc.collect()
+    return rows
+
+
+def _measure(
+    row: BenchRow,
+    session: Session,
+    bundle: Bundle,
+    samples: Sequence[PreparedVideo],
+    reference: list[float] | None,
+    options: BenchOptions,
+    baseline: int,
+) -> None:
+    row.device = session.device
+    row.model_mb = model_mb(artifact_path(bundle, row.backend, row.precision))
+    dtype = np.float16 if row.backend == "torch" and row.precision == "fp16" else np.float32
+    batch = _batch_of(samples, row.batch, dtype)
+    cuda = row.device.startswith("cuda") or "CUDA" in row.device or "Tensorrt" in row.device
+    sync = _cuda_sync if cuda else _no_sync
+    # Timed without the memory sampler (its thread would compete with the workers), then one
+    # more batch and the parity pass run under it.
+    times = time_calls(
+        lambda: session.run(batch), sync, options.warmup, options.iterations, options.max_seconds
+    )
+    with PeakRss(baseline) as rss:
+        session.run(batch)
+        scores, decode_s, infer_s = _score_videos(session, bundle, samples, row.batch, dtype, options.videos)
+    row.iterations = len(times)
+    row.latency_p50_ms, row.latency_p90_ms, row.latency_p99_ms = (round(v, 3) for v in percentiles_ms(times))
+    row.frames_per_s = round(row.batch * len(times) / sum(times), 3)
+    rows_per_video = float(np.mean([s.rows for s in samples]))
+    row.videos_per_s = round(row.frames_per_s / rows_per_video, 3)
+    row.peak_mem_mb, row.peak_mem_kind = _peak_memory(cuda, rss)
+    if options.videos is not None:
+        count = len(samples)
+        row.decode_ms_per_video = round(1000 * decode_s / count, 2)
+        row.infer_ms_per_video = round(1000 * infer_s / count, 2)
+        row.e2e_videos_per_s = round(count / (decode_s + infer_s), 3)
+        row.bottleneck = "decode" if decode_s > infer_s else "inference"
+    if reference is not None:
+        row.parity_videos = len(scores)
+        row.max_abs_diff = float(np.max(np.abs(np.asarray(scores) - np.asarray(reference))))
+        row.spearman = spearman(reference, scores)
+        floor = SPEARMAN_FLOOR[row.precision]
+        atol = tolerance(row.precision, bundle.spec.export_atol)
+        if row.spearman is not None and row.spearman < floor:
+            row.status, row.reason = "failed", f"Spearman {row.spearman:.4f} < {floor} vs torch fp32"
+        elif row.max_abs_diff > atol:
+            row.status, row.reason = (
+                "failed",
+                f"max abs diff {row.max_abs_diff:.3g} > {atol:.3g} vs torch fp32",
+            )
+
+
+def _score_videos(
+    session: Session,
+    bundle: Bundle,
+    samples: Sequence[PreparedVideo],
+    batch: int,
+    dtype: type,
+    videos: Path | None,
+) -> tuple[list[float], float, float]:
+    """Per-video scores at this batch size; with ``videos``, decoding is redone and timed."""
+    scores: list[float] = []
+    decode_s = infer_s = 0.0
+    for sample in samples:
+        if videos is not None:
+            t0 = time.perf_counter()
+            sample = prepare_video(sample.path, bundle.spec)
+            decode_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scores.append(_video_score(session, sample.arrays, sample.rows, bundle, batch, dtype))
+        infer_s += time.perf_counter() - t0
+    return scores, decode_s, infer_s
+
+
+def _video_score(
+    session: Session,
+    arrays: Mapping[str, np.ndarray],
+    rows: int,
+    bundle: Bundle,
+    batch: int | None = None,
+    dtype: type = np.float32,
+) -> float:
+    step = batch or rows
+    first = bundle.spec.output_names[0]
+    parts = []
+    for start in range(0, rows, step):
+        feed = {k: v[start : start + step].astype(dtype, copy=False) for k, v in arrays.items()}
+        parts.append(np.asarray(session.run(feed)[first], dtype=np.float64).reshape(-1))
+    return float(np.concatenate(parts).mean())
+
+
+def _batch_of(samples: Sequence[PreparedVideo], size: int, dtype: type) -> dict[str, np.ndarray]:
+    """``size`` rows of real frames (cycling over the samples' rows)."""
+    names = list(samples[0].arrays)
+    batch = {}
+    for name in names:
+        every = np.concatenate([s.arrays[name] for s in samples])
+        index = np.arange(size) % every.shape[0]
+        batch[name] = np.ascontiguousarray(every[index], dtype=dtype)
+    return batch
+
+
+def _peak_memory(cuda: bool, rss: PeakRss) -> tuple[float, str]:
+    if cuda:
+        import torch
+
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1), "torch cuda max allocated"
+    return round(rss.delta_mb, 1), "rss delta"
+
+
+def _set_torch_threads(threads: int) -> int:
+    """Set PyTorch's intra-op threads; returns the previous value."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return previous
+
+
+def _reset_cuda_peak(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _cuda_sync() -> None:
+    import torch
+
+    torch.cuda.synchronize()
+
+
+def _no_sync() -> None:
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]

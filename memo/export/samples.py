@@ -1,0 +1,57 @@
+"""Real sample inputs for validating and benchmarking exports.
+
+Validation runs on decoded frames of real videos: ``../shared/videos`` next to the
+checkout when it is there, else a few generated videos (:mod:`memo.data.synthetic`)
+cached under ``$MEMO_HOME/samples``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from memo.data.discover import discover_videos
+from memo.data.inputs import PreparedVideo, prepare_video
+from memo.data.synthetic import write_samples
+from memo.errors import MemoError
+from memo.models.named import memo_home
+from memo.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def default_video_dir() -> Path | None:
+    """``../shared/videos`` beside the checkout (or beside the working directory), if present."""
+    for candidate in (REPO.parent / "shared" / "videos", Path.cwd().parent / "shared" / "videos"):
+        if candidate.is_dir() and any(candidate.iterdir()):
+            return candidate
+    return None
+
+
+def sample_videos(videos: str | Path | None = None, count: int = 8) -> list[str]:
+    """Up to ``count`` video paths: from ``videos``, else the shared folder, else generated ones."""
+    folder = Path(videos) if videos is not None else default_video_dir()
+    if folder is None:
+        folder = memo_home() / "samples"
+        log.info("no ../shared/videos here; using generated sample videos in %s", folder)
+        return [str(p) for p in write_samples(folder, count=count, seconds=2.0)]
+    paths = discover_videos([str(folder)])
+    if not paths:
+        raise MemoError(f"{folder}: no videos found")
+    return sorted(paths)[:count]
+
+
+def prepare_samples(spec: ModelSpec, paths: Sequence[str]) -> list[PreparedVideo]:
+    """Decode and preprocess each path for ``spec``; unreadable videos are skipped with a warning."""
+    prepared = []
+    for path in paths:
+        try:
+            prepared.append(prepare_video(path, spec))
+        except MemoError as exc:
+            log.warning("skipping sample %s: %s", path, exc)
+    if not prepared:
+        raise MemoError(f"none of the {len(paths)} sample videos could be decoded")
+    return prepared

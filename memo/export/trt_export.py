@@ -1,0 +1,222 @@
+"""``memo export --trt``: ONNX -> TensorRT engine for this GPU, validated against PyTorch.
+
+NOT RUN IN THIS REPOSITORY'S DEVELOPMENT: no GPU or TensorRT was available. The code
+follows the documented TensorRT 10 and 11 Python APIs (Builder / OnnxParser /
+IBuilderConfig / EngineInspector); the decisions around it (profile, metadata, rebuild,
+precision read-back) live in :mod:`memo.export.trt_meta` and are unit-tested.
+
+* One optimisation profile over the batch axis (MIN:OPT:MAX) for every input.
+* A timing cache (``trt-timing.cache`` in the bundle) is loaded and saved on each build.
+* TensorRT 10: FP16 via ``BuilderFlag.FP16`` on the fp32 graph. TensorRT 11 networks are
+  strongly typed only, so FP16 comes from ``model.fp16.onnx`` (the graph converted to
+  mixed precision by :mod:`memo.export.fp16`, validated on ONNX Runtime first).
+* The precision recorded is read back from the built engine with the engine inspector
+  (profiling verbosity DETAILED), never assumed from the request.
+* ``<engine>.json`` records TensorRT version, GPU, compute capability, precision built,
+  profile and the source ONNX sha256; an engine that no longer matches is rebuilt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from memo.errors import BackendUnavailable, MissingDependency
+from memo.export.errors import ExportError, UnsupportedOperator, ValidationFailed
+from memo.export.formats import get_format
+from memo.export.onnx_export import ExportResult, export_onnx
+from memo.export.parity import tolerance
+from memo.export.record import artifact_sha256, write_record
+from memo.export.samples import prepare_samples, sample_videos
+from memo.export.shapes import BatchProfile
+from memo.export.trt_meta import (
+    EngineTarget,
+    layer_precisions,
+    precision_satisfied,
+    read_meta,
+    rebuild_reason,
+    summarise_precision,
+    uses_strong_typing,
+)
+from memo.export.validate import compare_sessions
+from memo.models.bundle import Bundle, write_json_atomic
+from memo.runtime.base import load_session
+
+log = logging.getLogger(__name__)
+
+TIMING_CACHE = "trt-timing.cache"
+
+
+def import_tensorrt() -> Any:
+    try:
+        import tensorrt
+    except ImportError:
+        raise MissingDependency(
+            "tensorrt", "trt", "building or running TensorRT engines (CUDA machines only)"
+        ) from None
+    return tensorrt
+
+
+def current_gpu() -> tuple[str, str]:
+    """(name, compute capability) of the visible GPU; BackendUnavailable without one."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendUnavailable("no CUDA GPU is visible: a TensorRT engine is built on the GPU that runs it")
+    major, minor = torch.cuda.get_device_capability()
+    return torch.cuda.get_device_name(), f"{major}.{minor}"
+
+
+def engine_paths(bundle: Bundle, precision: str) -> tuple[Path, Path]:
+    engine = bundle.artifact(get_format("trt").artifact(precision))
+    return engine, engine.with_name(f"{engine.name}.json")
+
+
+def engine_target(bundle: Bundle, precision: str, batch: BatchProfile, onnx_file: Path) -> EngineTarget:
+    trt = import_tensorrt()
+    gpu, capability = current_gpu()
+    return EngineTarget(
+        trt.__version__, gpu, capability, precision, batch.to_json(), artifact_sha256(onnx_file)
+    )
+
+
+def source_onnx(bundle: Bundle, precision: str, tensorrt_version: str, batch: BatchProfile) -> Path:
+    """The graph TensorRT parses: model.onnx, or model.fp16.onnx for fp16 on TensorRT 11+."""
+    name = "model.fp16.onnx" if precision == "fp16" and uses_strong_typing(tensorrt_version) else "model.onnx"
+    path = bundle.artifact(name)
+    if not path.is_file():
+        log.info("%s is missing: exporting it first", name)
+        export_onnx(bundle, batch=batch, precision="fp16" if name == "model.fp16.onnx" else "fp32")
+    return path
+
+
+def export_trt(
+    bundle: Bundle,
+    fp16: bool = False,
+    batch: BatchProfile | str | tuple[int, int, int] = BatchProfile(),
+    workspace_gb: float = 4.0,
+    force: bool = False,
+    videos: str | Path | None = None,
+) -> ExportResult:
+    """Build (or reuse, when it still matches) the TensorRT engine of ``bundle``."""
+    trt = import_tensorrt()
+    current_gpu()
+    if workspace_gb <= 0:
+        raise ExportError("--workspace-gb must be positive")
+    profile = BatchProfile.parse(batch)
+    precision = "fp16" if fp16 else "fp32"
+    onnx_file = source_onnx(bundle, precision, trt.__version__, profile)
+    engine_file, meta_file = engine_paths(bundle, precision)
+    target = engine_target(bundle, precision, profile, onnx_file)
+    reason = rebuild_reason(read_meta(meta_file), target, engine_file.is_file())
+    if reason is None and not force:
+        meta = read_meta(meta_file) or {}
+        return ExportResult("trt", precision, engine_file, meta, None, [f"{engine_file.name} is up to date"])
+    messages = [f"building {engine_file.name}: {reason or 'forced'}"]
+    log.warning(messages[0])
+
+    started = time.perf_counter()
+    engine_bytes, inspector_json = build_engine(trt, bundle, onnx_file, precision, profile, workspace_gb)
+    build_seconds = time.perf_counter() - started
+    counts = layer_precisions(inspector_json)
+    built = summarise_precision(counts)
+    if not precision_satisfied(precision, counts):
+        messages.append(f"asked for {precision} but the engine runs {built}")
+        log.warning(messages[-1])
+    _write_bytes(engine_file, engine_bytes)
+    meta = {
+        "target": target.to_json(),
+        "precision_built": built,
+        "layer_precisions": dict(counts),
+        "source_onnx": onnx_file.name,
+        "strongly_typed": uses_strong_typing(trt.__version__),
+        "workspace_gb": workspace_gb,
+        "seconds_build": round(build_seconds, 1),
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    samples = prepare_samples(bundle.spec, sample_videos(videos))
+    reference = load_session(bundle, "torch", "cuda")
+    candidate = load_session(bundle, "trt", "cuda", precision=precision, rebuild=False)
+    atol = tolerance(precision, bundle.spec.export_atol)
+    validation = compare_sessions(reference, candidate, bundle.spec, samples, precision, atol)
+    meta["validation"] = validation.to_json()
+    if not validation.passed:
+        write_record(bundle, f"failed:{engine_file.name}", meta)
+        engine_file.unlink(missing_ok=True)
+        raise ValidationFailed(f"{engine_file.name} does not match PyTorch: {'; '.join(validation.problems)}")
+    write_record(bundle, engine_file.name, meta)
+    write_json_atomic(meta_file, meta)
+    return ExportResult("trt", precision, engine_file, meta, validation, messages)
+
+
+def build_engine(
+    trt: Any, bundle: Bundle, onnx_file: Path, precision: str, profile: BatchProfile, workspace_gb: float
+) -> tuple[bytes, str]:
+    """Parse, configure and build; returns (serialised engine, inspector JSON)."""
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    strong = uses_strong_typing(trt.__version__)
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if strong else 0
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_file)):
+        raise parser_error(trt, parser, onnx_file)
+
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # so the inspector can report precisions
+    if precision == "fp16" and not strong:
+        config.set_flag(trt.BuilderFlag.FP16)  # TensorRT 10: weak typing, the builder may pick fp16 kernels
+    optimisation = builder.create_optimization_profile()
+    for i in range(network.num_inputs):
+        tensor = network.get_input(i)
+        rest = tuple(tensor.shape)[1:]
+        optimisation.set_shape(tensor.name, (profile.min, *rest), (profile.opt, *rest), (profile.max, *rest))
+    config.add_optimization_profile(optimisation)
+
+    cache_file = bundle.artifact(TIMING_CACHE)
+    cache = config.create_timing_cache(cache_file.read_bytes() if cache_file.is_file() else b"")
+    config.set_timing_cache(cache, ignore_mismatch=False)
+
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise ExportError(
+            f"TensorRT could not build an engine from {onnx_file.name} (see the TensorRT log above)"
+        )
+    _write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
+
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    inspector = engine.create_engine_inspector()
+    return bytes(serialized), inspector.get_engine_information(trt.LayerInformationFormat.JSON)
+
+
+def parser_error(trt: Any, parser: Any, onnx_file: Path) -> ExportError:
+    """The first parser error as a typed exception naming the node."""
+    errors = [parser.get_error(i) for i in range(parser.num_errors)]
+    if not errors:
+        return ExportError(f"TensorRT could not parse {onnx_file.name}")
+    first = errors[0]
+    code = str(first.code())
+    node_name = first.node_name() if hasattr(first, "node_name") else str(first.node())
+    operator = first.node_operator() if hasattr(first, "node_operator") else ""
+    if "UNSUPPORTED_NODE" in code:
+        return UnsupportedOperator(node_name, operator, first.desc())
+    return ExportError(
+        f"TensorRT could not parse {onnx_file.name}: {first.desc()} (node {node_name}, {code})"
+    )
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
