@@ -14,7 +14,7 @@ Vocabulary: an *input kind* is what the bundle's ``config.json`` calls an input'
 ``stream``: ``text`` (captions or titles through a sentence encoder), ``features``
 (precomputed per-video vectors) or ``keyframes`` (frames spread over the video, through a
 frozen backbone). The older trainer word ``video`` for ``keyframes`` and the key
-``streams`` for ``inputs`` are still read, with a warning.
+``streams`` for ``inputs`` are still read (the word ``video`` with a warning).
 """
 
 from __future__ import annotations
@@ -181,9 +181,11 @@ def resolve_options(
     if config is not None:
         values = read_config(config)
     elif overrides.get("resume") and "dataset" not in overrides:
-        record = Path(overrides.get("output", TrainOptions.output)) / RECORD
-        if record.is_file():
-            values = read_config(record)
+        run = Path(overrides.get("output", TrainOptions.output))
+        if (run / RECORD).is_file():
+            values = read_config(run / RECORD)
+        elif (run / "checkpoint" / "state.json").is_file():  # a run of an earlier version
+            values = options_values(_checkpoint_options(run), None, source=str(run))
     fit = values.pop("fit", FitConfig())
     fit_values = {**asdict(fit), **(fit_overrides or {})}
     values.update(overrides)
@@ -192,6 +194,14 @@ def resolve_options(
         raise InputError("give the dataset kind and its path (KIND DATA), or --config FILE")
     _check_keys(fit_values, {f.name for f in fields(FitConfig)}, "fit")
     return TrainOptions(**{**values, "fit": FitConfig(**fit_values)})
+
+
+def _checkpoint_options(run: Path) -> dict[str, Any]:
+    path = run / "checkpoint" / "state.json"
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8"))["options"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: unreadable checkpoint state ({exc})") from None
 
 
 def normalise_inputs(options: TrainOptions) -> None:

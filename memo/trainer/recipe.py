@@ -113,9 +113,8 @@ def open_run(options: TrainOptions) -> tuple[TrainOptions, Checkpoint]:
         if changed:
             log.warning("resuming with the checkpoint's options; ignoring the given %s", ", ".join(changed))
         saved.resume = True
-        saved.output, saved.threads, saved.plots, saved.cache_dir = (
-            options.output, options.threads, options.plots, options.cache_dir,
-        )  # fmt: skip
+        for key in ("output", "threads", "plots", "cache_dir", "tensorboard"):  # how to run: the given values
+            setattr(saved, key, getattr(options, key))
         return saved, ckpt
     if not options.check:
         if out.exists() and any(out.iterdir()):
