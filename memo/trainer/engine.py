@@ -145,6 +145,27 @@ def validation_score(model: nn.Module, data: SplitData, outputs: list[str]) -> d
     return scores
 
 
+def _batch_loss(
+    out: dict[str, torch.Tensor],
+    targets: dict[str, torch.Tensor],
+    cfg: FitConfig,
+    loss_fn: Any,
+    means: dict[str, float],
+    alpha_scale: float,
+    ctx_base: dict[str, int],
+    device: torch.device,
+) -> torch.Tensor:
+    """The sum of every output's loss on one batch (the decay alpha weighted by ``alpha_weight``)."""
+    loss = torch.zeros((), device=device)
+    for name, target in targets.items():
+        pred = out[name].float()
+        if name == DECAY:
+            loss = loss + cfg.alpha_weight * decay_loss(pred, target.float(), alpha_scale)
+        else:
+            loss = loss + loss_fn(pred, target.float(), LossContext(target_mean=means[name], **ctx_base))
+    return loss
+
+
 SaveFn = Callable[
     [nn.Module, torch.optim.Optimizer, FitState, dict[str, torch.Tensor], torch.Generator], None
 ]
@@ -194,14 +215,8 @@ def fit(
             batch = {k: v[index] for k, v in vectors.items()}
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 out = model.fuse(batch)  # type: ignore[operator]
-            loss = torch.zeros((), device=device)
-            for name in outputs:
-                pred = out[name].float()
-                target = train.targets[name][index].float()
-                if name == DECAY:
-                    loss = loss + cfg.alpha_weight * decay_loss(pred, target, alpha_scale)
-                else:
-                    loss = loss + loss_fn(pred, target, LossContext(target_mean=means[name], **ctx_base))
+            targets = {name: train.targets[name][index] for name in outputs}
+            loss = _batch_loss(out, targets, cfg, loss_fn, means, alpha_scale, ctx_base, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
