@@ -32,7 +32,7 @@ from memo.data.inputs import PreparedVideo, prepare_video
 from memo.errors import MemoError
 from memo.export.parity import SPEARMAN_FLOOR, parity_problems, spearman, tolerance
 from memo.export.samples import prepare_samples, sample_videos
-from memo.formats import BENCH_BACKENDS, PRECISIONS
+from memo.formats import BENCH_BACKENDS, PRECISIONS, WEIGHTS_BACKEND
 from memo.models.bundle import Bundle
 from memo.models.named import DEFAULT_MODEL, resolve_model
 from memo.runtime.artifacts import artifact_file, missing_artifact
@@ -121,7 +121,7 @@ def run_bench(options: BenchOptions, on_row: Callable[[BenchRow], None] | None =
 
 def _reference_scores(bundle: Bundle, device: str, samples: Sequence[PreparedVideo]) -> list[float] | None:
     try:
-        session = load_session(bundle, "torch", device)
+        session = load_session(bundle, WEIGHTS_BACKEND, device)  # the parity reference: the weights, fp32
         return [_video_score(session, s.arrays, s.rows, bundle) for s in samples]
     except Exception as exc:  # no reference: parity columns stay empty
         log.warning("no PyTorch fp32 reference for parity: %s", exc)
