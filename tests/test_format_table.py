@@ -79,3 +79,9 @@ def test_flag_help_and_hints_come_from_the_row():
     onnx = FORMATS["onnx"]
     assert onnx.flag_help().endswith("Writes model.onnx (model.fp16.onnx with --fp16).")
     assert FORMATS["trt"].flag_help().endswith("Needs a CUDA GPU.")
+
+
+def test_every_format_is_loaded_by_a_registered_backend():
+    from memo.runtime.base import backend_names
+
+    assert {f.backend for f in FORMATS.values()} | {BENCH_BACKENDS[0]} <= set(backend_names())

@@ -152,6 +152,8 @@ def test_an_option_a_backend_does_not_implement_is_an_error(onnx_bundle):
         load_session(onnx_bundle, "trt", "cuda", LoadOptions(threads=2))
     with pytest.raises(MemoError, match="unknown precision 'int8'"):
         LoadOptions(precision="int8")
+    with pytest.raises(TypeError, match="cuda_graph"):  # an option no backend implements does not exist
+        LoadOptions(cuda_graph=True)
     with pytest.raises(BackendUnavailable, match="TensorRT provider runs on a CUDA GPU"):
         load_session(onnx_bundle, "onnx", "cpu", LoadOptions(tensorrt_ep=True))
     with pytest.raises(BackendUnavailable, match="fp16 PyTorch runs on CUDA only"):
