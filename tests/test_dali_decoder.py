@@ -147,3 +147,24 @@ def test_decoder_dali_without_dali_is_a_usage_error(
     message = " ".join(done.output.split())
     assert "--decoder dali" in message and "pip install 'memo[dali]'" in message
     assert not out.exists()  # refused before any work
+
+
+@needs_dali
+def test_dlpack_handover_on_the_cpu(clips: dict[str, Path]) -> None:
+    """The DLPack hand-over used for GPU frames, run here on a CPU pipeline's output."""
+    import torch
+
+    from memo.data.decoders.dali import _to_torch
+    from memo.data.decoders.dali_graph import GraphKey
+
+    path = str(clips["vp9"])
+    info = index_video(path)
+    decoder = resolve_decoder("dali", "cpu").primary
+    spec = SPECS[1]
+    out = decoder._run(path, GraphKey(None, 0, spec), [0, 3], geometry(info.width, info.height, 0, spec))
+    expected = np.array(out)
+    tensor = _to_torch(out)
+    assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.float32
+    assert tensor.shape == (2, 3, 32, 32)
+    decoder._run(path, GraphKey(None, 0, spec), [5, 6], geometry(info.width, info.height, 0, spec))
+    np.testing.assert_array_equal(tensor.numpy(), expected)  # a copy: DALI's next run does not change it

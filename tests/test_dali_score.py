@@ -101,7 +101,7 @@ def test_backend_receives_cuda_tensors_from_dali(webm_dir: Path, framecnn_bundle
     import torch
 
     if not torch.cuda.is_available():
-        pytest.skip("needs a CUDA GPU (none here): the DALI GPU path and DLPack hand-over are unverified")
+        pytest.skip("needs a CUDA GPU (none here): the DALI GPU path (NVDEC, CUDA tensors) is unverified")
     from memo.runtime import torch_backend
 
     seen: list[object] = []
