@@ -168,3 +168,29 @@ def test_dlpack_handover_on_the_cpu(clips: dict[str, Path]) -> None:
     assert tensor.shape == (2, 3, 32, 32)
     decoder._run(path, GraphKey(None, 0, spec), [5, 6], geometry(info.width, info.height, 0, spec))
     np.testing.assert_array_equal(tensor.numpy(), expected)  # a copy: DALI's next run does not change it
+
+
+@needs_dali
+def test_clip_and_keyframe_inputs_through_prepare_video(clips: dict[str, Path]) -> None:
+    """A video-level spec with a clip (C, T, H, W) and a keyframes input: DALI and PyAV agree."""
+    from memo.data.inputs import prepare_video
+    from memo.models.spec import InputSpec, ModelSpec
+
+    pre = Preprocess((32,), (32, 32))
+    spec = ModelSpec(
+        name="clipcheck",
+        architecture="none",
+        unit="video",
+        inputs=(
+            InputSpec("clip", "clip", num_frames=4, fps=5.0, preprocess=pre),
+            InputSpec("frames", "keyframes", num_frames=3, preprocess=pre),
+        ),
+    )
+    path = str(clips["vfr"])
+    dali = prepare_video(path, spec, decoder=resolve_decoder("dali", "cpu"))
+    pyav = prepare_video(path, spec, decoder=resolve_decoder("pyav", "cpu"))
+    assert dali.decoder == "dali" and pyav.decoder == "pyav"
+    assert dali.arrays["clip"].shape == pyav.arrays["clip"].shape == (1, 3, 4, 32, 32)
+    assert dali.arrays["frames"].shape == pyav.arrays["frames"].shape == (1, 3, 3, 32, 32)
+    for name in ("clip", "frames"):
+        assert np.abs(dali.arrays[name] - pyav.arrays[name]).mean() * 255 <= MEAN_LEVELS
