@@ -194,3 +194,25 @@ def test_clip_and_keyframe_inputs_through_prepare_video(clips: dict[str, Path]) 
     assert dali.arrays["frames"].shape == pyav.arrays["frames"].shape == (1, 3, 3, 32, 32)
     for name in ("clip", "frames"):
         assert np.abs(dali.arrays[name] - pyav.arrays[name]).mean() * 255 <= MEAN_LEVELS
+
+
+@needs_dali
+@pytest.mark.parametrize("kind", ["vfr", "vp9", "mjpeg"])
+def test_dali_numbers_frames_as_memos_index(clips: dict[str, Path], kind: str) -> None:
+    """Frame n for DALI is frame n of memo's index: DALI's own reader reports the same timestamps."""
+    from nvidia.dali import fn, pipeline_def
+
+    path = str(clips[kind])
+    info = index_video(path)
+
+    @pipeline_def(batch_size=1, num_threads=1, device_id=None)
+    def reader():  # type: ignore[no-untyped-def]
+        _, stamps = fn.experimental.readers.video(
+            filenames=[path], sequence_length=info.num_frames, enable_timestamps=True, pad_mode="none"
+        )
+        return stamps
+
+    pipe = reader()
+    pipe.build()
+    (stamps,) = pipe.run()
+    np.testing.assert_allclose(np.asarray(stamps[0]), info.frame_times, atol=1e-6)
