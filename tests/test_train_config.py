@@ -64,7 +64,7 @@ def test_resume_with_only_resume_does_not_claim_the_options_differ(tmp_path: Pat
     args = ["train", "csv", str(labels), "--target", "score", "--input", "features", "--features",
             str(labels.parent / "feats"), "--folds", "2", "--epochs", "3", "--hidden", "16", "--no-plots",
             "--device", "cpu", "-o", str(tmp_path / "run")]  # fmt: skip
-    assert memo(*args).returncode == 0
+    assert memo(*args, "--overwrite").returncode == 0  # the documented commands use --overwrite
     first = numbers(tmp_path / "run")
     for again in (memo(*args, "--resume"), memo("train", "-o", str(tmp_path / "run"), "--resume")):
         assert again.returncode == 0, again.stderr
