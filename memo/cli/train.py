@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from memo.cli.app import app, console, fail
@@ -187,9 +188,11 @@ def train_command(
         with reporter:
             result = train(options, progress=reporter.event)
     except KeyboardInterrupt:
+        run = escape(str(options.output))
         console.print(
-            f"\ninterrupted: the last finished epoch is checkpointed in {options.output}; "
-            f"rerun with: memo train -o {options.output} --resume"
+            f"\ninterrupted: the last finished epoch is checkpointed in {run}; "
+            f"rerun with: memo train -o {run} --resume",
+            highlight=False,
         )
         raise typer.Exit(130) from None
     except MemoError as exc:
@@ -214,7 +217,8 @@ def train_command(
         raise typer.Exit(0 if report.ok else 2)
     if as_json:
         print(json.dumps({"output": str(result.output), "bundle": str(result.bundle),
-                          "summary": result.metrics.get("summary"), "test": result.metrics.get("test")}, indent=2))  # fmt: skip
+                          "summary": result.metrics.get("summary"), "test": result.metrics.get("test"),
+                          "warnings": result.metrics.get("warnings", [])}, indent=2))  # fmt: skip
     elif not quiet:
         _render_train(result)
 
