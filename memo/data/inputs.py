@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from memo.data.decode import clip_times, index_video, keyframe_times, read_frames_at
+from memo.data.lowlevel import lowlevel_array
 from memo.data.preprocess import preprocess_frames
 from memo.errors import BundleError
 from memo.models.spec import InputSpec, ModelSpec
@@ -62,6 +63,10 @@ def prepare_video(
             if input_spec.stream == "clip":
                 array = array.transpose(1, 0, 2, 3)  # (C, T, H, W), the layout of 3D CNNs
             arrays[input_spec.name] = array if spec.unit == "frame" else array[None]
+        elif input_spec.stream == "lowlevel":
+            info = info or index_video(path)
+            arrays[input_spec.name] = lowlevel_array(path, input_spec, info)[None]
+            frames_used = max(frames_used, input_spec.num_frames)
         else:
             provider = providers.get(input_spec.stream)
             if provider is None:
