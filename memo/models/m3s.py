@@ -39,6 +39,7 @@ video itself: training batches come from the bank); in eval mode it does not.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import torch
@@ -242,7 +243,7 @@ class M3S(nn.Module):
             self.register_buffer(name, torch.zeros(shape))
         widths = [sum(dims.values()), *self.hidden]
         layers: list[nn.Module] = []
-        for a, b in zip(widths, widths[1:], strict=False):
+        for a, b in itertools.pairwise(widths):
             layers += [nn.Linear(a, b), nn.Mish()]
         self.head = nn.Sequential(*layers, nn.Linear(widths[-1], len(self.outputs)))
 

@@ -14,6 +14,8 @@ available offline here. memo offers instead:
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -36,7 +38,7 @@ class TinyTrunk(nn.Module):
         pool = nn.AdaptiveAvgPool3d(1) if three_d else nn.AdaptiveAvgPool2d(1)
         widths = [3, 8, 16, dim]
         layers: list[nn.Module] = []
-        for a, b in zip(widths, widths[1:], strict=False):
+        for a, b in itertools.pairwise(widths):
             layers += [conv(a, b, 3, stride=2, padding=1), nn.ReLU()]
         self.body = nn.Sequential(*layers, pool, nn.Flatten())
         generator = torch.Generator().manual_seed(0)
