@@ -322,8 +322,15 @@ class M3S(nn.Module):
         """Train on cached :meth:`raw_vectors` (frozen trunks run once per video)."""
         return self.head_from_blocks(self.head_blocks(raw))
 
-    def forward(self, **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.head_from_raw(self.raw_vectors(inputs))
+    def forward(
+        self,
+        lowlevel: torch.Tensor | None = None,
+        mid: torch.Tensor | None = None,
+        high: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        # Named parameters, not **kwargs: the ONNX tracer binds its inputs by parameter name.
+        named = {"lowlevel": lowlevel, "mid": mid, "high": high}
+        return self.head_from_raw(self.raw_vectors({k: v for k, v in named.items() if v is not None}))
 
 
 @register_model("m3s", spec=m3s_spec, paper="Dumont, Hevia & Fosco, CVPR 2023 (M3-S)")
