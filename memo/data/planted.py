@@ -103,5 +103,7 @@ def write_planted(folder: str | Path, count: int, *, outlier_rate: float = 0.15,
         path = write_video(folder / f"planted_{i:04d}.mp4", frames=frames, fps=fps, width=size,
                            height=size, painter=paint)  # fmt: skip
         label = planted_label(values["brightness"], values["blur"], values["speed"], outlier)
-        videos.append(PlantedVideo(path, values["brightness"], values["blur"], values["speed"], outlier, label))
+        videos.append(
+            PlantedVideo(path, values["brightness"], values["blur"], values["speed"], outlier, label)
+        )
     return videos
