@@ -305,6 +305,8 @@ class M3S(nn.Module):
 
     def head_blocks(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The head's input, one block per tier, in :data:`TIERS` order."""
+        if self.fitted is None:
+            raise RuntimeError("m3s is not fitted: run memo.models.m3s_fit.fit_m3s on the training set first")
         vectors = self.tier_vectors(raw)
         blocks = {t: vectors[t] for t in ("low", "mid", "high") if t in self.tiers}
         if "similarity" in self.tiers:
