@@ -27,7 +27,7 @@ from PIL import Image, ImageFilter
 from memo.data.synthetic import write_video
 
 LUMA = np.array([0.299, 0.587, 0.114])
-RANGES = {"brightness": (0.35, 0.8), "blur": (0.0, 2.5), "speed": (0.0, 3.0)}
+RANGES = {"brightness": (0.3, 0.65), "blur": (0.0, 2.5), "speed": (0.0, 3.0)}
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _unit(direction: np.ndarray) -> np.ndarray:
     return d / (np.linalg.norm(d) + 1e-12)
 
 
-def _tint(direction: np.ndarray, strength: float = 0.6) -> np.ndarray:
+def _tint(direction: np.ndarray, strength: float = 1.0) -> np.ndarray:
     """RGB gains with luma exactly 1: ``1 + strength * d``, ``d`` orthogonal to the luma weights."""
     return 1.0 + strength * _unit(direction)
 
