@@ -148,7 +148,7 @@ def stream_bytes_per_second(path: str, info: VideoInfo | None = None) -> float:
     return total / info.duration if info.duration > 0 else 0.0
 
 
-def _partner_times(info: VideoInfo, times: list[float]) -> list[float]:
+def partner_times(info: VideoInfo, times: list[float]) -> list[float]:
     """For each time, the presentation time of the next frame (the previous one at the end)."""
     frames = info.frame_times
     out = []
@@ -159,7 +159,7 @@ def _partner_times(info: VideoInfo, times: list[float]) -> list[float]:
     return out
 
 
-def _grey_frames(images: list[Image.Image], size: int) -> list[np.ndarray]:
+def grey_frames(images: list[Image.Image], size: int) -> list[np.ndarray]:
     resized = [im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR) for im in images]
     return [to_grey(np.asarray(im)) for im in resized]
 
@@ -174,10 +174,10 @@ def extract_lowlevel(path: str, config: LowLevelConfig, info: VideoInfo | None =
     """The ``(num_frames, hog_dim + 5)`` low-level array of one video (see the module doc)."""
     info = info or index_video(path)
     times = keyframe_times(info, config.num_frames)
-    partners = _partner_times(info, times)
+    partners = partner_times(info, times)
     wanted = sorted(set(times) | set(partners))
     sample = read_frames_at(path, wanted, info)
-    greys = dict(zip(wanted, _grey_frames(sample.images, config.size), strict=True))
+    greys = dict(zip(wanted, grey_frames(sample.images, config.size), strict=True))
     shown = dict(zip(wanted, sample.times, strict=True))
     rate = stream_bytes_per_second(path, info)
     rows = []

@@ -1,0 +1,89 @@
+"""Throughput of M3-S's low-level extractors (memo.data.lowlevel), in videos/s, on this CPU.
+
+    python benchmarks/m3s_features.py [VIDEO ...] [--size 128] [--frames 8] [--repeats 3]
+
+Per video the extractor decodes ``frames`` keyframes plus the frame after each (for the
+flow), resizes them to ``size x size`` and greys them ("decode" below); each extractor is
+then timed alone on those grey frames (HOG, brightness + contrast, blurriness, flow over
+``frames`` pairs), bytes/s on the container's packets, and finally the whole
+``extract_lowlevel`` call. Best of ``repeats`` per video; videos/s = videos / summed time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from memo.data.decode import index_video, keyframe_times, read_frames_at
+from memo.data.lowlevel import (
+    LowLevelConfig,
+    grey_frames,
+    partner_times,
+    blurriness,
+    brightness,
+    contrast,
+    extract_lowlevel,
+    flow_magnitude,
+    frame_hog,
+    stream_bytes_per_second,
+)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
+
+
+def best(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def measure(path: str, config: LowLevelConfig, repeats: int) -> dict[str, float]:
+    info = index_video(path)
+    times = keyframe_times(info, config.num_frames)
+    partners = partner_times(info, times)
+
+    def decode() -> list:
+        wanted = sorted(set(times) | set(partners))
+        return grey_frames(read_frames_at(path, wanted, info).images, config.size)
+
+    greys = decode()
+    firsts, seconds = greys[: config.num_frames], greys[1 : config.num_frames + 1]
+    return {
+        "decode": best(decode, repeats),
+        "hog": best(lambda: [frame_hog(g) for g in firsts], repeats),
+        "brightness+contrast": best(lambda: [(brightness(g), contrast(g)) for g in firsts], repeats),
+        "blurriness": best(lambda: [blurriness(g, config.highpass) for g in firsts], repeats),
+        "flow": best(lambda: [flow_magnitude(a, b) for a, b in zip(firsts, seconds, strict=True)], repeats),
+        "bytes/s": best(lambda: stream_bytes_per_second(path, info), repeats),
+        "extract_lowlevel (all)": best(lambda: extract_lowlevel(path, config), repeats),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("videos", nargs="*", type=Path)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    videos = [str(v) for v in args.videos] or sorted(str(p) for p in SHARED.iterdir() if p.is_file())
+    config = LowLevelConfig(size=args.size, num_frames=args.frames)
+    totals: dict[str, float] = {}
+    for path in videos:
+        for name, seconds in measure(path, config, args.repeats).items():
+            totals[name] = totals.get(name, 0.0) + seconds
+    print(f"# {len(videos)} videos, size {args.size}, {args.frames} frames, best of {args.repeats}")
+    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print("| extractor | videos/s | ms/video |\n| --- | --- | --- |")
+    for name, seconds in totals.items():
+        print(f"| {name} | {len(videos) / seconds:.1f} | {1000 * seconds / len(videos):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
