@@ -20,14 +20,14 @@ from pathlib import Path
 from memo.data.decode import index_video, keyframe_times, read_frames_at
 from memo.data.lowlevel import (
     LowLevelConfig,
-    grey_frames,
-    partner_times,
     blurriness,
     brightness,
     contrast,
     extract_lowlevel,
     flow_magnitude,
     frame_hog,
+    grey_frames,
+    partner_times,
     stream_bytes_per_second,
 )
 

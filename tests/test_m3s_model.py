@@ -150,3 +150,22 @@ def test_onnx_export_matches_pytorch_with_pca_and_clusters_in_the_graph(fitted, 
     np.testing.assert_allclose(
         onnx_session.run(batch)["score"], torch_session.run(batch)["score"], atol=1e-4, rtol=0
     )
+
+
+def test_the_training_engine_trains_m3s_on_cached_tier_vectors(fitted):
+    from memo.trainer.engine import FitConfig, SplitData, fit, predict
+
+    spec = m3s_spec(("low", "similarity"), similarity_over=("mid",), **TINY)
+    model = create_model("m3s", **spec.arch_args)
+    raw = {k: fitted["raw"][k] for k in ("low", "mid")}
+    fit_m3s(model, raw, min_samples=2)
+    targets = {"score": torch.linspace(0.6, 0.95, 16)}
+    data = SplitData(vectors=raw, targets=targets)
+    cfg = FitConfig(
+        epochs=30, batch_size=8, lr=3e-3, weight_decay=1e-5, loss="mse-tails", schedule="constant"
+    )
+    state, best = fit(model, data, None, cfg, torch.Generator().manual_seed(0))
+    history = [h["train_loss"] for h in state.history]
+    assert history[-1] < history[0]
+    model.load_state_dict(best)
+    assert predict(model, raw)["score"].shape == (16,)

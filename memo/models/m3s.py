@@ -324,6 +324,11 @@ class M3S(nn.Module):
         """Train on cached :meth:`raw_vectors` (frozen trunks run once per video)."""
         return self.head_from_blocks(self.head_blocks(raw))
 
+    def fuse(self, vectors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """:meth:`head_from_raw` under the name :func:`memo.trainer.engine.fit` calls: the
+        engine trains on cached per-video vectors (here the tiers' raw vectors)."""
+        return self.head_from_raw(vectors)
+
     def forward(
         self,
         lowlevel: torch.Tensor | None = None,
