@@ -19,10 +19,10 @@ from memo.data.lowlevel import (
     flow_field,
     flow_magnitude,
     frame_hog,
-    hog_dim,
     stream_bytes_per_second,
     to_grey,
 )
+from memo.models.lowlevel_layout import hog_dim
 from memo.models.m3s import m3s_spec
 from tests.conftest import shared_video
 

@@ -41,11 +41,8 @@ from PIL import Image
 
 from memo.data.decode import VideoInfo, index_video, keyframe_times, read_frames_at
 from memo.errors import BundleError, InputError
+from memo.models.lowlevel_layout import BINS, BLOCK, CELL, STRIDE, lowlevel_dim
 from memo.models.spec import InputSpec
-
-#: Column names after the HOG block, in order.
-SCALARS: tuple[str, ...] = ("brightness", "contrast", "blurriness", "flow", "bytes_per_second")
-CELL, BLOCK, STRIDE, BINS = 8, 16, 8, 9
 
 
 @dataclass(frozen=True)
@@ -68,15 +65,6 @@ class LowLevelConfig:
     @property
     def dim(self) -> int:
         return lowlevel_dim(self.size)
-
-
-def hog_dim(size: int) -> int:
-    blocks = (size - BLOCK) // STRIDE + 1
-    return blocks * blocks * (BLOCK // CELL) ** 2 * BINS
-
-
-def lowlevel_dim(size: int) -> int:
-    return hog_dim(size) + len(SCALARS)
 
 
 def _cv2():  # type: ignore[no-untyped-def]

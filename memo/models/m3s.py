@@ -45,6 +45,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from memo.models.lowlevel_layout import hog_dim, lowlevel_dim
 from memo.models.m3s_trunks import (
     build_clip_trunk,
     build_image_trunk,
@@ -96,8 +97,6 @@ def m3s_spec(
 ) -> ModelSpec:
     """The spec of an (unfitted) m3s model; ``mid``/``high`` are a trunk name or
     ``{"stream": "features"|"text", "dim": D, "encoder": ...}``."""
-    from memo.data.lowlevel import hog_dim, lowlevel_dim
-
     bad = [m for m in modules if m not in TIERS] + [m for m in similarity_methods if m not in SIM_METHODS]
     if bad or not modules or modules == ("similarity",):
         raise ValueError(f"m3s: bad modules/methods {bad or list(modules)} (tiers: {', '.join(TIERS)})")
