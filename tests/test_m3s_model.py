@@ -169,3 +169,25 @@ def test_the_training_engine_trains_m3s_on_cached_tier_vectors(fitted):
     assert history[-1] < history[0]
     model.load_state_dict(best)
     assert predict(model, raw)["score"].shape == (16,)
+
+
+def test_high_tier_runs_a_torchvision_r3d_18_with_user_weights(tmp_path):
+    import torchvision
+    from safetensors.torch import save_file
+
+    from memo.data.video_features import backbone_state
+
+    torch.manual_seed(0)
+    reference = torchvision.models.video.r3d_18(weights=None).eval()
+    weights = tmp_path / "r3d_18.safetensors"
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(weights))
+    spec = m3s_spec(("high",), high="torchvision:r3d_18", clip_frames=4)
+    assert spec.arch_args["high"] == {"trunk": "torchvision:r3d_18", "dim": 512}
+    assert spec.input("high").stream == "clip" and spec.input("high").preprocess.crop == (112, 112)
+    model = create_model("m3s", **spec.arch_args)
+    model.load_trunk("high", backbone_state("torchvision:r3d_18", weights))
+    clip = torch.rand(2, 3, 4, 112, 112)
+    with torch.no_grad():
+        got = model.raw_vectors({"high": clip})["high"]
+        reference.fc = torch.nn.Identity()
+        torch.testing.assert_close(got, reference(clip))

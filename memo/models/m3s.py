@@ -192,7 +192,7 @@ class M3S(nn.Module):
         self.high_trunk = build_clip_trunk(high["trunk"]) if high and high["trunk"] else None
         for trunk in (self.mid_trunk, self.high_trunk):
             if trunk is not None:
-                trunk.requires_grad_(False)
+                trunk.requires_grad_(False).eval()
         self.fitted: dict[str, Any] | None = None
         self.head: nn.Sequential | None = None
         if fitted is not None:
@@ -248,6 +248,22 @@ class M3S(nn.Module):
 
     def buffer(self, name: str) -> torch.Tensor:
         return self.get_buffer(name)
+
+    def train(self, mode: bool = True) -> M3S:
+        """Frozen trunks stay in eval mode (batch norm statistics fixed) while the head trains."""
+        super().train(mode)
+        for trunk in (self.mid_trunk, self.high_trunk):
+            if trunk is not None:
+                trunk.eval()
+        return self
+
+    def load_trunk(self, tier: str, state: dict[str, torch.Tensor]) -> None:
+        """Load a frozen trunk's weights (e.g. from :func:`memo.data.video_features.backbone_state`:
+        ResMem's from the ``resmem`` package, or a user's torchvision file without its classifier)."""
+        trunk = self.mid_trunk if tier == "mid" else self.high_trunk if tier == "high" else None
+        if trunk is None:
+            raise ValueError(f"m3s: tier {tier!r} has no trunk in this model")
+        trunk.load_state_dict(state, strict=True)
 
     # -- forward pieces ----------------------------------------------------------------
     def raw_vectors(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
