@@ -191,3 +191,17 @@ def test_high_tier_runs_a_torchvision_r3d_18_with_user_weights(tmp_path):
         got = model.raw_vectors({"high": clip})["high"]
         reference.fc = torch.nn.Identity()
         torch.testing.assert_close(got, reference(clip))
+
+
+def test_bad_fit_inputs_and_lowlevel_specs_fail_with_one_line():
+    from memo.errors import BundleError
+    from memo.models.spec import InputSpec
+
+    spec = m3s_spec(("low", "similarity"), similarity_over=("mid",), **TINY)
+    model = create_model("m3s", **spec.arch_args)
+    with pytest.raises(ValueError, match=r"no raw vectors for tier\(s\) \['mid'\]"):
+        fit_m3s(model, {"low": torch.rand(12, 3, 329)})
+    with pytest.raises(ValueError, match="non-finite"):
+        fit_m3s(model, {"low": torch.full((12, 3, 329), float("nan")), "mid": torch.rand(12, 32)})
+    with pytest.raises(BundleError, match="lowlevel input needs"):
+        InputSpec("lowlevel", "lowlevel", num_frames=3)

@@ -142,7 +142,17 @@ def fit_m3s(model: M3S, raw: dict[str, np.ndarray | torch.Tensor], *, eps: float
             min_samples: int = 5, max_rows: int = 20000, seed: int = 0) -> M3SFit:  # fmt: skip
     """Fit every training-set transform on ``raw`` (:meth:`M3S.raw_vectors` of the training
     videos), install them (and a fresh head) into ``model``, and return them."""
-    raw_t = {k: _as_tensor(v) for k, v in raw.items()}
+    needed = [t for t in ("low", "mid", "high") if t in model.tiers or t in model.sim["over"]]
+    missing = [t for t in needed if t not in raw]
+    if missing:
+        raise ValueError(f"m3s fit: no raw vectors for tier(s) {missing} (have {sorted(raw)})")
+    raw_t = {k: _as_tensor(raw[k]) for k in needed}
+    sizes_seen = {int(v.shape[0]) for v in raw_t.values()}
+    if len(sizes_seen) != 1:
+        raise ValueError(f"m3s fit: tiers disagree on the number of training videos: {sorted(sizes_seen)}")
+    bad = [k for k, v in raw_t.items() if not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"m3s fit: non-finite values in the raw vectors of {bad}")
     tensors: dict[str, torch.Tensor] = {}
     sizes: dict[str, Any] = {"clusters": {}, "bank": {}}
     report: dict[str, Any] = {"videos": int(next(iter(raw_t.values())).shape[0])}
