@@ -205,3 +205,17 @@ def test_bad_fit_inputs_and_lowlevel_specs_fail_with_one_line():
         fit_m3s(model, {"low": torch.full((12, 3, 329), float("nan")), "mid": torch.rand(12, 32)})
     with pytest.raises(BundleError, match="lowlevel input needs"):
         InputSpec("lowlevel", "lowlevel", num_frames=3)
+
+
+def test_large_training_sets_cluster_a_subset_and_label_the_rest_by_nearest_neighbour():
+    from memo.models.m3s_fit import cluster_labels
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0] * 10, [12.0] * 10, [-12.0] * 10])
+    points = np.concatenate([c + rng.normal(size=(30, 10)) for c in centres]).astype(np.float32)
+    labels, _eps, seen = cluster_labels(points, None, 3, max_tsne=45, seed=0)
+    assert seen == 45 and labels.shape == (90,)
+    for blob in range(3):  # each blob is one cluster, shared by subset and propagated points
+        part = labels[30 * blob : 30 * (blob + 1)]
+        assert (part == np.bincount(part[part >= 0]).argmax()).mean() >= 0.8
+    assert len(set(labels[labels >= 0])) >= 3

@@ -14,7 +14,7 @@ What is fitted (all on the training videos only):
   frame per video when that would exceed ``max_rows`` rows;
 * mean / std of the pooled low-level vector and of the mid / high vectors;
 * per similarity source: PCA (``components``, whitened) of the standardised vector, t-SNE
-  (3-D) of the training set, DBSCAN on the t-SNE map (``eps`` by default the median distance
+  (3-D) of the training set (of ``max_tsne`` of its videos at most, see :func:`cluster_labels`), DBSCAN on the t-SNE map (``eps`` by default the median distance
   to the ``min_samples``-th neighbour in that map; the released code used fixed values
   (0.9, 1.25) tuned on its datasets), the bank of training points in the PCA space with
   their cluster labels (noise = last class), and mean / std of the leave-one-out kNN measure;
@@ -89,6 +89,27 @@ def dbscan_on_tsne(
     return labels, eps
 
 
+def cluster_labels(points: np.ndarray, eps: float | None, min_samples: int, max_tsne: int,
+                   seed: int) -> tuple[np.ndarray, float, int]:  # fmt: skip
+    """DBSCAN-on-t-SNE labels (noise -1) of every training point, the ``eps`` used, and how
+    many points the t-SNE saw. t-SNE is O(N^2) here (exact; ~1 min for 1,000 points on a
+    loaded 2-core CPU), so above ``max_tsne`` points it runs on a random subset and the other
+    training points take the label of their nearest subset point in the PCA space — the
+    same rule :class:`memo.models.m3s.M3S` applies to new videos."""
+    n = len(points)
+    if n <= max_tsne:
+        labels, used = dbscan_on_tsne(points, eps, min_samples, seed)
+        return labels, used, n
+    from sklearn.neighbors import NearestNeighbors
+
+    subset = np.sort(np.random.default_rng(seed).choice(n, size=max_tsne, replace=False))
+    sub_labels, used = dbscan_on_tsne(points[subset], eps, min_samples, seed)
+    _, nearest = NearestNeighbors(n_neighbors=1).fit(points[subset]).kneighbors(points)
+    labels = sub_labels[nearest[:, 0]]
+    labels[subset] = sub_labels
+    return labels, used, max_tsne
+
+
 def _loo_knn(points: np.ndarray, k: int) -> np.ndarray:
     """Log mean distance to the ``k`` nearest *other* training points (as in training mode)."""
     d2 = ((points[:, None, :] - points[None, :, :]) ** 2).sum(-1) if len(points) <= 4000 else None
@@ -103,13 +124,13 @@ def _loo_knn(points: np.ndarray, k: int) -> np.ndarray:
 
 def _fit_similarity(model: M3S, vectors: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor],
                     sizes: dict[str, Any], report: dict[str, Any], eps: float | None, min_samples: int,
-                    seed: int) -> None:  # fmt: skip
+                    max_tsne: int, seed: int) -> None:  # fmt: skip
     sim = model.sim
     for src in sim["over"]:
         z = vectors[src].detach().cpu().numpy().astype(np.float64)
         center, proj = _pca(z, int(sim["components"]), seed)
         points = ((z - center) @ proj.T).astype(np.float32)
-        labels, used_eps = dbscan_on_tsne(points, eps, min_samples, seed)
+        labels, used_eps, seen = cluster_labels(points, eps, min_samples, max_tsne, seed)
         clusters = int(labels.max()) + 1
         labels = np.where(labels < 0, clusters, labels)  # noise -> its own last column
         k = min(int(sim["k"]), len(points) - 1)
@@ -124,7 +145,7 @@ def _fit_similarity(model: M3S, vectors: dict[str, torch.Tensor], tensors: dict[
         }
         sizes["clusters"][src], sizes["bank"][src] = clusters, len(points)
         noise = int((labels == clusters).sum())
-        report[src] = {"clusters": clusters, "noise": noise, "eps": used_eps, "k": k}
+        report[src] = {"clusters": clusters, "noise": noise, "eps": used_eps, "k": k, "tsne_points": seen}
         log.info(
             "m3s similarity over %s: %d clusters, %d noise points (eps %.3g)", src, clusters, noise, used_eps
         )
@@ -139,7 +160,8 @@ def _as_tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def fit_m3s(model: M3S, raw: dict[str, np.ndarray | torch.Tensor], *, eps: float | None = None,
-            min_samples: int = 5, max_rows: int = 20000, seed: int = 0) -> M3SFit:  # fmt: skip
+            min_samples: int = 5, max_rows: int = 20000, max_tsne: int = 1000,
+            seed: int = 0) -> M3SFit:  # fmt: skip
     """Fit every training-set transform on ``raw`` (:meth:`M3S.raw_vectors` of the training
     videos), install them (and a fresh head) into ``model``, and return them."""
     needed = [t for t in ("low", "mid", "high") if t in model.tiers or t in model.sim["over"]]
@@ -173,7 +195,7 @@ def fit_m3s(model: M3S, raw: dict[str, np.ndarray | torch.Tensor], *, eps: float
             tensors[f"{tier}_mean"], tensors[f"{tier}_std"] = _stats(raw_t[tier].numpy())
             vectors[tier] = (raw_t[tier] - tensors[f"{tier}_mean"]) / tensors[f"{tier}_std"]
     if "similarity" in model.tiers:
-        _fit_similarity(model, vectors, tensors, sizes, report, eps, min_samples, seed)
+        _fit_similarity(model, vectors, tensors, sizes, report, eps, min_samples, max_tsne, seed)
     model.allocate(sizes)
     _load(model, tensors)
     model.train()
