@@ -59,6 +59,11 @@ def test_registered_and_spec_round_trips_through_json():
         ("mid", "high"), mid={"stream": "features", "dim": 80}, high={"stream": "text", "dim": 384}
     )
     assert [(i.name, i.stream, i.dim) for i in pre.inputs] == [("mid", "features", 80), ("high", "text", 384)]
+    logged = create_model(
+        "m3s", **m3s_spec(("mid",), mid={"stream": "features", "dim": 3, "log": True}).arch_args
+    )
+    x = torch.tensor([[0.0, 1.0, 10.0]])
+    torch.testing.assert_close(logged.raw_vectors({"mid": x})["mid"], torch.log(x + 1e-3))
     with pytest.raises(ValueError, match=r"similarity\.over"):
         m3s_spec(("low", "similarity"), similarity_over=("color",))
 

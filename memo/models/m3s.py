@@ -68,7 +68,11 @@ def _tier_source(
     """The input of a mid/high tier and its arch args: a trunk name, or a precomputed vector."""
     if isinstance(source, dict):
         stream, dim = source["stream"], int(source["dim"])
-        return InputSpec(tier, stream, dim=dim, encoder=source.get("encoder")), {"trunk": None, "dim": dim}
+        return InputSpec(tier, stream, dim=dim, encoder=source.get("encoder")), {
+            "trunk": None,
+            "dim": dim,
+            "log": bool(source.get("log", False)),
+        }
     if tier == "mid":
         item = InputSpec(tier, "keyframes", num_frames=frames, preprocess=image_trunk_preprocess(source))
         return item, {"trunk": source, "dim": image_trunk_dim(source)}
@@ -96,7 +100,8 @@ def m3s_spec(
     hidden: tuple[int, ...] = (512, 64),
 ) -> ModelSpec:
     """The spec of an (unfitted) m3s model; ``mid``/``high`` are a trunk name or
-    ``{"stream": "features"|"text", "dim": D, "encoder": ...}``."""
+    ``{"stream": "features"|"text", "dim": D, "encoder": ..., "log": bool}`` (``log``: take
+    ``log(x + 1e-3)`` of class-score features in the model)."""
     bad = [m for m in modules if m not in TIERS] + [m for m in similarity_methods if m not in SIM_METHODS]
     if bad or not modules or modules == ("similarity",):
         raise ValueError(f"m3s: bad modules/methods {bad or list(modules)} (tiers: {', '.join(TIERS)})")
@@ -277,11 +282,17 @@ class M3S(nn.Module):
                 b, t = x.shape[:2]
                 embed = getattr(self.mid_trunk, "embed", self.mid_trunk)
                 x = embed(x.flatten(0, 1)).reshape(b, t, -1).mean(1)
-            raw["mid"] = x
+            raw["mid"] = self._maybe_log(x, self.mid)
         if "high" in inputs:
             x = inputs["high"].float()
-            raw["high"] = self.high_trunk(x) if self.high_trunk is not None else x
+            raw["high"] = self.high_trunk(x) if self.high_trunk is not None else self._maybe_log(x, self.high)
         return raw
+
+    @staticmethod
+    def _maybe_log(x: torch.Tensor, info: dict[str, Any] | None) -> torch.Tensor:
+        """``log(x + 1e-3)`` for precomputed class scores (``{"log": true}``; heavy-tailed, as
+        COCO-80 scores), inside the model so scoring sees what training saw."""
+        return torch.log(x.clamp_min(0) + 1e-3) if info and info.get("log") else x
 
     def tier_vectors(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Standardised low/mid/high vectors (fitted statistics)."""
