@@ -21,7 +21,8 @@ extra input, a ConvLSTM over frames, a regression head, the two baselines. Infer
 * ConvLSTM: one layer, ``hidden`` channels (32), 3 x 3 kernel, zero initial state; the
   head is global average pooling of the last hidden state and a linear layer whose bias
   starts at the target mean. The RNN baseline: a one-layer LSTM (hidden 16) over the
-  frame scores, linear head on the last hidden state.
+  frame scores, standardised first by a one-channel BatchNorm (AMNet's scores sit in a
+  narrow band), linear head on the last hidden state.
 * AMNet inside ``amnetvid`` and ``amnet-rnn`` is frozen by default (``freeze_amnet``): the
   note uses a pretrained AMNet's maps and scores as inputs. ``amnet-mean`` fine-tunes
   AMNet's attention network by default (its trunk stays frozen), since it has nothing else
@@ -172,6 +173,9 @@ class AMNetRNN(_FrameScores):
         mean: float = 0.8,
     ) -> None:
         super().__init__(amnet, freeze_amnet)
+        # AMNet scores sit in a narrow band: standardise them (cumulative statistics: a frozen
+        # AMNet gives stationary scores, and a decayed average of var 1 would take long to forget).
+        self.norm = nn.BatchNorm1d(1, momentum=None)
         self.rnn = nn.LSTMCell(1, hidden)
         self.head = nn.Linear(hidden, 1)
         nn.init.zeros_(self.head.weight)
@@ -179,10 +183,11 @@ class AMNetRNN(_FrameScores):
 
     def explain(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         scores, maps = self.frame_attend(frames)
+        x = self.norm(scores.reshape(-1, 1)).view_as(scores)
         h = scores.new_zeros(scores.shape[0], self.rnn.hidden_size)
         state = (h, h)
         for k in range(scores.shape[1]):  # fixed num_frames: unrolled by tracing
-            state = self.rnn(scores[:, k : k + 1], state)
+            state = self.rnn(x[:, k : k + 1], state)
         score = self.head(state[0]).squeeze(1)
         return {"score": score, "amnet_mean": scores.mean(1)}, self.named_maps(maps)
 

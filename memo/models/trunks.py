@@ -105,6 +105,14 @@ def _small_2d(width: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _kaiming(body: nn.Module) -> nn.Module:
+    """torchvision ResNets' conv init (He normal, fan-out), so a random small trunk keeps its signal."""
+    for layer in body.modules():
+        if isinstance(layer, nn.Conv2d | nn.Conv3d):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+    return body
+
+
 def frame_trunk_channels(name: str, width: int = 16) -> int:
     if name == "small":
         return width * 8
@@ -119,7 +127,7 @@ def build_frame_trunk(name: str = "resnet50", width: int = 16, frozen: bool = Tr
     """A 2D trunk cut at stride 16; weights random until :func:`load_trunk_weights` (or ResMem's)."""
     channels = frame_trunk_channels(name, width)
     if name == "small":
-        body: nn.Module = _small_2d(width)
+        body: nn.Module = _kaiming(_small_2d(width))
     else:
         import torchvision
 
@@ -144,7 +152,7 @@ def build_clip_trunk(name: str = "r3d_18", width: int = 16, frozen: bool = False
                 nn.ReLU(inplace=True),
             ]
             channels = out
-        body: nn.Module = nn.Sequential(*layers, nn.AdaptiveAvgPool3d(1), nn.Flatten())
+        body: nn.Module = _kaiming(nn.Sequential(*layers, nn.AdaptiveAvgPool3d(1), nn.Flatten()))
         return FrozenAware(body, channels, frozen)
     if name not in CLIP_TRUNKS:
         raise ValueError(f"unknown clip trunk {name!r} (one of {', '.join(CLIP_TRUNKS)})")

@@ -49,7 +49,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from memo.models.amnet import AMNetCore, frame_preprocess
