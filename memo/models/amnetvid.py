@@ -105,9 +105,9 @@ class _FrameScores(nn.Module, abc.ABC):
 
     def frame_attend(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Frame scores ``(B, T)`` and attention ``(B, T, S, g, g)``."""
-        b, t = frames.shape[:2]
+        t = frames.shape[1]
         steps, maps = self.amnet.attend(frames.flatten(0, 1))
-        return steps.mean(1).view(b, t), maps.unflatten(0, (b, t))
+        return steps.mean(1).view(-1, t), maps.unflatten(0, (-1, t))
 
     def named_maps(self, maps: torch.Tensor) -> dict[str, torch.Tensor]:
         return {f"step_{k + 1}": maps[:, :, k] for k in range(maps.shape[2])}
@@ -144,8 +144,8 @@ class AMNetVid(_FrameScores):
     def explain(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         b, t = frames.shape[:2]
         scores, maps = self.frame_attend(frames)
-        drawn = draw_on_black(maps.flatten(0, 1), self.map_size).unflatten(0, (b, t))
-        plane = scores[:, :, None, None, None].expand(b, t, 1, self.map_size, self.map_size)
+        drawn = draw_on_black(maps.flatten(0, 1), self.map_size).unflatten(0, (-1, t))
+        plane = scores[:, :, None, None, None].expand(-1, -1, 1, self.map_size, self.map_size)
         x = torch.cat([drawn, plane], 2)
         h = x.new_zeros(b, self.cell.hidden, self.map_size, self.map_size)
         state = (h, h)

@@ -72,9 +72,9 @@ class SpatialAttention(nn.Module):
         self.mean = mean
 
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b, t = maps.shape[:2]
+        t = maps.shape[1]
         a, e = self.core.annotate(maps.flatten(0, 1))
-        a, e = a.unflatten(0, (b, t)), e.unflatten(0, (b, t))
+        a, e = a.unflatten(0, (-1, t)), e.unflatten(0, (-1, t))
         state = self.core.init_state(a)
         h = state[0]
         outs, alphas = [], []
@@ -96,8 +96,8 @@ class Fusion(nn.Module):
         self.gate = nn.Linear(fused_dim, fused_dim)
 
     def forward(self, maps: torch.Tensor, dynamic: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b, t = maps.shape[:2]
-        m = self.maps(maps.flatten(0, 1)).flatten(2).transpose(1, 2).unflatten(0, (b, t))
+        t = maps.shape[1]
+        m = self.maps(maps.flatten(0, 1)).flatten(2).transpose(1, 2).unflatten(0, (-1, t))
         d = self.dynamic(dynamic)
         return m * (1 + torch.tanh(self.gate(d)))[:, None, None, :], d
 
@@ -117,11 +117,11 @@ class SemanticAttention(nn.Module):
         nn.init.constant_(self.head[-1].bias, mean)
 
     def forward(self, fused: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b, t, locations, _ = fused.shape
+        t, locations = fused.shape[1:3]
         logits = self.score(torch.tanh(self.key(fused) + self.query(d)[:, None, None, :])).flatten(1)
         alpha = torch.softmax(logits, dim=1)
         z = torch.bmm(alpha.unsqueeze(1), fused.flatten(1, 2)).squeeze(1)
-        return self.head(torch.cat([z, d], 1)).squeeze(1), alpha.view(b, t, locations)
+        return self.head(torch.cat([z, d], 1)).squeeze(1), alpha.view(-1, t, locations)
 
 
 class VMemNet(nn.Module):
@@ -169,8 +169,8 @@ class VMemNet(nn.Module):
     def explain(
         self, frames: torch.Tensor, dynamic: torch.Tensor
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        b, t = frames.shape[:2]
-        maps = self.encoder(frames.flatten(0, 1)).unflatten(0, (b, t))
+        t = frames.shape[1]
+        maps = self.encoder(frames.flatten(0, 1)).unflatten(0, (-1, t))
         vector = self.clip_encoder(dynamic) if self.clip_encoder is not None else dynamic.float()
         spatial, spatial_maps = self.spatial(maps)
         semantic, semantic_maps = self.semantic(*self.fusion(maps, vector))
