@@ -65,7 +65,9 @@ def test_frozen_trunk_stays_in_eval_mode():
     model = create_model("amnet", trunk="small", width=4, size=64, attn_dim=8, hidden=8).train()
     assert not model.trunk.body.training and model.core.training
     assert not any(p.requires_grad for p in model.trunk.parameters())
-    trainable = create_model("amnet", trunk="small", width=4, size=64, attn_dim=8, hidden=8, train_trunk=True).train()
+    trainable = create_model(
+        "amnet", trunk="small", width=4, size=64, attn_dim=8, hidden=8, train_trunk=True
+    ).train()
     assert trainable.trunk.body.training
 
 

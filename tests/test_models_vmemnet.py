@@ -67,3 +67,19 @@ def test_a_few_steps_reduce_the_loss():
     spec = tiny_spec("clip")
     before, after = fit_reduces_loss(spec, build(spec), steps=20, lr=1e-2)
     assert after < 0.5 * before, (before, after)
+
+
+def test_exporter_validates_on_real_decoded_keyframes_and_clips(tmp_path):
+    """The full ``export_onnx`` path: decode keyframes + a clip per video, PyTorch vs ORT."""
+    pytest.importorskip("onnxruntime")
+    from memo.export import export_onnx
+    from memo.models.bundle import save_bundle
+
+    spec = tiny_spec("clip")
+    module = build(spec).eval()
+    spread_heads(module, ["semantic.head.3", "spatial.core.regnet4"])
+    bundle = save_bundle(tmp_path / "vmemnet", spec, module.state_dict())
+    result = export_onnx(bundle, batch="1:2:4", sample_count=3)
+    check = result.validation
+    assert check.passed and check.max_abs_diff <= 1e-4, check.problems
+    assert len(check.videos) == 3 and check.rows == 3
