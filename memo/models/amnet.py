@@ -48,6 +48,7 @@ from memo.models.trunks import (
     frame_trunk_channels,
     grid_size,
     load_trunk_weights,
+    pretrained_source,
     read_weights_file,
 )
 
@@ -220,7 +221,10 @@ def amnet_spec(size: int = 224, num_frames: int = 7, trunk: str = "resnet50", **
         ),
         unit="frame",
         description="AMNet (ResNet-50 layer3 + LSTM soft attention, 3 steps), averaged over keyframes",
-        metadata={"attention": [f"step_{k + 1}" for k in range(steps)], "pretrained": {"trunk": trunk}},
+        metadata={
+            "attention": [f"step_{k + 1}" for k in range(steps)],
+            "pretrained": {"trunk": pretrained_source(trunk)},
+        },
     )
 
 

@@ -45,6 +45,7 @@ from torch import nn
 from memo.models.amnet import AMNet, frame_preprocess
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
+from memo.models.trunks import pretrained_source
 
 
 def jet(x: torch.Tensor) -> torch.Tensor:
@@ -207,7 +208,13 @@ def _video_spec(name: str, description: str, outputs: tuple[OutputSpec, ...], nu
         outputs=outputs,
         unit="video",
         description=description,
-        metadata={"attention": ["step_1", "step_2", "step_3"], "pretrained": {"amnet.trunk": trunk}},
+        metadata={
+            "attention": ["step_1", "step_2", "step_3"],
+            "pretrained": {
+                "amnet.trunk": pretrained_source(trunk),
+                "amnet": "AMNet's attention network: load_released_amnet (released LaMem checkpoint) or train it",
+            },
+        },
     )
 
 

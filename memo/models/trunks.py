@@ -44,6 +44,17 @@ CLIP_TRUNKS = ("r3d_18", "r2plus1d_18", "mc3_18", "small")
 _STAGE3_CHANNELS = {"resnet18": 256, "resnet34": 256, "resnet50": 1024, "resnet101": 1024, "resnet152": 1024}
 
 
+def pretrained_source(trunk: str, argument: str = "backbone_weights", example: str = "ImageNet") -> str:
+    """What a trunk's pretrained weights come from, for ``memo models`` (spec metadata)."""
+    if trunk == "resmem":
+        return (
+            "ResMem's ResNet-152 to layer3 (offline resmem bundle, BatchNorm statistics as ResMem left them)"
+        )
+    if trunk == "small":
+        return "none (small trunk, trained from scratch)"
+    return f"torchvision {trunk}: weights from the file given as {argument} (e.g. {example}), else random"
+
+
 def grid_size(size: int, stages: int = 4) -> int:
     """Side of the feature map after ``stages`` stride-2 layers of padding ``k // 2`` (ceil halving)."""
     for _ in range(stages):

@@ -54,7 +54,13 @@ from torch import nn
 from memo.models.amnet import AMNetCore, frame_preprocess
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
-from memo.models.trunks import build_clip_trunk, build_frame_trunk, grid_size, load_trunk_weights
+from memo.models.trunks import (
+    build_clip_trunk,
+    build_frame_trunk,
+    grid_size,
+    load_trunk_weights,
+    pretrained_source,
+)
 
 KINETICS = Preprocess(
     resize=(128, 171), crop=(112, 112), mean=(0.43216, 0.394666, 0.37645), std=(0.22803, 0.22145, 0.216989)
@@ -230,8 +236,12 @@ def vmemnet_spec(
             "head_losses": dict(head_losses or HEAD_LOSSES),
             "head_weights": weights,
             "pretrained": {
-                "encoder": trunk,
-                "clip_encoder": arch.get("clip_trunk", "r3d_18") if dynamic == "clip" else None,
+                "encoder": pretrained_source(trunk),
+                "clip_encoder": pretrained_source(
+                    str(arch.get("clip_trunk", "r3d_18")), "clip_weights", "Kinetics-400"
+                )
+                if dynamic == "clip"
+                else "none (precomputed dynamic vectors)",
             },
         },
     )
