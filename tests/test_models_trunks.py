@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from memo.errors import BundleError
-from memo.models.profile import count_params, gflops_per_video, video_inputs
+from memo.models.profile import count_params, gflops_per_video, train_step_rate, video_inputs
 from memo.models.registry import create_model, get_entry
 from memo.models.trunks import (
     build_clip_trunk,
@@ -92,6 +92,9 @@ def test_profile_counts_params_and_flops():
     flops = gflops_per_video(spec, module) * 1e9
     assert flops > first
     assert next(module.parameters()).device.type == "cpu"  # counted on a copy
+    before = module.head.weight.clone()
+    assert train_step_rate(spec, module, videos=2, steps=1, warmup=0) > 0
+    assert not torch.equal(before, module.head.weight)  # it really trained
 
 
 @pytest.mark.slow
