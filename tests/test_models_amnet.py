@@ -123,6 +123,11 @@ def test_released_checkpoint_names_load(tmp_path):
     load_released_amnet(fresh, tmp_path / "released.safetensors")
     torch.testing.assert_close(fresh.core.rnn.weight_ih, module.core.rnn.weight_ih + 1)
     torch.testing.assert_close(fresh.trunk.body[0].weight, module.trunk.body[0].weight + 1)
+    # the video models take the same checkpoint for their (frozen) AMNet
+    path = str(tmp_path / "released.safetensors")
+    video = build(video_spec("amnetvid").with_(arch_args={"amnet": TINY_AMNET, "amnet_weights": path}))
+    torch.testing.assert_close(video.amnet.core.eh1.weight, module.core.eh1.weight + 1)
+    assert not video.amnet.core.eh1.weight.requires_grad
 
 
 def test_attention_penalty_is_zero_when_steps_spread_attention_evenly():

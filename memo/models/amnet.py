@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from memo.errors import BundleError
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.trunks import (
@@ -199,8 +200,6 @@ def load_released_amnet(module: AMNet, path: str | Path) -> None:
     own = module.state_dict()
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     if missing:
-        from memo.errors import BundleError
-
         raise BundleError(f"{path}: not an AMNet checkpoint for this configuration (no {missing[0]!r})")
     module.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
 

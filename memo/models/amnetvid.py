@@ -27,6 +27,9 @@ extra input, a ConvLSTM over frames, a regression head, the two baselines. Infer
   note uses a pretrained AMNet's maps and scores as inputs. ``amnet-mean`` fine-tunes
   AMNet's attention network by default (its trunk stays frozen), since it has nothing else
   to train; with ``freeze_amnet=True`` it is the untrained-on-video baseline.
+* weights (builder arguments, not stored in the bundle config): ``backbone_weights`` for
+  AMNet's trunk, ``amnet_weights`` for a released AMNet checkpoint (the LaMem model needs
+  ``amnet={"attn_dim": 1024}``), both read as tensors only.
 * frames are the ``keyframes`` stream (``num_frames`` spread over the video, default 7).
 
 ONNX: AMNet's 3 steps and the ConvLSTM/LSTM over the ``num_frames`` frames are Python
@@ -42,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memo.models.amnet import AMNet, frame_preprocess
+from memo.models.amnet import AMNet, frame_preprocess, load_released_amnet
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 from memo.models.trunks import pretrained_source
@@ -82,8 +85,13 @@ class ConvLSTMCell(nn.Module):
         return torch.sigmoid(o) * torch.tanh(c), c
 
 
-def _amnet(args: dict[str, Any], freeze: bool) -> AMNet:
-    amnet = AMNet(**args)
+def _amnet(
+    args: dict[str, Any], freeze: bool, backbone_weights: str | None, amnet_weights: str | None
+) -> AMNet:
+    """AMNet from its arch args; trunk weights and a released AMNet checkpoint from files if given."""
+    amnet = AMNet(**args, backbone_weights=backbone_weights)
+    if amnet_weights:
+        load_released_amnet(amnet, amnet_weights)
     if freeze:
         for param in amnet.parameters():
             param.requires_grad_(False)
@@ -93,10 +101,14 @@ def _amnet(args: dict[str, Any], freeze: bool) -> AMNet:
 class _FrameScores(nn.Module, abc.ABC):
     """Shared: run AMNet on ``(B, T, 3, H, W)``, keep it in eval mode while frozen."""
 
-    def __init__(self, amnet: dict[str, Any] | None, freeze_amnet: bool) -> None:
+    def __init__(
+        self, amnet: dict[str, Any] | None, freeze_amnet: bool, weights: dict[str, str | None]
+    ) -> None:
         super().__init__()
         self.freeze_amnet = freeze_amnet
-        self.amnet = _amnet(amnet or {}, freeze_amnet)
+        self.amnet = _amnet(
+            amnet or {}, freeze_amnet, weights.get("backbone_weights"), weights.get("amnet_weights")
+        )
 
     def train(self, mode: bool = True) -> _FrameScores:
         super().train(mode)
@@ -134,8 +146,12 @@ class AMNetVid(_FrameScores):
         hidden: int = 32,
         kernel: int = 3,
         mean: float = 0.8,
+        backbone_weights: str | None = None,
+        amnet_weights: str | None = None,
     ) -> None:
-        super().__init__(amnet, freeze_amnet)
+        super().__init__(
+            amnet, freeze_amnet, {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights}
+        )
         self.map_size = map_size
         self.cell = ConvLSTMCell(3 * self.amnet.steps + 1, hidden, kernel)
         self.head = nn.Linear(hidden, 1)
@@ -157,8 +173,16 @@ class AMNetVid(_FrameScores):
 
 
 class AMNetMean(_FrameScores):
-    def __init__(self, amnet: dict[str, Any] | None = None, freeze_amnet: bool = False) -> None:
-        super().__init__(amnet, freeze_amnet)
+    def __init__(
+        self,
+        amnet: dict[str, Any] | None = None,
+        freeze_amnet: bool = False,
+        backbone_weights: str | None = None,
+        amnet_weights: str | None = None,
+    ) -> None:
+        super().__init__(
+            amnet, freeze_amnet, {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights}
+        )
 
     def explain(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         scores, maps = self.frame_attend(frames)
@@ -172,8 +196,12 @@ class AMNetRNN(_FrameScores):
         freeze_amnet: bool = True,
         hidden: int = 16,
         mean: float = 0.8,
+        backbone_weights: str | None = None,
+        amnet_weights: str | None = None,
     ) -> None:
-        super().__init__(amnet, freeze_amnet)
+        super().__init__(
+            amnet, freeze_amnet, {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights}
+        )
         # AMNet scores sit in a narrow band: standardise them (cumulative statistics: a frozen
         # AMNet gives stationary scores, and a decayed average of var 1 would take long to forget).
         self.norm = nn.BatchNorm1d(1, momentum=None)
