@@ -135,3 +135,11 @@ def test_attention_penalty_is_zero_when_steps_spread_attention_evenly():
     alphas = torch.full((2, 3, 4), 0.2)
     assert float(attention_penalty(alphas)) == 0.0
     assert float(attention_penalty(torch.rand(2, 3, 4))) > 0
+
+
+@pytest.mark.parametrize("name", ["amnet", *VIDEO_MODELS])
+def test_spec_names_the_trained_outputs(name):
+    spec = get_entry(name).default_spec()
+    assert spec.metadata["head_losses"] == {"score": "mse"}
+    assert set(spec.metadata["attention"]) == {"step_1", "step_2", "step_3"}
+    assert spec.unit == ("frame" if name == "amnet" else "video")

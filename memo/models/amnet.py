@@ -222,6 +222,7 @@ def amnet_spec(size: int = 224, num_frames: int = 7, trunk: str = "resnet50", **
         description="AMNet (ResNet-50 layer3 + LSTM soft attention, 3 steps), averaged over keyframes",
         metadata={
             "attention": [f"step_{k + 1}" for k in range(steps)],
+            "head_losses": {"score": "mse"},  # the released training: MSE on the mean of the steps
             "pretrained": {"trunk": pretrained_source(trunk)},
         },
     )

@@ -238,6 +238,7 @@ def _video_spec(name: str, description: str, outputs: tuple[OutputSpec, ...], nu
         description=description,
         metadata={
             "attention": ["step_1", "step_2", "step_3"],
+            "head_losses": {"score": "mse"},  # inferred; amnet_mean is informative, not trained
             "pretrained": {
                 "amnet.trunk": pretrained_source(trunk),
                 "amnet": "AMNet's attention network: load_released_amnet (released LaMem checkpoint) or train it",
