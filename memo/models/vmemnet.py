@@ -62,9 +62,8 @@ from memo.models.trunks import (
     pretrained_source,
 )
 
-KINETICS = Preprocess(
-    resize=(128, 171), crop=(112, 112), mean=(0.43216, 0.394666, 0.37645), std=(0.22803, 0.22145, 0.216989)
-)
+KINETICS_MEAN = (0.43216, 0.394666, 0.37645)  # torchvision's video classification models
+KINETICS_STD = (0.22803, 0.22145, 0.216989)
 HEAD_WEIGHTS = {"semantic": 0.6, "spatial": 0.4}
 HEAD_LOSSES = {"semantic": "mse", "spatial": "ranking"}
 
@@ -153,7 +152,6 @@ class VMemNet(nn.Module):
         super().__init__()
         if dynamic not in ("clip", "features"):
             raise ValueError(f"dynamic must be 'clip' or 'features', got {dynamic!r}")
-        self.dynamic_kind = dynamic
         self.grid = grid_size(size)
         self.head_weights = dict(head_weights or HEAD_WEIGHTS)
         self.encoder = build_frame_trunk(trunk, width, frozen=not train_trunk)
@@ -208,9 +206,8 @@ def vmemnet_spec(
 ) -> ModelSpec:
     frames = InputSpec("frames", "keyframes", num_frames=num_frames, preprocess=frame_preprocess(trunk, size))
     if dynamic == "clip":
-        pre = Preprocess(
-            **{**KINETICS.__dict__, "resize": (clip_size * 8 // 7,), "crop": (clip_size, clip_size)}
-        )
+        side = (clip_size * 8 // 7,)  # 128 for 112: torchvision's video-model resize before the crop
+        pre = Preprocess(resize=side, crop=(clip_size, clip_size), mean=KINETICS_MEAN, std=KINETICS_STD)
         second = InputSpec("dynamic", "clip", num_frames=clip_frames, fps=clip_fps, preprocess=pre)
     else:
         second = InputSpec("dynamic", "features", dim=dynamic_dim, encoder="dynamic-vector")
