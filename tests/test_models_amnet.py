@@ -143,3 +143,20 @@ def test_spec_names_the_trained_outputs(name):
     assert spec.metadata["head_losses"] == {"score": "mse"}
     assert set(spec.metadata["attention"]) == {"step_1", "step_2", "step_3"}
     assert spec.unit == ("frame" if name == "amnet" else "video")
+
+
+@pytest.mark.parametrize("name", VIDEO_MODELS)
+def test_which_models_see_frame_order(name):
+    """AMNet mean is blind to the order of frames; the recurrent models are not."""
+    spec = video_spec(name)
+    module = build(spec).eval()
+    spread_heads(module, ["amnet.core.regnet4", *(["head"] if name != "amnet-mean" else [])])
+    frames = varied_inputs(spec, 2)["frames"]
+    frames = frames * torch.linspace(0.5, 1.5, 3).view(1, 3, 1, 1, 1)  # frames differ in time
+    with torch.no_grad():
+        forward = module(frames=frames)["score"]
+        backward = module(frames=frames.flip(1))["score"]
+    if name == "amnet-mean":
+        torch.testing.assert_close(forward, backward)
+    else:
+        assert (forward - backward).abs().max() > 1e-4

@@ -83,3 +83,17 @@ def test_exporter_validates_on_real_decoded_keyframes_and_clips(tmp_path):
     check = result.validation
     assert check.passed and check.max_abs_diff <= 1e-4, check.problems
     assert len(check.videos) == 3 and check.rows == 3
+
+
+def test_the_dynamic_stream_sees_time():
+    """Reversing the clip changes the prediction: the 3D trunk is sensitive to frame order."""
+    spec = tiny_spec("clip")
+    module = build(spec).eval()
+    spread_heads(module, ["semantic.head.3", "spatial.core.regnet4"])
+    inputs = varied_inputs(spec, 2)
+    clip = inputs["dynamic"] * torch.linspace(0.5, 1.5, 4).view(1, 1, 4, 1, 1)
+    with torch.no_grad():
+        forward = module(frames=inputs["frames"], dynamic=clip)
+        backward = module(frames=inputs["frames"], dynamic=clip.flip(2))
+    torch.testing.assert_close(forward["spatial"], backward["spatial"])  # keyframes unchanged
+    assert (forward["semantic"] - backward["semantic"]).abs().max() > 1e-4
