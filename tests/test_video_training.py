@@ -41,7 +41,7 @@ class TinyTemporal(nn.Module):
         self.head = nn.Sequential(nn.Linear(32 * frames, 32), nn.ReLU(), nn.Linear(32, 1))
 
     def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
-        b, t = frames.shape[:2]
+        b = frames.shape[0]
         feats = self.conv(frames.flatten(0, 1)).reshape(b, -1)
         return {"score": torch.sigmoid(self.head(feats)).squeeze(1)}
 
@@ -113,9 +113,7 @@ def _fit(model: nn.Module, spec: ModelSpec, paths, y, cache_dir: Path, epochs: i
     test = VideoSplit(cache, paths[56:], y[56:])
     cfg = FitConfig(epochs=epochs, batch_size=8, lr=3e-3, weight_decay=1e-4, patience=0, grad_clip=1.0)
     torch.manual_seed(0)
-    state, best = fit_video(
-        model, spec, train, None, cfg, VideoFitOptions(), torch.Generator().manual_seed(0)
-    )
+    _, best = fit_video(model, spec, train, None, cfg, VideoFitOptions(), torch.Generator().manual_seed(0))
     model.load_state_dict(best)
     pred = predict_videos(model, spec, test, 16, "cpu")["score"]
     return evaluate(pred, test.target)["spearman"]
