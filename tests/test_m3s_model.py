@@ -9,7 +9,7 @@ import torch
 pytest.importorskip("cv2")
 pytest.importorskip("sklearn")
 
-from memo.data.planted import write_planted
+from memo.data.m3s_planted import write_planted
 from memo.models.bundle import read_bundle, save_bundle
 from memo.models.m3s import m3s_spec
 from memo.models.m3s_contrib import module_contributions

@@ -1,4 +1,4 @@
-"""M3-S on generated videos with a planted signal (memo.data.planted): brightness, blur, motion
+"""M3-S on generated videos with a planted signal (memo.data.m3s_planted): brightness, blur, motion
 speed, and being a colour outlier among the training videos (same luma, so invisible to the
 low tier). Trained on 120 videos, scored on 40 held-out ones, on the CPU in well under a minute.
 
@@ -17,7 +17,7 @@ import torch
 pytest.importorskip("cv2")
 pytest.importorskip("sklearn")
 
-from memo.data.planted import write_planted
+from memo.data.m3s_planted import write_planted
 from memo.export.parity import spearman
 from memo.models.m3s import M3S, m3s_spec
 from memo.models.m3s_contrib import module_contributions

@@ -1,109 +1,124 @@
-"""Generated videos with a planted memorability signal (for M3-S experiments and tests).
+"""Generated video datasets with a planted, learnable *temporal* signal (tests, docs, demos).
 
-Each video is a moving texture (a sum of three drifting gratings) with four known causes:
+Every frame of every video is drawn from the same distribution; only the way frames follow
+each other carries the label, so a model that looks at frames one at a time (ResMem
+averaged over keyframes, any ``unit: frame`` model) cannot beat chance, while a model that
+uses time can learn it:
 
-* ``brightness`` — the grey-level scale;
-* ``blur`` — the sigma of a Gaussian blur applied to every frame;
-* ``speed`` — the drift of the texture, in pixels per frame;
-* ``outlier`` — the colour tint. Ordinary videos share one tint (small jitter); outliers get
-  a tint of a random other hue **at the same luma**, so grey-level measurements (HOG,
-  brightness, contrast, blur, flow) cannot tell them apart: only a representation that sees
-  colour, compared with the other videos, can.
+* ``order``: a video is ``segments`` equal segments, each a still picture of a disc at one
+  of ``segments`` fixed places along a vertical line (top to bottom, so the
+  horizontal flip of training augmentation keeps the label). Every video shows the same pictures in a
+  different order; the label is how much the disc travels forward over time (the Pearson
+  correlation of segment number and place, mapped to [0, 1]: 1 top to bottom, 0 bottom
+  to top). Keyframe samplers (one frame per segment) see a permutation of the same frames.
+* ``speed``: a disc runs round a circle at a constant angular speed from a random starting
+  angle; the label is the speed. Any single frame shows the disc at a uniformly random angle
+  whatever the speed; consecutive frames (a clip) show how far it moves.
 
-The label is ``sigmoid(0.8 z(brightness) - 0.8 z(blur) + 0.8 z(speed) + 1.6 outlier)``
-with ``z`` the standardisation over the generated set's ranges — a noiseless function of
-the four causes, so a model that measures them can rank the videos.
+``write_planted(folder, n, mode)`` writes the videos and a ``labels.csv`` (``path,score``)
+that ``memo train csv`` reads.
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
 
-from memo.data.synthetic import write_video
+from memo.data.synthetic import KINDS, write_video
 
-LUMA = np.array([0.299, 0.587, 0.114])
-RANGES = {"brightness": (0.3, 0.65), "blur": (0.0, 2.5), "speed": (0.0, 3.0)}
+MODES = ("order", "speed")
 
 
-@dataclass(frozen=True)
-class PlantedVideo:
-    path: Path
-    brightness: float
-    blur: float
-    speed: float
-    outlier: bool
-    label: float
+def _disc(width: int, height: int, cx: float, cy: float, radius: float) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    image = np.full((height, width, 3), 40, dtype=np.uint8)
+    image[(x - cx) ** 2 + (y - cy) ** 2 < radius**2] = (230, 200, 60)
+    return image
 
 
-def _unit(direction: np.ndarray) -> np.ndarray:
-    """``direction`` projected orthogonal to the luma weights, unit length."""
-    d = direction - LUMA * (direction @ LUMA) / (LUMA @ LUMA)
-    return d / (np.linalg.norm(d) + 1e-12)
+def order_video(rng: np.random.Generator, segments: int, size: int) -> tuple[list[int], float]:
+    """A permutation of the segment places and its forwardness in [0, 1]."""
+    perm = list(rng.permutation(segments))
+    r = float(np.corrcoef(np.arange(segments), perm)[0, 1])
+    return perm, (r + 1) / 2
 
 
-def _tint(direction: np.ndarray, strength: float = 1.0) -> np.ndarray:
-    """RGB gains with luma exactly 1: ``1 + strength * d``, ``d`` orthogonal to the luma weights."""
-    return 1.0 + strength * _unit(direction)
-
-
-def _painter(rng: np.random.Generator, size: int, brightness: float, blur: float, speed: float,
-             tint: np.ndarray):  # type: ignore[no-untyped-def]  # fmt: skip
-    angles = rng.uniform(0, math.pi, 3)
-    freqs = rng.uniform(0.05, 0.15, 3)
-    phases = rng.uniform(0, 2 * math.pi, 3)
-    y, x = np.mgrid[0:size, 0:size].astype(np.float64)
+def _order_painter(perm: Sequence[int], per_segment: int, size: int):  # type: ignore[no-untyped-def]
+    places = np.linspace(size * 0.15, size * 0.85, len(perm))
 
     def paint(i: int) -> np.ndarray:
-        xs = x - speed * i
-        pattern = sum(
-            np.sin(2 * math.pi * f * (xs * math.cos(a) + y * math.sin(a)) + p)
-            for a, f, p in zip(angles, freqs, phases, strict=True)
-        )
-        grey = 255.0 * brightness * (0.6 + 0.4 * pattern / 3.0)
-        image = np.clip(grey[..., None] * tint[None, None], 0, 255).astype(np.uint8)
-        if blur > 0:
-            image = np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(blur)))
-        return image
+        return _disc(size, size, size / 2, places[perm[min(i // per_segment, len(perm) - 1)]], size / 7)
 
     return paint
 
 
-def planted_label(brightness: float, blur: float, speed: float, outlier: bool) -> float:
-    def z(name: str, v: float) -> float:
-        lo, hi = RANGES[name]
-        return (v - (lo + hi) / 2) / ((hi - lo) / math.sqrt(12))
+def _speed_painter(phase: float, speed: float, size: int):  # type: ignore[no-untyped-def]
+    def paint(i: int) -> np.ndarray:
+        angle = phase + speed * i
+        cx = size / 2 + size * 0.3 * math.cos(angle)
+        cy = size / 2 + size * 0.3 * math.sin(angle)
+        return _disc(size, size, cx, cy, size / 7)
 
-    s = 0.8 * z("brightness", brightness) - 0.8 * z("blur", blur) + 0.8 * z("speed", speed) + 1.6 * outlier
-    return 1.0 / (1.0 + math.exp(-s))
+    return paint
 
 
-def write_planted(folder: str | Path, count: int, *, outlier_rate: float = 0.15, size: int = 64,
-                  frames: int = 12, fps: float = 12.0, seed: int = 0) -> list[PlantedVideo]:  # fmt: skip
-    """Write ``count`` planted videos into ``folder`` (existing files are rewritten)."""
+def write_planted(
+    folder: str | Path,
+    count: int,
+    mode: str = "order",
+    *,
+    size: int = 48,
+    segments: int = 7,
+    frames_per_segment: int = 4,
+    frames: int = 32,
+    fps: float = 16,
+    kind: str = "h264",
+    seed: int = 0,
+) -> Path:
+    """Write ``count`` videos and ``labels.csv`` into ``folder``; returns the CSV's path."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    common = np.array([-0.4, 0.1, 1.0])
-    videos = []
+    rows = []
     for i in range(count):
-        values = {k: float(rng.uniform(*r)) for k, r in RANGES.items()}
-        outlier = bool(rng.random() < outlier_rate)
-        if outlier:  # a random hue at least 90 degrees from the common one
-            direction = rng.normal(size=3)
-            while _unit(direction) @ _unit(common) > 0:
-                direction = rng.normal(size=3)
+        target = folder / f"{mode}_{i:04d}{KINDS[kind][0]}"
+        if mode == "order":
+            perm, label = order_video(rng, segments, size)
+            painter, length = _order_painter(perm, frames_per_segment, size), segments * frames_per_segment
         else:
-            direction = common + rng.normal(scale=0.05, size=3)
-        paint = _painter(rng, size, values["brightness"], values["blur"], values["speed"], _tint(direction))
-        path = write_video(folder / f"planted_{i:04d}.mp4", frames=frames, fps=fps, width=size,
-                           height=size, painter=paint)  # fmt: skip
-        label = planted_label(values["brightness"], values["blur"], values["speed"], outlier)
-        videos.append(
-            PlantedVideo(path, values["brightness"], values["blur"], values["speed"], outlier, label)
-        )
-    return videos
+            speed = float(rng.uniform(0.05, 0.6))  # radians per frame
+            painter, length, label = (
+                _speed_painter(float(rng.uniform(0, 2 * math.pi)), speed, size),
+                frames,
+                speed,
+            )
+        write_video(target, kind, frames=length, fps=fps, width=size, height=size, painter=painter)
+        rows.append((target.name, label))
+    labels = folder / "labels.csv"
+    with labels.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "score"])
+        writer.writerows(rows)
+    return labels
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write a video dataset with a planted temporal signal.")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--count", type=int, default=64)
+    parser.add_argument("--mode", choices=MODES, default="order")
+    parser.add_argument("--size", type=int, default=48)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(write_planted(args.folder, args.count, args.mode, size=args.size, seed=args.seed))
+
+
+if __name__ == "__main__":
+    main()
