@@ -120,6 +120,8 @@ def test_contributions_follow_the_head(fitted):
     assert set(result) == {"prediction", "low", "mid", "high", "similarity"}
     assert all(v.shape == (16,) for v in result.values())
     assert any(result[t].abs().max() > 1e-4 for t in ("low", "mid", "high", "similarity"))
+    hook = model.contributions(**{k: v[:3] for k, v in fitted["inputs"].items()})["score"]
+    torch.testing.assert_close(hook["low"], result["low"][:3])
     # A tier the head ignores contributes exactly nothing.
     blocks = model.head_blocks(raw)
     start = blocks["low"].shape[1]

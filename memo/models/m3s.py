@@ -350,6 +350,19 @@ class M3S(nn.Module):
         """Train on cached :meth:`raw_vectors` (frozen trunks run once per video)."""
         return self.head_from_blocks(self.head_blocks(raw))
 
+    def contributions(
+        self,
+        lowlevel: torch.Tensor | None = None,
+        mid: torch.Tensor | None = None,
+        high: torch.Tensor | None = None,
+    ) -> dict[str, dict[str, torch.Tensor]]:
+        """Per-video tier contributions (:func:`memo.models.m3s_contrib.module_contributions`),
+        called with the model's inputs like ``forward`` — the hook for ``memo explain``."""
+        from memo.models.m3s_contrib import module_contributions
+
+        named = {"lowlevel": lowlevel, "mid": mid, "high": high}
+        return module_contributions(self, {k: v for k, v in named.items() if v is not None})
+
     def fuse(self, vectors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """:meth:`head_from_raw` under the name :func:`memo.trainer.engine.fit` calls: the
         engine trains on cached per-video vectors (here the tiers' raw vectors)."""
