@@ -60,3 +60,25 @@ def test_memo_explain_writes_readable_pngs(framecnn_bundle, sample_dir: Path, tm
             assert sheet.height > 2 * 32
         scores = json.loads((folder / "scores.json").read_text())
         assert 0.0 <= scores["score"] <= 1.0 and len(scores["score_per_frame"]) == 7
+
+
+def test_explain_draws_vmemnets_two_attention_maps(tmp_path: Path) -> None:
+    from memo.explain import ExplainOptions, explain_videos
+    from memo.models.bundle import save_bundle
+    from memo.models.registry import create_model
+    from memo.models.vmemnet import vmemnet_spec
+    from tests.conftest import shared_video
+
+    video = shared_video("bikes.mp4")
+    spec = vmemnet_spec(
+        num_frames=3, size=64, trunk="small", clip_frames=4, clip_size=32,
+        width=4, attn_dim=16, hidden=16, fused_dim=16,
+    )  # fmt: skip
+    bundle = save_bundle(tmp_path / "vm", spec, create_model("vmemnet", **spec.arch_args).state_dict())
+    (result,) = explain_videos(ExplainOptions([str(video)], tmp_path / "out", model=str(bundle.path)))
+    assert result.error is None and result.maps == ["semantic", "spatial"]
+    assert {"score", "semantic", "spatial"} <= set(result.scores)
+    names = sorted(p.name for p in result.folder.glob("*.png"))  # type: ignore[union-attr]
+    assert names == sorted(
+        ["contact_sheet.png"] + [f"{m}_f{k}.png" for m in ("semantic", "spatial") for k in range(3)]
+    )

@@ -1,6 +1,6 @@
 """Explain a model's scores on videos: attention overlays, a contact sheet, per-head scores.
 
-A model that can show where it looks implements ``attention_maps(**inputs)``, returning
+A model that can show where it looks implements ``attention(**inputs)``, returning
 named maps shaped ``(videos, T, h, w)`` (``unit: video``) or ``(frames, h, w)`` (``unit:
 frame``, one map per scored frame). memo draws every map over the frame it belongs to (the
 frames exactly as the model saw them: sampled, resized and cropped as its bundle says) and
@@ -102,7 +102,7 @@ def explain_one(path: str, bundle: Bundle, module: torch.nn.Module, options: Exp
     inputs = {k: torch.from_numpy(v).to(options.device) for k, v in prepared.arrays.items()}
     with torch.inference_mode():
         outputs = module(**inputs)
-        maps_fn: Callable[..., Mapping[str, torch.Tensor]] | None = getattr(module, "attention_maps", None)
+        maps_fn: Callable[..., Mapping[str, torch.Tensor]] | None = getattr(module, "attention", None)
         maps = _per_video_maps(maps_fn(**inputs), spec) if maps_fn is not None else {}
     array = prepared.arrays[item.name]
     frames = display_frames(array if spec.unit == "frame" else array[0], item)

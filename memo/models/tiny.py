@@ -58,7 +58,7 @@ class FrameCNN(nn.Module):
     def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"score": torch.sigmoid(self.head(self.body(frames))).squeeze(1)}
 
-    def attention_maps(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+    def attention(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         """Class activation map (Zhou et al., CVPR 2016): the head's weights applied at each
         position of the last feature map, i.e. each position's contribution to the logit."""
         fmap = self.body[:-2](frames)  # (rows, C, h, w): the body without its pooling
