@@ -226,3 +226,28 @@ def test_large_training_sets_cluster_a_subset_and_label_the_rest_by_nearest_neig
         part = labels[30 * blob : 30 * (blob + 1)]
         assert (part == np.bincount(part[part >= 0]).argmax()).mean() >= 0.8
     assert len(set(labels[labels >= 0])) >= 3
+
+
+def test_memo_score_runs_an_m3s_bundle_on_real_videos(fitted, tmp_path):
+    import csv
+
+    from memo.score.runner import ScoreOptions, score_videos
+    from tests.conftest import shared_video
+
+    videos = [str(shared_video(n)) for n in ("carphone_pristine.mp4", "bikes_vp9.webm", "bikes_portrait.mov")]
+    output = tmp_path / "scores.csv"
+    summary = score_videos(
+        ScoreOptions(
+            videos, output, model=str(fitted["bundle"].path), device="cpu", workers=1, decoder="pyav"
+        )
+    )
+    assert summary.failed == 0
+    with output.open(newline="") as handle:
+        rows = {row["path"]: row for row in csv.DictReader(handle)}
+    model = fitted["model"].eval()
+    for path in videos:
+        inputs = video_inputs(fitted["spec"], [path])
+        with torch.no_grad():
+            want = float(model(**inputs)["score"][0])
+        assert rows[path]["status"] == "ok"
+        assert float(rows[path]["score"]) == pytest.approx(want, abs=1e-5)

@@ -180,7 +180,10 @@ def extract_lowlevel(path: str, config: LowLevelConfig, info: VideoInfo | None =
 def lowlevel_array(path: str, spec: InputSpec, info: VideoInfo | None = None) -> np.ndarray:
     """The array a ``lowlevel`` model input asks for (frame size = ``spec.preprocess.crop``)."""
     assert spec.preprocess is not None  # checked by InputSpec
-    config = LowLevelConfig(size=int(spec.preprocess.crop[0]), num_frames=spec.num_frames)
+    try:
+        config = LowLevelConfig(size=int(spec.preprocess.crop[0]), num_frames=spec.num_frames)
+    except ValueError as exc:
+        raise BundleError(f"input {spec.name!r}: {exc}") from None
     if config.dim != spec.dim:
         raise BundleError(
             f"input {spec.name!r}: dim {spec.dim} does not match frame size {config.size} ({config.dim})"
