@@ -43,7 +43,11 @@ class FitConfig:
     amp: bool = True  # bf16 autocast, CUDA only
     alpha_weight: float = 0.1
     caption_sampling: str = "mean"  # mean | random (random subset of an item's captions per epoch)
-    device: str = "auto"  # auto: cuda when torch sees a GPU, else cpu
+    device: str = "auto"  # auto: cuda when torch sees a GPU, else cpu (resolved on construction)
+
+    def __post_init__(self) -> None:
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @dataclass
@@ -70,12 +74,6 @@ class FitState:
     bad_epochs: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     stopped: bool = False
-
-
-def _device(device: str) -> str:
-    if device != "auto":
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def learning_rate(cfg: FitConfig, epoch: int) -> float:
@@ -189,7 +187,7 @@ def fit(
     Returns the final state and the weights to keep (the best epoch's with validation,
     the last epoch's without). Pass ``optimizer``/``state``/``best`` from a checkpoint to resume.
     """
-    device = torch.device(_device(cfg.device))
+    device = torch.device(cfg.device)
     loss_fn = get_loss(cfg.loss)
     outputs: list[str] = list(model.outputs)  # type: ignore[arg-type]
     means = {k: float(v.float().mean()) for k, v in train.targets.items()}
