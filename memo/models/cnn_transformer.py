@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from memo.models.attention import EncoderLayer, attention_rollout
@@ -122,8 +123,10 @@ class CNNTransformer(StagedModel):
         patches = self.embed(fmap.flatten(2).transpose(1, 2))  # (B*T, h*w, dim)
         patches = patches.unflatten(0, (-1, self.frames)) + self.time_pos  # (B, T, h*w, dim)
         patches = patches.flatten(1, 2)
-        cls = self.cls.expand(patches.shape[0], -1, -1)
-        return torch.cat([cls, patches], dim=1), grid
+        # CLS prepended as "zero token in front + (CLS, 0, ..., 0)": no expand(B, ...), whose
+        # traced batch size would be frozen into the exported graph.
+        tokens = F.pad(patches, (0, 0, 1, 0))
+        return tokens + F.pad(self.cls, (0, 0, 0, patches.shape[1])), grid
 
     def encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], tuple[int, int]]:
         x, grid = self.tokens(frames)

@@ -1,0 +1,92 @@
+"""The baselines end to end: ONNX export parity and ``memo score -m`` on generated videos."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from memo.data.inputs import prepare_video
+from memo.data.synthetic import write_video
+from memo.score.writers import read_results
+
+from .baselinehelp import TINY, tiny_bundle, tiny_inputs
+from .conftest import memo_command, subprocess_env
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def clip_videos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clipvideos")
+    write_video(folder / "a.mp4", "h264", frames=24, fps=12, width=64, height=48, seed=1)
+    write_video(folder / "b.webm", "vp9", frames=30, fps=15, width=48, height=64, seed=2)
+    return folder
+
+
+@pytest.mark.parametrize("config", sorted(TINY))
+def test_onnx_export_matches_torch(config: str, tmp_path, sample_dir) -> None:
+    from memo.export import export_onnx
+    from memo.runtime.base import load_session
+
+    bundle = tiny_bundle(config, tmp_path / config)
+    result = export_onnx(bundle, batch="1:2:4", videos=sample_dir, sample_count=6)
+    check = result.record["validation"]
+    assert check["passed"] and check["max_abs_diff"] <= 1e-4 and check["spearman"] >= 0.999, check
+    assert len(set(np.round(check["reference_scores"], 4))) > 1, "scores do not spread"
+    model = onnx.load(str(result.path))
+    assert [o.name for o in model.graph.output] == ["score"]  # no attention outputs in the graph
+    for rows in (1, 3):  # dynamic batch
+        feed = {k: v.numpy() for k, v in tiny_inputs(bundle.spec, rows, seed=rows).items()}
+        got = load_session(bundle, "onnx", "cpu").run(feed)["score"]
+        want = load_session(bundle, "torch", "cpu").run(feed)["score"]
+        assert got.shape == (rows,)
+        np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_clip_arrays_batch_across_videos(clip_videos, tmp_path) -> None:
+    bundle = tiny_bundle("resnet3d", tmp_path / "r3d")
+    prepared = [prepare_video(str(p), bundle.spec) for p in sorted(clip_videos.iterdir())]
+    for video in prepared:
+        assert video.rows == 1 and video.arrays["clip"].shape == (1, 3, 4, 32, 32)
+        assert video.frames == 4
+    batch = np.concatenate([v.arrays["clip"] for v in prepared])
+    from memo.runtime.base import load_session
+
+    session = load_session(bundle, "torch", "cpu")
+    together = session.run({"clip": batch})["score"]
+    apart = [session.run(v.arrays)["score"][0] for v in prepared]
+    np.testing.assert_allclose(together, apart, atol=1e-6)
+
+
+@pytest.mark.parametrize("config", ["resnet3d", "cnn-transformer"])
+def test_memo_score_with_a_video_model_bundle(config: str, clip_videos, tmp_path) -> None:
+    bundle = tiny_bundle(config, tmp_path / config)
+    out = tmp_path / "scores.csv"
+    done = subprocess.run(
+        [
+            *memo_command(),
+            "score",
+            str(clip_videos),
+            "-m",
+            str(bundle.path),
+            "-o",
+            str(out),
+            "--batch-size",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=subprocess_env(COLUMNS="200"),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = read_results(out)
+    assert len(rows) == 2
+    for row in rows:
+        assert row["status"] == "ok", row
+        assert 0.0 < float(row["score"]) < 1.0
+        assert row["model"] == bundle.spec.name
