@@ -155,3 +155,21 @@ def test_overfits_a_few_videos(config: str) -> None:
     with torch.no_grad():
         pred = module.eval()(**inputs)["score"]
     assert spearmanr(pred.numpy(), target.numpy())[0] >= 0.9, pred
+
+
+def test_costs_on_meta_match_a_real_run_and_torchvision() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from memo.models.costs import measure_cost
+    from memo.models.registry import get_entry
+
+    module, spec = tiny_model("cnn-transformer")
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        module.eval()(**tiny_inputs(spec, 1))
+    cost = measure_cost(spec)
+    assert cost.rows_per_video == 1 and cost.params == sum(p.numel() for p in module.parameters())
+    assert cost.gflops_per_video == pytest.approx(counter.get_total_flops() / 1e9)
+    # torchvision states 40.70 GMACs for r3d_18 on 16 x 112 x 112; the counter counts 2 per MAC.
+    default = measure_cost(get_entry("resnet3d").default_spec())
+    assert default.gflops_per_video == pytest.approx(81.4, abs=0.1)

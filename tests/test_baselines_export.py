@@ -90,3 +90,19 @@ def test_memo_score_with_a_video_model_bundle(config: str, clip_videos, tmp_path
         assert row["status"] == "ok", row
         assert 0.0 < float(row["score"]) < 1.0
         assert row["model"] == bundle.spec.name
+
+
+def test_bench_rows_for_a_clip_model(tmp_path, sample_dir) -> None:
+    from memo.bench.runner import BenchOptions, run_bench
+    from memo.export import export_onnx
+
+    bundle = tiny_bundle("resnet3d", tmp_path / "r3d")
+    export_onnx(bundle, batch="1:2:4", videos=sample_dir, sample_count=3)
+    options = BenchOptions(model=str(bundle.path), backends=("torch", "onnx"), batch_sizes=(1, 2), device="cpu",
+                           warmup=0, iterations=2, max_seconds=1.0, sample_count=3, videos=sample_dir)  # fmt: skip
+    report = run_bench(options)
+    assert [(r.backend, r.batch, r.status) for r in report.rows] == [
+        ("torch", 1, "ok"), ("torch", 2, "ok"), ("onnx", 1, "ok"), ("onnx", 2, "ok")
+    ]  # fmt: skip
+    assert all(r.spearman is None or r.spearman >= 0.999 for r in report.rows)
+    assert all(r.e2e_videos_per_s and r.e2e_videos_per_s > 0 for r in report.rows)
