@@ -1,0 +1,216 @@
+"""`memo score`: score videos and write one row per video."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from memo.cli.app import RESMEM_NOTE, app, console, fail
+from memo.errors import MemoError
+
+
+@app.command(
+    help=(
+        "Score every video under PATHS (files or folders, searched recursively) and write one row per video.\n\n"
+        "Example: [bold]memo score ./videos/ -o scores.csv[/]\n\n"
+        "Output format follows the extension: .csv, .jsonl or .parquet. Rows are written as videos finish, so an "
+        "interrupted run keeps every finished row; --resume continues it.\n\n"
+        "Exit status: 0 all scored, 1 some videos failed (each failed row says why), 2 usage error.\n\n"
+        f"{RESMEM_NOTE}"
+    ),
+    no_args_is_help=True,
+)
+def score(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Video files and/or folders. Example: ./videos/ clip.mp4")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Result file: scores.csv, scores.jsonl or scores.parquet.")
+    ] = Path("scores.csv"),
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="Bundle directory or named model. Example: --model runs/vm8/bundle"
+        ),
+    ] = "resmem",
+    backend: Annotated[
+        str,
+        typer.Option(help="Runtime backend: torch, onnx (memo export --onnx first), trt (--trt) or auto."),
+    ] = "torch",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", "-b", min=1, help="Frames (or videos) per inference batch.")
+    ] = 16,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="Decoding threads ahead of the model.")
+    ] = 2,
+    frames: Annotated[
+        int | None,
+        typer.Option("--frames", "-n", min=1, help="Keyframes per video (default: the model's, 7)."),
+    ] = None,
+    per_frame: Annotated[bool, typer.Option("--per-frame", help="Also write each frame's score.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip videos already in OUTPUT and append.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
+    ext: Annotated[
+        str | None,
+        typer.Option(help="Extensions to pick up inside folders, comma-separated. Example: --ext mp4,webm"),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")
+    ] = False,
+    text: Annotated[
+        Path | None,
+        typer.Option(
+            help="Captions for models with a text input: CSV with a path/id column and caption column(s)."
+        ),
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            help="Precomputed features for models with a features input: a folder of <id>.npy or a matrix."
+        ),
+    ] = None,
+    feature_rows: Annotated[
+        Path | None, typer.Option(help="Row-order file of a --features matrix (line i names row i's video).")
+    ] = None,
+) -> None:
+    from memo.data.discover import DEFAULT_EXTENSIONS
+    from memo.score import ScoreOptions, score_videos
+
+    try:
+        providers = _stream_providers(text, features, feature_rows, model, device)
+    except MemoError as exc:
+        raise fail(str(exc)) from None
+
+    options = ScoreOptions(
+        inputs=[str(p) for p in paths],
+        output=output,
+        model=model,
+        backend=backend,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        num_frames=frames,
+        per_frame=per_frame,
+        resume=resume,
+        overwrite=overwrite,
+        extensions=tuple(ext.split(",")) if ext else DEFAULT_EXTENSIONS,
+        providers=providers,
+    )
+    show = not quiet and not as_json
+    progress = Progress(
+        TextColumn("[bold]scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} videos/s"),
+        TextColumn("[red]{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show,
+        transient=False,
+    )
+    task = progress.add_task("score", total=None, rate="-", failed=0)
+
+    def on_start(total: int, skipped: int) -> None:
+        progress.start()  # only once the work is known: errors before that print alone
+        if show and skipped:
+            console.print(f"resuming: {skipped} of {total} videos already in {output}")
+        progress.update(task, total=total - skipped)
+
+    def on_row(row: dict, summary) -> None:  # type: ignore[no-untyped-def]
+        progress.update(task, advance=1, rate=f"{summary.videos_per_second:.2f}", failed=summary.failed)
+        if show and row["status"] != "ok":
+            progress.console.print(
+                f"[yellow]failed:[/] {escape(row['error'])}", highlight=False, soft_wrap=True
+            )
+
+    try:
+        summary = score_videos(options, on_start=on_start, on_row=on_row)
+    except KeyboardInterrupt:
+        progress.stop()
+        console.print(f"\ninterrupted: finished rows are in {output}; run again with --resume to continue")
+        raise typer.Exit(130) from None
+    except MemoError as exc:
+        if progress.live.is_started:
+            progress.stop()
+        raise fail(str(exc)) from None
+    progress.stop()
+
+    if as_json:
+        print(json.dumps(summary.to_json(), indent=2))
+    elif not quiet:
+        _render_summary(summary)
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+def _stream_providers(
+    text: Path | None, features: Path | None, feature_rows: Path | None, model: str, device: str
+) -> dict:  # type: ignore[type-arg]
+    providers: dict = {}  # type: ignore[type-arg]
+    if text is not None:
+        from memo.data.text import CaptionTable, TextProvider
+
+        bundle_dir = Path(model) if Path(model).is_dir() else None
+        providers["text"] = TextProvider(
+            CaptionTable(text), "cuda" if device.startswith("cuda") else "cpu", bundle_dir
+        )
+    if features is not None:
+        from memo.data.features import FeatureProvider, open_features
+
+        providers["features"] = FeatureProvider(open_features(features, feature_rows))
+    return providers
+
+
+def _render_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    data = summary.to_json()
+    mean = f"{data['mean_score']:.4f}" if data["mean_score"] is not None else "-"
+    head = Table(
+        title=f"memo score: {data['model']} on {data['backend']}/{data['device']}", show_header=False
+    )
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("videos", str(data["total"]))
+    if data["skipped"]:
+        head.add_row("already done (resume)", str(data["skipped"]))
+    head.add_row("scored", str(data["scored"]))
+    if data["with_warnings"]:
+        head.add_row("scored with warnings", str(data["with_warnings"]))
+    head.add_row("failed", f"[red]{data['failed']}[/]" if data["failed"] else "0")
+    head.add_row("mean score", mean)
+    head.add_row("time", f"{data['seconds']:.1f} s ({data['videos_per_second']:.2f} videos/s)")
+    head.add_row("output", escape(data["output"]))
+    console.print(head)
+    if data["top"]:
+        ranks = Table(title="most and least memorable")
+        ranks.add_column("rank")
+        ranks.add_column("score", justify="right")
+        ranks.add_column("video")
+        for i, item in enumerate(data["top"], 1):
+            ranks.add_row(f"top {i}", f"{item['score']:.4f}", escape(item["path"]))
+        for i, item in enumerate(data["bottom"], 1):
+            ranks.add_row(f"bottom {i}", f"{item['score']:.4f}", escape(item["path"]))
+        console.print(ranks)
+    if data["failures"]:
+        fails = Table(title=f"{data['failed']} failed", title_style="red")
+        fails.add_column("why")
+        for item in data["failures"]:
+            fails.add_row(escape(item["error"]))
+        console.print(fails)
