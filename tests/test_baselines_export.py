@@ -106,3 +106,16 @@ def test_bench_rows_for_a_clip_model(tmp_path, sample_dir) -> None:
     ]  # fmt: skip
     assert all(r.spearman is None or r.spearman >= 0.999 for r in report.rows)
     assert all(r.e2e_videos_per_s and r.e2e_videos_per_s > 0 for r in report.rows)
+
+
+def test_frames_override_is_refused_for_video_models(tmp_path, clip_videos) -> None:
+    from memo.errors import MemoError
+    from memo.score.runner import ScoreOptions, score_videos
+
+    bundle = tiny_bundle("cnn-transformer", tmp_path / "ct")
+    options = ScoreOptions(
+        inputs=[str(clip_videos)], output=tmp_path / "s.csv", model=str(bundle.path), num_frames=4
+    )
+    with pytest.raises(MemoError, match="fixed number of frames"):
+        score_videos(options)
+    assert not (tmp_path / "s.csv").exists()
