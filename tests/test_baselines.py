@@ -173,3 +173,61 @@ def test_costs_on_meta_match_a_real_run_and_torchvision() -> None:
     # torchvision states 40.70 GMACs for r3d_18 on 16 x 112 x 112; the counter counts 2 per MAC.
     default = measure_cost(get_entry("resnet3d").default_spec())
     assert default.gflops_per_video == pytest.approx(81.4, abs=0.1)
+
+
+def _moving_squares(pairs: int, frames: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(2*pairs, T, 3, S, S)``: a square moving right, then the same frames in reverse order."""
+    g = torch.Generator().manual_seed(seed)
+    clips = torch.rand(pairs, 1, 3, size, size, generator=g).expand(-1, frames, -1, -1, -1) * 0.2
+    clips = clips.clone()
+    for i in range(pairs):
+        x0, y0 = (int(v) for v in torch.randint(0, size // 3, (2,), generator=g))
+        colour = (torch.rand(3, generator=g) * 0.5 + 0.5)[:, None, None]
+        for t in range(frames):
+            x = x0 + t * (size // (2 * frames))
+            clips[i, t, :, y0 : y0 + 8, x : x + 8] = colour
+    targets = torch.cat([torch.full((pairs,), 0.8), torch.full((pairs,), 0.2)])
+    return torch.cat([clips, clips.flip(1)]), targets
+
+
+def test_temporal_models_see_frame_order_and_the_frame_average_does_not() -> None:
+    frames, _ = _moving_squares(2, 3, 64, seed=0)
+    for config, sensitive in (("cnn-transformer", True), ("semantic-embedding", False)):
+        module, _spec = tiny_model(config)
+        with torch.no_grad():
+            scores = module.eval()(frames=frames)["score"]
+        same = torch.allclose(scores[:2], scores[2:], atol=1e-6)
+        assert same is not sensitive, (config, scores)
+
+
+def test_resnet3d_learns_motion_direction_on_held_out_clips() -> None:
+    module, _spec = tiny_model("resnet3d")
+    x, y = _moving_squares(8, 4, 32, seed=1)
+    held_x, _ = _moving_squares(4, 4, 32, seed=2)
+    optimiser = torch.optim.Adam(module.parameters(), lr=3e-3)
+    module.train()
+    for _ in range(50):
+        optimiser.zero_grad()
+        torch.nn.functional.mse_loss(module(clip=x.transpose(1, 2))["score"], y).backward()
+        optimiser.step()
+    with torch.no_grad():
+        scores = module.eval()(clip=held_x.transpose(1, 2))["score"]
+    forward, backward = scores[:4], scores[4:]
+    assert (forward > backward).float().mean() >= 0.75 and (forward - backward).mean() > 0.2, scores
+
+
+@pytest.mark.parametrize(("layers", "size"), [((1, 1, 1), 64), ((1, 1, 1, 1), 50), ((1,), 33)])
+def test_trunk_grid_matches_its_output(layers, size) -> None:
+    trunk = ResNetTrunk("resnet18", 4, layers).eval()
+    with torch.no_grad():
+        out = trunk(torch.zeros(1, 3, size, size))
+    assert out.shape[2:] == (trunk.grid(size), trunk.grid(size))
+
+
+def test_transformer_without_spatial_embedding_is_the_literal_reading() -> None:
+    from memo.models.registry import create_model
+
+    _, spec = tiny_model("cnn-transformer")
+    module = create_model("cnn-transformer", **{**spec.arch_args, "spatial_pos": False}).eval()
+    assert module.space_pos is None
+    assert module(**tiny_inputs(spec, 2))["score"].shape == (2,)

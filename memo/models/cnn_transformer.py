@@ -12,8 +12,12 @@ two layers gives a spatio-temporal map ``(T, h, w)`` of where the CLS token look
 From the paper (as summarised in memo's issue): everything in the sentence above.
 Inferred: the CNN (ResNet-50 to layer4, 2048 x 7 x 7 at 224 px, ImageNet weights loadable
 from a local file), the 5 frames spread evenly over the video (the ``keyframes`` stream),
-no spatial position embedding (only the temporal one is described), the encoder layer as
-PyTorch's ``nn.TransformerEncoderLayer`` defaults (post-norm, feed-forward 2048, ReLU,
+a learned *spatial* position embedding (one per grid cell, shared by the frames) added
+beside the temporal one (``spatial_pos``, on by default): only the temporal one is
+described, but without it the tokens of a frame carry no location (the CNN is translation
+equivariant and attention is order-blind), so where things are, and so how they move,
+would be hidden from the model (``spatial_pos=False`` gives the literal reading); the
+encoder layer as PyTorch's ``nn.TransformerEncoderLayer`` defaults (post-norm, feed-forward 2048, ReLU,
 dropout 0.1), a final LayerNorm on the CLS token, the head's hidden width (256) and the
 MSE loss / learning rate of :data:`RECIPE`.
 """
@@ -21,7 +25,7 @@ MSE loss / learning rate of :data:`RECIPE`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -44,6 +48,7 @@ def cnn_transformer_spec(
     layers: Sequence[int] | None = None,
     frames: int = 5,
     size: int = 224,
+    spatial_pos: bool = True,
     dim: int = 768,
     heads: int = 8,
     depth: int = 2,
@@ -52,7 +57,7 @@ def cnn_transformer_spec(
     outputs: Sequence[str] = ("score",),
 ) -> ModelSpec:
     arch_args = {"trunk": trunk, "width": width, "layers": list(layers) if layers else None, "frames": frames,
-                 "dim": dim, "heads": heads, "depth": depth, "ff": ff, "hidden": hidden,
+                 "size": size, "spatial_pos": spatial_pos, "dim": dim, "heads": heads, "depth": depth, "ff": ff, "hidden": hidden,
                  "outputs": list(outputs)}  # fmt: skip
     return ModelSpec(
         name="cnn-transformer",
@@ -85,6 +90,8 @@ class CNNTransformer(StagedModel):
         width: int = 64,
         layers: Sequence[int] | None = None,
         frames: int = 5,
+        size: int = 224,
+        spatial_pos: bool = True,
         dim: int = 768,
         heads: int = 8,
         depth: int = 2,
@@ -99,6 +106,10 @@ class CNNTransformer(StagedModel):
         self.trunk = ResNetTrunk(trunk, width, layers)
         self.embed = nn.Linear(self.trunk.out_channels, dim)
         self.time_pos = nn.Parameter(torch.zeros(1, frames, 1, dim))
+        self.space_pos: nn.Parameter | None = None
+        if spatial_pos:
+            self.space_pos = nn.Parameter(torch.zeros(1, 1, self.trunk.grid(size) ** 2, dim))
+            nn.init.trunc_normal_(self.space_pos, std=0.02)
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.trunc_normal_(self.time_pos, std=0.02)
         nn.init.trunc_normal_(self.cls, std=0.02)
@@ -108,9 +119,11 @@ class CNNTransformer(StagedModel):
             nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, len(self.outputs))
         )
 
-    def head_parameters(self):  # type: ignore[no-untyped-def]
+    def head_parameters(self) -> Iterator[nn.Parameter]:
         yield from super().head_parameters()
         yield from (self.time_pos, self.cls)
+        if self.space_pos is not None:
+            yield self.space_pos
 
     def load_backbone(self, path: str | os.PathLike[str]) -> LoadReport:
         """Trunk weights from a torchvision ResNet checkpoint file of the same depth."""
@@ -122,6 +135,8 @@ class CNNTransformer(StagedModel):
         grid = (int(fmap.shape[2]), int(fmap.shape[3]))
         patches = self.embed(fmap.flatten(2).transpose(1, 2))  # (B*T, h*w, dim)
         patches = patches.unflatten(0, (-1, self.frames)) + self.time_pos  # (B, T, h*w, dim)
+        if self.space_pos is not None:
+            patches = patches + self.space_pos
         patches = patches.flatten(1, 2)
         # CLS prepended as "zero token in front + (CLS, 0, ..., 0)": no expand(B, ...), whose
         # traced batch size would be frozen into the exported graph.

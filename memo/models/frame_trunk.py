@@ -71,6 +71,12 @@ class ResNetTrunk(nn.Module):
         self.stride = 4 * 2 ** (len(layers) - 1)
         _init(self)
 
+    def grid(self, size: int) -> int:
+        """Side of the output map for a ``size`` x ``size`` input (every stride-2 step rounds up)."""
+        for _ in range(self.stages + 1):  # conv1, maxpool, then layers 2..n
+            size = (size + 1) // 2
+        return size
+
     def last_stage(self) -> nn.Sequential:
         return getattr(self, f"layer{self.stages}")
 
