@@ -6,6 +6,7 @@ clips/s over the timed steps after one warm-up step, with the load average, beca
 machine this was written on is shared.
 
     python benchmarks/baseline_train_speed.py                  # tiny (test) configurations
+    python benchmarks/baseline_train_speed.py --threads 1      # one torch thread
     python benchmarks/baseline_train_speed.py --default --batch 2 --steps 2
 """
 
@@ -58,7 +59,10 @@ def main() -> None:
     )
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     configs = DEFAULTS if args.default else TINY
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, load average at start {os.getloadavg()[0]:.1f}")  # fmt: skip

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from torch import nn
 
@@ -79,3 +81,12 @@ def tiny_inputs(spec: Any, batch: int, seed: int = 0) -> dict[str, torch.Tensor]
     return {
         name: torch.rand(batch, *shape, generator=generator) for name, shape in input_shapes(spec).items()
     }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models run far faster on one thread on a shared CPU (no OpenMP spinning)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

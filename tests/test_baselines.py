@@ -14,7 +14,7 @@ from memo.models.registry import list_models
 from memo.models.resnet3d import VideoTrunk
 from memo.models.stages import stage_from_json
 
-from .baselinehelp import TINY, tiny_inputs, tiny_model
+from .baselinehelp import TINY, one_torch_thread, tiny_inputs, tiny_model  # noqa: F401 (fixture)
 
 
 def test_registered_with_papers() -> None:

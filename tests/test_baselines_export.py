@@ -11,7 +11,7 @@ from memo.data.inputs import prepare_video
 from memo.data.synthetic import write_video
 from memo.score.writers import read_results
 
-from .baselinehelp import TINY, tiny_bundle, tiny_inputs
+from .baselinehelp import TINY, one_torch_thread, tiny_bundle, tiny_inputs  # noqa: F401 (fixture)
 from .conftest import memo_command, subprocess_env
 
 onnx = pytest.importorskip("onnx")
