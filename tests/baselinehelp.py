@@ -50,6 +50,7 @@ TINY: dict[str, dict[str, Any]] = {
         "heads": 4,
         "ff": 64,
         "hidden": 16,
+        "spatial_pos": True,  # the default (False) is exported by benchmarks/baseline_default_export.py
     },
 }
 

@@ -224,10 +224,22 @@ def test_trunk_grid_matches_its_output(layers, size) -> None:
     assert out.shape[2:] == (trunk.grid(size), trunk.grid(size))
 
 
-def test_transformer_without_spatial_embedding_is_the_literal_reading() -> None:
+def test_transformer_learns_to_tell_a_clip_from_its_reverse() -> None:
+    """Same frames, opposite order, different targets: impossible for a frame average."""
     from memo.models.registry import create_model
 
     _, spec = tiny_model("cnn-transformer")
-    module = create_model("cnn-transformer", **{**spec.arch_args, "spatial_pos": False}).eval()
-    assert module.space_pos is None
-    assert module(**tiny_inputs(spec, 2))["score"].shape == (2,)
+    torch.manual_seed(0)
+    module = create_model("cnn-transformer", **{**spec.arch_args, "spatial_pos": False})
+    assert module.space_pos is None  # the literal reading: temporal position embedding only
+    x, y = _moving_squares(8, 3, 64, seed=1)
+    optimiser = torch.optim.Adam(module.parameters(), lr=1e-3)
+    module.train()
+    for _ in range(300):
+        optimiser.zero_grad()
+        loss = torch.nn.functional.mse_loss(module(frames=x)["score"], y)
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        scores = module.eval()(frames=x)["score"]
+    assert (scores[:8] > scores[8:]).all(), scores

@@ -12,12 +12,11 @@ two layers gives a spatio-temporal map ``(T, h, w)`` of where the CLS token look
 From the paper (as summarised in memo's issue): everything in the sentence above.
 Inferred: the CNN (ResNet-50 to layer4, 2048 x 7 x 7 at 224 px, ImageNet weights loadable
 from a local file), the 5 frames spread evenly over the video (the ``keyframes`` stream),
-a learned *spatial* position embedding (one per grid cell, shared by the frames) added
-beside the temporal one (``spatial_pos``, on by default): only the temporal one is
-described, but without it the tokens of a frame carry no location (the CNN is translation
-equivariant and attention is order-blind), so where things are, and so how they move,
-would be hidden from the model (``spatial_pos=False`` gives the literal reading); the
-encoder layer as PyTorch's ``nn.TransformerEncoderLayer`` defaults (post-norm, feed-forward 2048, ReLU,
+no spatial position embedding by default (only the temporal one is described; then a
+token's location reaches the model only through the CNN's zero padding near the borders;
+``spatial_pos=True`` adds a learned one per grid cell, shared by the frames: in a tiny
+experiment both settings learned to tell a moving square's direction, see docs/models.md),
+the encoder layer as PyTorch's ``nn.TransformerEncoderLayer`` defaults (post-norm, feed-forward 2048, ReLU,
 dropout 0.1), a final LayerNorm on the CLS token, the head's hidden width (256) and the
 MSE loss / learning rate of :data:`RECIPE`.
 """
@@ -48,7 +47,7 @@ def cnn_transformer_spec(
     layers: Sequence[int] | None = None,
     frames: int = 5,
     size: int = 224,
-    spatial_pos: bool = True,
+    spatial_pos: bool = False,
     dim: int = 768,
     heads: int = 8,
     depth: int = 2,
@@ -57,8 +56,8 @@ def cnn_transformer_spec(
     outputs: Sequence[str] = ("score",),
 ) -> ModelSpec:
     arch_args = {"trunk": trunk, "width": width, "layers": list(layers) if layers else None, "frames": frames,
-                 "size": size, "spatial_pos": spatial_pos, "dim": dim, "heads": heads, "depth": depth, "ff": ff, "hidden": hidden,
-                 "outputs": list(outputs)}  # fmt: skip
+                 "size": size, "spatial_pos": spatial_pos, "dim": dim, "heads": heads, "depth": depth,
+                 "ff": ff, "hidden": hidden, "outputs": list(outputs)}  # fmt: skip
     return ModelSpec(
         name="cnn-transformer",
         architecture="cnn-transformer",
@@ -91,7 +90,7 @@ class CNNTransformer(StagedModel):
         layers: Sequence[int] | None = None,
         frames: int = 5,
         size: int = 224,
-        spatial_pos: bool = True,
+        spatial_pos: bool = False,
         dim: int = 768,
         heads: int = 8,
         depth: int = 2,
