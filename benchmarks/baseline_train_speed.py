@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from memo.models.costs import video_input_shape
+from memo.models.profile import video_inputs
 from memo.models.registry import create_model, get_entry
 from tests.baselinehelp import TINY, architecture
 
@@ -36,7 +36,7 @@ def clips_per_second(config: str, kwargs: dict[str, object], batch: int, steps: 
     spec = get_entry(architecture(config)).default_spec(**kwargs)
     torch.manual_seed(0)
     model = create_model(spec.architecture, **spec.arch_args).train()
-    inputs = {i.name: torch.rand(batch, *video_input_shape(spec, i)[1:]) for i in spec.inputs}
+    inputs = {k: torch.rand_like(v) for k, v in video_inputs(spec, videos=batch).items()}
     target = torch.rand(batch)
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
     times = []

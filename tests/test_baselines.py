@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 from memo.errors import BundleError
 from memo.models.attention import EncoderLayer, attention_rollout
 from memo.models.frame_trunk import ResNetTrunk
-from memo.models.registry import list_models
+from memo.models.registry import create_model, list_models
 from memo.models.resnet3d import VideoTrunk
 from memo.models.stages import stage_from_json
 
@@ -48,28 +48,33 @@ def test_clip_input_layout_is_c_t_h_w() -> None:
 def test_semantic_attention_maps_are_spatial_softmaxes() -> None:
     module, spec = tiny_model("semantic-embedding")
     frames = tiny_inputs(spec, 2)["frames"]  # (2, 3 frames, 3, 64, 64); 3 stages: stride 16
-    maps = module.eval().attention_maps(frames)
+    outputs, named = module.eval().explain(frames)
+    maps = named["attention"]
+    assert list(named) == spec.metadata["attention"] == ["attention"]
     assert maps.shape == (2, 3, 4, 4)
     torch.testing.assert_close(maps.sum((2, 3)), torch.ones(2, 3))
+    torch.testing.assert_close(outputs["score"], module(frames=frames)["score"])
     scores, per_frame_maps = module.frame_scores(frames)
     assert scores.shape == (2, 3, 1)
     torch.testing.assert_close(module(frames=frames)["score"], scores.mean(1)[:, 0])
     torch.testing.assert_close(per_frame_maps, maps)
 
 
-def test_semantic_without_attention_refuses_maps() -> None:
-    _, spec = tiny_model("semantic-embedding")
-    from memo.models.registry import create_model
+def test_semantic_without_attention_has_no_maps() -> None:
+    from memo.models.registry import get_entry
 
-    module = create_model("semantic-embedding", **{**spec.arch_args, "attention": False})
-    with pytest.raises(ValueError, match="attention"):
-        module.attention_maps(tiny_inputs(spec, 1)["frames"])
+    spec = get_entry("semantic-embedding").default_spec(**{**TINY["semantic-embedding"], "attention": False})
+    module = create_model("semantic-embedding", **spec.arch_args)
+    assert module.attention(**tiny_inputs(spec, 1)) == {} and spec.metadata["attention"] == []
 
 
 def test_transformer_rollout_is_spatio_temporal() -> None:
     module, spec = tiny_model("cnn-transformer")
     frames = tiny_inputs(spec, 2)["frames"]
-    maps = module.eval().attention_maps(frames)
+    outputs, named = module.eval().explain(frames)
+    maps = named["rollout"]
+    assert list(named) == spec.metadata["attention"] == ["rollout"]
+    torch.testing.assert_close(outputs["score"], module(frames=frames)["score"])
     assert maps.shape == (2, 3, 4, 4)  # (B, T, h, w)
     assert (maps >= 0).all() and (maps.sum((1, 2, 3)) < 1).all()
     # Rollout of a single layer with uniform attention and no residual is that attention.
@@ -160,19 +165,19 @@ def test_overfits_a_few_videos(config: str) -> None:
 def test_costs_on_meta_match_a_real_run_and_torchvision() -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from memo.models.costs import measure_cost
+    from memo.models.profile import gflops_per_video
     from memo.models.registry import get_entry
 
     module, spec = tiny_model("cnn-transformer")
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         module.eval()(**tiny_inputs(spec, 1))
-    cost = measure_cost(spec)
-    assert cost.rows_per_video == 1 and cost.params == sum(p.numel() for p in module.parameters())
-    assert cost.gflops_per_video == pytest.approx(counter.get_total_flops() / 1e9)
+    assert gflops_per_video(spec, module) == pytest.approx(counter.get_total_flops() / 1e9)
     # torchvision states 40.70 GMACs for r3d_18 on 16 x 112 x 112; the counter counts 2 per MAC.
-    default = measure_cost(get_entry("resnet3d").default_spec())
-    assert default.gflops_per_video == pytest.approx(81.4, abs=0.1)
+    spec = get_entry("resnet3d").default_spec()
+    with torch.device("meta"):
+        default = create_model("resnet3d", **spec.arch_args)
+    assert gflops_per_video(spec, default) == pytest.approx(81.4, abs=0.1)
 
 
 def _moving_squares(pairs: int, frames: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -226,7 +231,6 @@ def test_trunk_grid_matches_its_output(layers, size) -> None:
 
 def test_transformer_learns_to_tell_a_clip_from_its_reverse() -> None:
     """Same frames, opposite order, different targets: impossible for a frame average."""
-    from memo.models.registry import create_model
 
     _, spec = tiny_model("cnn-transformer")
     torch.manual_seed(0)

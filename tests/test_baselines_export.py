@@ -119,3 +119,28 @@ def test_frames_override_is_refused_for_video_models(tmp_path, clip_videos) -> N
     with pytest.raises(MemoError, match="fixed number of frames"):
         score_videos(options)
     assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "map_name"), [("semantic-embedding", "attention"), ("cnn-transformer", "rollout")]
+)
+def test_explain_draws_the_attention_maps(config: str, map_name: str, clip_videos, tmp_path) -> None:
+    from PIL import Image
+
+    from memo.explain.runner import ExplainOptions, explain_videos
+
+    bundle = tiny_bundle(config, tmp_path / config)
+    video = str(sorted(clip_videos.iterdir())[0])
+    (result,) = explain_videos(
+        ExplainOptions(videos=[video], output=tmp_path / "out", model=str(bundle.path))
+    )
+    assert result.error is None and result.maps == [map_name]
+    frames = bundle.spec.inputs[0].num_frames
+    overlays = sorted(p.name for p in result.files if p.name.startswith(map_name))
+    assert overlays == [f"{map_name}_f{k}.png" for k in range(frames)]
+    for path in result.files:
+        if path.suffix == ".png":
+            with Image.open(path) as image:
+                image.load()
+                assert image.size[0] >= 64
+    assert 0.0 < result.scores["score"] < 1.0

@@ -74,7 +74,8 @@ def cnn_transformer_spec(
         description=f"CNN + Transformer over {frames} frames' patch features (Seeing Eye to AI)",
         metadata={
             "recipe": recipe_json(RECIPE),
-            "attention": "attention rollout of the CLS token, (B, T, h, w), via attention_maps()",
+            "attention": ["rollout"],
+            "head_losses": {o: RECIPE[-1].loss for o in outputs},
             "pretrained": f"trunk: ImageNet {trunk} from a local file (load_backbone); transformer and head: new",
         },
     )
@@ -150,11 +151,16 @@ class CNNTransformer(StagedModel):
             weights.append(w)
         return self.norm(x[:, 0]), weights, grid
 
-    def attention_maps(self, frames: torch.Tensor) -> torch.Tensor:
-        """Attention rollout from the CLS token to every patch: ``(B, T, h, w)`` (sums to < 1)."""
-        _, weights, (h, w) = self.encode(frames)
-        cls_row = attention_rollout(weights)[:, 0, 1:]
-        return cls_row.unflatten(1, (self.frames, h, w))
+    def explain(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Outputs and ``rollout``: attention rollout from the CLS token to every patch,
+        ``(B, T, h, w)`` (sums to less than 1: the rest stays on the CLS token)."""
+        cls, weights, (h, w) = self.encode(frames)
+        scores = torch.sigmoid(self.head(cls))
+        rollout = attention_rollout(weights)[:, 0, 1:].unflatten(1, (self.frames, h, w))
+        return {name: scores[:, i] for i, name in enumerate(self.outputs)}, {"rollout": rollout}
+
+    def attention(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.explain(frames)[1]
 
     def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         scores = torch.sigmoid(self.head(self.encode(frames)[0]))
@@ -166,5 +172,9 @@ class CNNTransformer(StagedModel):
     spec=cnn_transformer_spec,
     paper="'Seeing Eye to AI', WACV 2025 (arXiv 2311.16484); rollout: Abnar & Zuidema, ACL 2020",
 )
-def build_cnn_transformer(**arch_args: Any) -> nn.Module:
-    return CNNTransformer(**arch_args)
+def build_cnn_transformer(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
+    """``backbone_weights``: a torchvision ResNet file for the trunk (not stored in the bundle)."""
+    model = CNNTransformer(**arch_args)
+    if backbone_weights:
+        model.load_backbone(backbone_weights)
+    return model

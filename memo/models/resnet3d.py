@@ -79,6 +79,7 @@ def resnet3d_spec(
         description=f"VideoMem paper's fine-tuned 3D CNN baseline ({variant} on a {frames}-frame clip)",
         metadata={
             "recipe": recipe_json(RECIPE),
+            "head_losses": {o: RECIPE[-1].loss for o in outputs},
             "pretrained": "trunk: Kinetics-400 weights of torchvision's "
             f"{variant}, from a local file (load_backbone); regression layer: new",
         },
@@ -170,5 +171,9 @@ class ResNet3D(StagedModel):
     spec=resnet3d_spec,
     paper="Cohendet et al., ICCV 2019 (VideoMem baseline); trunks: Tran et al., CVPR 2018 (torchvision)",
 )
-def build_resnet3d(**arch_args: Any) -> nn.Module:
-    return ResNet3D(**arch_args)
+def build_resnet3d(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
+    """``backbone_weights``: a torchvision r3d_18 / r2plus1d_18 file (not stored in the bundle)."""
+    model = ResNet3D(**arch_args)
+    if backbone_weights:
+        model.load_backbone(backbone_weights)
+    return model

@@ -77,9 +77,8 @@ def semantic_spec(
         + f" ({frames} frames averaged)",
         metadata={
             "recipe": recipe_json(RECIPE),
-            "attention": "per-frame spatial softmax maps, (B, T, h, w), via attention_maps()"
-            if attention
-            else None,
+            "attention": ["attention"] if attention else [],
+            "head_losses": {o: RECIPE[-1].loss for o in outputs},
             "pretrained": f"trunk: ImageNet {trunk} from a local file (load_backbone); "
             "embedding projection, attention conv and MLP: new (no captioning weights ship with memo)",
         },
@@ -110,7 +109,7 @@ class SemanticEmbedding(StagedModel):
             if attention
             else nn.Identity()
         )
-        self.attention = attention
+        self.use_attention = attention
         self.project = nn.Linear(self.trunk.out_channels, embed_dim)
         self.mlp = nn.Sequential(
             nn.Linear(embed_dim, hidden),
@@ -126,7 +125,7 @@ class SemanticEmbedding(StagedModel):
     def _frames(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(N, 3, H, W)`` -> per-frame scores ``(N, outputs)`` and attention ``(N, h, w)``."""
         before, fmap = self.trunk.split_last(frames)
-        if self.attention:
+        if self.use_attention:
             logits = self.attend(before).flatten(1)  # (N, h*w)
             weights = torch.softmax(logits, dim=1)
             pooled = (fmap.flatten(2) * weights.unsqueeze(1)).sum(2)  # the map, multiplied, summed
@@ -142,13 +141,16 @@ class SemanticEmbedding(StagedModel):
         scores = scores.unflatten(0, (-1, self.frames))
         return scores, None if att is None else att.unflatten(0, (-1, self.frames))
 
-    def attention_maps(self, frames: torch.Tensor) -> torch.Tensor:
-        """Each frame's spatial softmax ``(B, T, h, w)`` (each map sums to 1)."""
-        if not self.attention:
-            raise ValueError("this semantic-embedding model was built without its attention branch")
-        _, att = self.frame_scores(frames)
-        assert att is not None
-        return att
+    def explain(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Outputs and named maps: ``attention``, each frame's spatial softmax ``(B, T, h, w)``
+        (each map sums to 1; none without the attention branch). The per-frame scores are
+        :meth:`frame_scores`."""
+        scores, att = self.frame_scores(frames)
+        outputs = {name: scores[:, :, i].mean(1) for i, name in enumerate(self.outputs)}
+        return outputs, {} if att is None else {"attention": att}
+
+    def attention(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.explain(frames)[1]
 
     def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         scores = self.frame_scores(frames)[0].mean(1)
@@ -160,5 +162,9 @@ class SemanticEmbedding(StagedModel):
     spec=semantic_spec,
     paper="Cohendet et al., ICCV 2019 (VideoMem semantic embedding model + attention)",
 )
-def build_semantic(**arch_args: Any) -> nn.Module:
-    return SemanticEmbedding(**arch_args)
+def build_semantic(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
+    """``backbone_weights``: a torchvision ResNet file for the trunk (not stored in the bundle)."""
+    model = SemanticEmbedding(**arch_args)
+    if backbone_weights:
+        model.load_backbone(backbone_weights)
+    return model
