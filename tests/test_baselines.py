@@ -247,3 +247,20 @@ def test_transformer_learns_to_tell_a_clip_from_its_reverse() -> None:
     with torch.no_grad():
         scores = module.eval()(frames=x)["score"]
     assert (scores[:8] > scores[8:]).all(), scores
+
+
+def test_backbone_weights_from_safetensors_and_bad_files(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    source, spec = tiny_model("resnet3d", seed=1)
+    path = tmp_path / "r3d.safetensors"
+    save_file({f"backbone.{k}": v.contiguous() for k, v in source.trunk.state_dict().items()}, str(path))
+    built = create_model("resnet3d", backbone_weights=str(path), **spec.arch_args)
+    for key, value in source.trunk.state_dict().items():
+        torch.testing.assert_close(built.trunk.state_dict()[key], value)
+    partial = tmp_path / "partial.safetensors"
+    save_file({k: v.contiguous() for k, v in list(source.trunk.state_dict().items())[:3]}, str(partial))
+    with pytest.raises(BundleError, match="missing"):
+        built.load_backbone(partial)
+    with pytest.raises(BundleError, match="not found"):
+        built.load_backbone(tmp_path / "nope.pt")
