@@ -46,7 +46,18 @@ def register_model(
 
 def _load_builtin() -> None:
     # Importing the modules registers their models.
-    from memo.models import amnet, amnetvid, fusion, m3s, resmem, tiny, vmemnet  # noqa: F401
+    from memo.models import (  # noqa: F401
+        amnet,
+        amnetvid,
+        cnn_transformer,
+        fusion,
+        m3s,
+        resmem,
+        resnet3d,
+        semantic,
+        tiny,
+        vmemnet,
+    )
 
 
 def get_entry(name: str) -> ModelEntry:
