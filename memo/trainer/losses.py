@@ -61,6 +61,7 @@ class LossContext:
     epoch: int  # 0-based
     epochs: int
     target_mean: float
+    tau: float = 0.01  # soft-rank temperature (FitConfig.rank_tau)
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, LossContext], torch.Tensor]
@@ -86,7 +87,7 @@ def _mse_tails(p: torch.Tensor, y: torch.Tensor, ctx: LossContext) -> torch.Tens
 def _spearman(p: torch.Tensor, y: torch.Tensor, ctx: LossContext) -> torch.Tensor:
     if p.numel() < 2:
         return p.sum() * 0.0
-    return 1.0 - spearman(p, y)
+    return 1.0 - spearman(p, y, ctx.tau)
 
 
 def spearman_weight(ctx: LossContext) -> float:

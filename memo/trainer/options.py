@@ -257,7 +257,7 @@ def validate(options: TrainOptions) -> None:
 
 
 #: Architectures ``memo train`` knows how to train (each recipe adds its own).
-TRAINABLE = {"fusion-mlp"}
+TRAINABLE = {"fusion-mlp", "m3s"}
 
 
 def _check_model(options: TrainOptions) -> None:
@@ -274,6 +274,10 @@ def _check_model(options: TrainOptions) -> None:
             f"--model {options.model}: memo train cannot train this architecture yet "
             f"(trainable: {', '.join(sorted(TRAINABLE))})"
         )
+    if options.model == "m3s":
+        from memo.trainer.m3s_recipe import check_m3s_options
+
+        check_m3s_options(options)
 
 
 def parse_model_args(pairs: list[str]) -> dict[str, Any]:
