@@ -30,13 +30,25 @@ def explain_command(
         "explain"
     ),
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    text: Annotated[
+        Path | None, typer.Option(help="Captions for models with a text input (CSV, as memo score --text).")
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(help="Precomputed features for models with a features input (as memo score)."),
+    ] = None,
+    feature_rows: Annotated[Path | None, typer.Option(help="Row-order file of a --features matrix.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
 ) -> None:
+    from memo.cli.score import _stream_providers
     from memo.explain import ExplainOptions, explain_videos
 
-    options = ExplainOptions(videos=[str(v) for v in videos], output=output, model=model, device=device)
     try:
+        providers = _stream_providers(text, features, feature_rows, model, device)
+        options = ExplainOptions(
+            videos=[str(v) for v in videos], output=output, model=model, device=device, providers=providers
+        )
         results = explain_videos(options)
     except MemoError as exc:
         raise fail(str(exc)) from None

@@ -7,6 +7,9 @@ frames exactly as the model saw them: sampled, resized and cropped as its bundle
 writes, per video, ``<out>/<video>/<map>_f<k>.png``, ``contact_sheet.png`` (frames on top,
 one row per map) and ``scores.json`` (every output of the model, i.e. each head's score
 where a model has several). A model without attention maps gets its scores and frames only.
+A model with per-module contributions (``contributions(**inputs)``, e.g. ``m3s``) also gets
+``contributions_<output>.png``, a bar chart per video (:mod:`memo.explain.contrib`), even
+when it takes no frames (then there is no contact sheet).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class ExplainOptions:
     output: Path
     model: str = "resmem"
     device: str = "cpu"
-    providers: Mapping[str, StreamProvider] = field(default_factory=dict)
+    providers: Mapping[str, StreamProvider] = field(default_factory=dict)  # --text / --features inputs
 
 
 @dataclass
@@ -97,18 +100,25 @@ def _slug(path: str) -> str:
 
 def explain_one(path: str, bundle: Bundle, module: torch.nn.Module, options: ExplainOptions) -> ExplainResult:
     spec = bundle.spec
-    item = _visual(spec)
+    contrib_fn = getattr(module, "contributions", None)  # per-module contributions (m3s)
+    item = _visual(spec) if contrib_fn is None or _has_frames(spec) else None
     prepared = prepare_video(path, spec, options.providers)
     inputs = {k: torch.from_numpy(v).to(options.device) for k, v in prepared.arrays.items()}
     with torch.inference_mode():
         outputs = module(**inputs)
         maps_fn: Callable[..., Mapping[str, torch.Tensor]] | None = getattr(module, "attention", None)
         maps = _per_video_maps(maps_fn(**inputs), spec) if maps_fn is not None else {}
-    array = prepared.arrays[item.name]
-    frames = display_frames(array if spec.unit == "frame" else array[0], item)
     folder = options.output / _slug(path)
     folder.mkdir(parents=True, exist_ok=True)
     result = ExplainResult(path, folder, _scores(outputs, spec), sorted(maps))
+    if contrib_fn is not None:
+        from memo.explain.contrib import write_contributions
+
+        result.files += write_contributions(contrib_fn(**inputs), result.scores, path, folder)
+    if item is None:  # nothing to draw frames of (e.g. m3s on precomputed inputs or low-level only)
+        return _write_scores(result, folder)
+    array = prepared.arrays[item.name]
+    frames = display_frames(array if spec.unit == "frame" else array[0], item)
     rows = [("frames", [_image(f) for f in frames])]
     for name, stack in maps.items():
         images = []
@@ -122,7 +132,15 @@ def explain_one(path: str, bundle: Bundle, module: torch.nn.Module, options: Exp
         f"{k}={v:.3f}" for k, v in result.scores.items() if isinstance(v, float)
     )
     result.files.append(_save(contact_sheet(rows, title), folder / "contact_sheet.png"))
-    (folder / "scores.json").write_text(json.dumps({"video": path, **result.scores}, indent=2) + "\n")
+    return _write_scores(result, folder)
+
+
+def _has_frames(spec: ModelSpec) -> bool:
+    return any(i.stream in ("keyframes", "clip") for i in spec.inputs)
+
+
+def _write_scores(result: ExplainResult, folder: Path) -> ExplainResult:
+    (folder / "scores.json").write_text(json.dumps({"video": result.video, **result.scores}, indent=2) + "\n")
     result.files.append(folder / "scores.json")
     return result
 

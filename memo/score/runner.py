@@ -47,6 +47,7 @@ class ScoreOptions:
     extensions: Sequence[str] = DEFAULT_EXTENSIONS
     decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
     providers: Mapping[str, StreamProvider] = field(default_factory=dict)
+    explain: bool = False  # add the model's per-module contribution columns (memo.score.contrib)
 
 
 @dataclass
@@ -105,9 +106,12 @@ class ScoreSummary:
 ProgressCallback = Callable[[dict[str, Any], ScoreSummary], None]
 
 
-def result_columns(bundle: Bundle, per_frame: bool) -> list[str]:
+def result_columns(bundle: Bundle, per_frame: bool, explain: bool = False) -> list[str]:
+    from memo.score.contrib import contribution_columns
+
     outputs = list(bundle.spec.output_names)
-    columns = ["path", *outputs, "frames", "status", "error", "warning"]
+    columns = ["path", *outputs, *(contribution_columns(bundle) if explain else []), "frames", "status",
+               "error", "warning"]  # fmt: skip
     columns += ["model", "model_version", "seconds", "decoder"]
     if per_frame:
         columns += [f"frame_{name}" for name in outputs]
@@ -147,11 +151,15 @@ def score_videos(
         raise MemoError("--batch-size must be at least 1")
     decoder = resolve_decoder(options.decoder, resolve_device(options.device))
     bundle = prepare_bundle(options)
+    if options.explain:
+        from memo.score.contrib import check_explain
+
+        check_explain(bundle, options.backend)
     paths = discover_videos(options.inputs, options.extensions)
     if not paths:
         shown = ", ".join(str(p) for p in options.inputs)
         raise MemoError(f"no videos found under {shown} (extensions: {', '.join(options.extensions)})")
-    columns = result_columns(bundle, options.per_frame)
+    columns = result_columns(bundle, options.per_frame, options.explain)
     writer = open_writer(options.output, columns, resume=options.resume, overwrite=options.overwrite)
     try:
         _check_same_model(options.output, writer.done.values(), bundle)
@@ -165,6 +173,10 @@ def score_videos(
         todo = [p for p in paths if _same_file_key(p) not in done]
         summary.skipped = len(paths) - len(todo)
         session = load_session(bundle, options.backend, device)
+        if options.explain:
+            from memo.score.contrib import ContributionSession
+
+            session = ContributionSession(session, bundle)
         summary.device = session.device
         if on_start:
             on_start(len(paths), summary.skipped)
@@ -329,6 +341,8 @@ def _ok_row(pending: _Pending, bundle: Bundle, per_frame: bool) -> dict[str, Any
         row[name] = float(values.mean())
         if per_frame:
             row[f"frame_{name}"] = [round(float(v), 6) for v in values]
+    for name in (n for n in pending.outputs if n.startswith("contrib_")):  # --explain
+        row[name] = float(np.concatenate(pending.outputs[name]).astype(np.float64).mean())
     return row
 
 

@@ -155,7 +155,10 @@ def m3s_vectors(data: LabelledSet, options: TrainOptions, progress: Any = None) 
     load_trunks(model, options)
     inputs = {i.name: base.per_item[i.stream] for i in spec.inputs if i.stream in PRECOMPUTED}
     with torch.no_grad():
-        raw = {k: v.numpy() for k, v in model.raw_vectors({k: torch.from_numpy(v) for k, v in inputs.items()}).items()}
+        raw = {
+            k: v.numpy()
+            for k, v in model.raw_vectors({k: torch.from_numpy(v) for k, v in inputs.items()}).items()
+        }
     video_inputs = [i for i in spec.inputs if i.stream not in PRECOMPUTED]
     if video_inputs:
         raw |= _video_raw(model, spec.with_(inputs=tuple(video_inputs)), data, progress)
@@ -169,7 +172,9 @@ def _video_raw(model: Any, spec: ModelSpec, data: LabelledSet, progress: Any) ->
     from memo.data.inputs import prepare_video
 
     if data.videos is None or any(v is None for v in data.videos):
-        raise InputError(f"{data.source or data.name}: m3s tiers from video need every item's video (--videos)")
+        raise InputError(
+            f"{data.source or data.name}: m3s tiers from video need every item's video (--videos)"
+        )
     parts: dict[str, list[np.ndarray]] = {}
     stage = f"m3s: low/mid/high inputs of {len(data)} videos"
     for done, path in enumerate(data.videos):
@@ -188,6 +193,7 @@ def m3s_member(options: TrainOptions, vectors: Any, fit_index: np.ndarray) -> to
     is the fitted spec. Seed torch before calling: the head is initialised here."""
     from memo.models.m3s_fit import fit_m3s, spec_with_fit
     from memo.models.registry import create_model
+
     spec = vectors.model_spec
     model = create_model("m3s", **spec.arch_args)
     load_trunks(model, options)
