@@ -175,3 +175,28 @@ def test_soft_rank_temperature_reaches_the_loss() -> None:
     mixed = get_loss("mse-to-spearman")(pred, target, LossContext(1, 2, 0.5, tau=0.01))
     mixed.backward()
     assert pred.grad is not None and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
+def test_a_resumed_m3s_head_matches_an_uninterrupted_one(videos: Path, tmp_path: Path) -> None:
+    """The fold's transforms are refitted identically on resume, then the checkpoint is loaded."""
+    from dataclasses import replace
+
+    from memo.trainer.checkpoint import Checkpoint
+    from memo.trainer.crossval import train_member
+    from memo.trainer.prepare import prepare
+
+    options = _options(videos, tmp_path / "z", "low,similarity")
+    options.fit = replace(options.fit, schedule="constant", patience=0, loss="mse")  # no epoch-count terms
+    validate(options)
+    prepared = prepare(options)
+    index = prepared.splits[0].train
+    cfg3 = replace(options.fit, epochs=3)
+    straight, _ = train_member("p", options, prepared, index, None, cfg3, 7, Checkpoint(tmp_path / "a"))
+    ckpt = Checkpoint(tmp_path / "b")
+    train_member("p", options, prepared, index, None, replace(options.fit, epochs=2), 7, ckpt)
+    resumed_ckpt = Checkpoint(tmp_path / "b")
+    resumed_ckpt.load()
+    resumed, state = train_member("p", options, prepared, index, None, cfg3, 7, resumed_ckpt)
+    assert state.epoch == 3 and len(state.history) == 3
+    for key, value in straight.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0)
