@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -44,7 +42,8 @@ from memo.export.trt_meta import (
     uses_strong_typing,
 )
 from memo.export.validate import compare_sessions
-from memo.models.bundle import Bundle, write_json_atomic
+from memo.fsio import atomic_write_bytes, atomic_write_json
+from memo.models.bundle import Bundle
 from memo.runtime.base import load_session
 
 log = logging.getLogger(__name__)
@@ -128,7 +127,7 @@ def export_trt(
     if not precision_satisfied(precision, counts):
         messages.append(f"asked for {precision} but the engine runs {built}")
         log.warning(messages[-1])
-    _write_bytes(engine_file, engine_bytes)
+    atomic_write_bytes(engine_file, engine_bytes)
     meta = {
         "target": target.to_json(),
         "precision_built": built,
@@ -150,7 +149,7 @@ def export_trt(
         engine_file.unlink(missing_ok=True)
         raise ValidationFailed(f"{engine_file.name} does not match PyTorch: {'; '.join(validation.problems)}")
     write_record(bundle, engine_file.name, meta)
-    write_json_atomic(meta_file, meta)
+    atomic_write_json(meta_file, meta)
     return ExportResult("trt", precision, engine_file, meta, validation, messages)
 
 
@@ -188,7 +187,7 @@ def build_engine(
         raise ExportError(
             f"TensorRT could not build an engine from {onnx_file.name} (see the TensorRT log above)"
         )
-    _write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
+    atomic_write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
 
     engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
     inspector = engine.create_engine_inspector()
@@ -209,14 +208,3 @@ def parser_error(trt: Any, parser: Any, onnx_file: Path) -> ExportError:
     return ExportError(
         f"TensorRT could not parse {onnx_file.name}: {first.desc()} (node {node_name}, {code})"
     )
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -20,9 +20,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -34,7 +32,8 @@ import torch
 
 from memo.data.datasets import CheckReport, LabelledSet, check_dataset, load_csv, load_memento, load_videomem
 from memo.errors import InputError, MemoError
-from memo.models.bundle import save_bundle, write_json_atomic
+from memo.fsio import atomic_open, atomic_write_json
+from memo.models.bundle import save_bundle
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.engine import DECAY, FitConfig, FitState, SplitData, fit, make_optimizer, predict
 from memo.trainer.metrics import evaluate, summarise
@@ -502,7 +501,7 @@ def _train(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
     if test_data is not None:
         metrics["test"] = _evaluate_bundle(bundle, test_data, options)
     metrics["seconds"] = round(time.perf_counter() - started, 2)
-    write_json_atomic(out / "metrics.json", metrics)
+    atomic_write_json(out / "metrics.json", metrics)
     _write_predictions(out / "predictions.csv", data, oof, options.targets)
     if options.plots:
         from memo.trainer.plots import write_plots
@@ -510,7 +509,7 @@ def _train(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
         metrics["plots"] = [
             str(p) for p in write_plots(out / "plots", data, oof, fold_rows, curves, options.targets)
         ]
-        write_json_atomic(out / "metrics.json", metrics)
+        atomic_write_json(out / "metrics.json", metrics)
     if tb is not None:
         tb.close()
     return TrainResult(out, bundle.path, metrics, report, time.perf_counter() - started)
@@ -568,18 +567,12 @@ def _evaluate_bundle(bundle, test_data: LabelledSet, options: TrainOptions) -> d
 def _write_predictions(path: Path, data: LabelledSet, oof: dict[str, np.ndarray], targets: list[str]) -> None:
     if all(np.isnan(v).all() for v in oof.values()):
         return
-    fd, tmp = tempfile.mkstemp(prefix=".predictions.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["id", *[f"{t}_true" for t in targets], *[f"{t}_pred" for t in targets]])
-            for i, item in enumerate(data.ids):
-                writer.writerow([item, *[f"{data.targets[t][i]:.6f}" for t in targets],
-                                 *["" if np.isnan(oof[t][i]) else f"{oof[t][i]:.6f}" for t in targets]])  # fmt: skip
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", *[f"{t}_true" for t in targets], *[f"{t}_pred" for t in targets]])
+        for i, item in enumerate(data.ids):
+            writer.writerow([item, *[f"{data.targets[t][i]:.6f}" for t in targets],
+                             *["" if np.isnan(oof[t][i]) else f"{oof[t][i]:.6f}" for t in targets]])  # fmt: skip
 
 
 def _tensorboard(out: Path):  # type: ignore[no-untyped-def]
