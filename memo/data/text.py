@@ -170,49 +170,29 @@ def mean_by_owner(rows: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray
 
 
 class CaptionTable:
-    """Captions per video from a CSV: a key column (``path``, ``id``, ``video`` or ``video_id``)
-    and one or more caption columns (every other non-empty column). Videos are matched by
-    full path, file name, stem or numeric id (``video10.webm`` = ``10``)."""
+    """Captions per video for ``memo score --text``: a long or a wide caption CSV (read by
+    :func:`memo.data.captions.read_captions`; every caption of a video is used, and only the
+    caption columns). Videos are matched by full path, file name, stem or numeric id
+    (``video10.webm`` = ``10``)."""
 
-    KEYS = ("path", "id", "video", "video_id", "filename")
+    def __init__(
+        self, path: str | Path, id_column: str | None = None, text_columns: list[str] | None = None
+    ) -> None:
+        from memo.data.captions import read_captions
 
-    def __init__(self, path: str | Path) -> None:
-        import csv
+        self.file = read_captions(path, id_column, text_columns)
+        self.source = self.file.source
+        self.captions = self.file.by_id
 
-        from memo.data.features import video_key
-
-        path = Path(path)
-        try:
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                rows = list(csv.reader(handle))
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise InputError(f"{path}: unreadable captions CSV ({exc})") from exc
-        if not rows:
-            raise InputError(f"{path}: empty captions CSV")
-        header = [h.strip() for h in rows[0]]
-        key_col = next((i for i, h in enumerate(header) if h.lower() in self.KEYS), None)
-        if key_col is None:
-            raise InputError(
-                f"{path}: captions CSV needs a key column ({', '.join(self.KEYS)}); has {header}"
-            )
-        self.source = str(path)
-        self.captions: dict[str, list[str]] = {}
-        for row in rows[1:]:
-            if len(row) <= key_col or not row[key_col].strip():
-                continue
-            texts = [c.strip() for i, c in enumerate(row) if i != key_col and c.strip()]
-            name = row[key_col].strip()
-            for key in {name, Path(name).name, Path(name).stem, video_key(name)}:
-                self.captions.setdefault(key, texts)
+    def ids(self) -> list[str]:
+        """Every id of the file once, as written, in file order."""
+        return self.file.ids()
 
     def lookup(self, video: str) -> list[str]:
-        from memo.data.features import video_key
-
-        for key in (video, str(Path(video).resolve()), Path(video).name, Path(video).stem, video_key(video)):
-            texts = self.captions.get(key)
-            if texts:
-                return texts
-        raise InputError(f"{video}: no caption for this video in {self.source}")
+        texts = self.file.captions_of(video)
+        if not texts:
+            raise InputError(f"{video}: no caption for this video in {self.source}")
+        return texts
 
 
 class TextProvider:

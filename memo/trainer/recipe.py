@@ -55,6 +55,7 @@ class TrainOptions:
     # dataset details
     id_column: str = "path"
     text_columns: list[str] = field(default_factory=list)
+    captions: Path | None = None  # csv: a separate caption file (long or wide) joined by id
     features: Path | None = None
     feature_rows: Path | None = None
     videos: Path | None = None
@@ -98,6 +99,7 @@ class TrainOptions:
         paths = {
             "data",
             "output",
+            "captions",
             "features",
             "feature_rows",
             "videos",
@@ -137,7 +139,7 @@ def load_dataset(options: TrainOptions, path: Path | None = None) -> LabelledSet
     if options.dataset == "csv":
         return load_csv(
             path, options.targets, options.id_column, options.text_columns, options.videos,
-            options.features, options.feature_rows,
+            options.features, options.feature_rows, options.captions,
         )  # fmt: skip
     raise InputError(f"unknown dataset kind {options.dataset!r} (one of {', '.join(DATASETS)})")
 
