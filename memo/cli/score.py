@@ -51,6 +51,13 @@ def score(
         typer.Option(help="Runtime backend: torch, onnx (memo export --onnx first), trt (--trt) or auto."),
     ] = "torch",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    decoder: Annotated[
+        str,
+        typer.Option(
+            help="Frame decoder: auto (DALI when installed and the device is CUDA, else PyAV), pyav, "
+            "or dali (pip install 'memo[dali]'; files DALI cannot decode fall back to PyAV)."
+        ),
+    ] = "auto",
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, help="Frames (or videos) per inference batch.")
     ] = 16,
@@ -94,6 +101,7 @@ def score(
     from memo.score import ScoreOptions, score_videos
 
     try:
+        _check_decoder(decoder, device)
         providers = _stream_providers(text, features, feature_rows, model, device)
     except MemoError as exc:
         raise fail(str(exc)) from None
@@ -111,6 +119,7 @@ def score(
         resume=resume,
         overwrite=overwrite,
         extensions=tuple(ext.split(",")) if ext else DEFAULT_EXTENSIONS,
+        decoder=decoder,
         providers=providers,
     )
     show = not quiet and not as_json
@@ -161,6 +170,14 @@ def score(
     raise typer.Exit(1 if summary.failed else 0)
 
 
+def _check_decoder(decoder: str, device: str) -> None:
+    """Refuse an unknown or uninstalled decoder before any work."""
+    from memo.data.decoders import resolve_decoder
+    from memo.runtime.base import resolve_device
+
+    resolve_decoder(decoder, resolve_device(device))
+
+
 def _stream_providers(
     text: Path | None, features: Path | None, feature_rows: Path | None, model: str, device: str
 ) -> dict:  # type: ignore[type-arg]
@@ -195,6 +212,7 @@ def _render_summary(summary) -> None:  # type: ignore[no-untyped-def]
         head.add_row("scored with warnings", str(data["with_warnings"]))
     head.add_row("failed", f"[red]{data['failed']}[/]" if data["failed"] else "0")
     head.add_row("mean score", mean)
+    head.add_row("decoder", data["decoder"])
     head.add_row("time", f"{data['seconds']:.1f} s ({data['videos_per_second']:.2f} videos/s)")
     head.add_row("output", escape(data["output"]))
     console.print(head)

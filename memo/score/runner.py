@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from memo.data.decoders import DecoderChoice, resolve_decoder
 from memo.data.discover import DEFAULT_EXTENSIONS, discover_videos
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
 from memo.data.prefetch import prefetch
@@ -44,6 +45,7 @@ class ScoreOptions:
     resume: bool = False
     overwrite: bool = False
     extensions: Sequence[str] = DEFAULT_EXTENSIONS
+    decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
     providers: Mapping[str, StreamProvider] = field(default_factory=dict)
 
 
@@ -53,6 +55,7 @@ class ScoreSummary:
     model: str
     backend: str
     device: str
+    decoder: str = ""  # the run's decoder; rows say which one each file used (fallbacks)
     total: int = 0
     skipped: int = 0  # already in the output (resume)
     scored: int = 0
@@ -82,6 +85,7 @@ class ScoreSummary:
             "model": self.model,
             "backend": self.backend,
             "device": self.device,
+            "decoder": self.decoder,
             "total": self.total,
             "skipped": self.skipped,
             "scored": self.scored,
@@ -103,7 +107,8 @@ ProgressCallback = Callable[[dict[str, Any], ScoreSummary], None]
 
 def result_columns(bundle: Bundle, per_frame: bool) -> list[str]:
     outputs = list(bundle.spec.output_names)
-    columns = ["path", *outputs, "frames", "status", "error", "warning", "model", "model_version", "seconds"]
+    columns = ["path", *outputs, "frames", "status", "error", "warning"]
+    columns += ["model", "model_version", "seconds", "decoder"]
     if per_frame:
         columns += [f"frame_{name}" for name in outputs]
     return columns
@@ -135,6 +140,7 @@ def score_videos(
     """
     if options.batch_size < 1:
         raise MemoError("--batch-size must be at least 1")
+    decoder = resolve_decoder(options.decoder, resolve_device(options.device))
     bundle = prepare_bundle(options)
     paths = discover_videos(options.inputs, options.extensions)
     if not paths:
@@ -148,7 +154,7 @@ def score_videos(
     except BaseException:
         writer.close()
         raise
-    summary = ScoreSummary(options.output, bundle.label, options.backend, device, total=len(paths))
+    summary = ScoreSummary(options.output, bundle.label, options.backend, device, decoder.name, len(paths))
     try:
         done = {_same_file_key(p) for p in writer.done}  # ./videos/a.mp4 and /abs/videos/a.mp4 match
         todo = [p for p in paths if _same_file_key(p) not in done]
@@ -167,7 +173,7 @@ def score_videos(
                 on_row(row, summary)
 
         try:
-            for row in _score_rows(todo, bundle, session, options):
+            for row in _score_rows(todo, bundle, session, options, decoder):
                 emit(row)
         except KeyboardInterrupt:
             summary.interrupted = True
@@ -215,13 +221,13 @@ class _Pending:
 
 
 def _score_rows(
-    paths: Sequence[str], bundle: Bundle, session: Session, options: ScoreOptions
+    paths: Sequence[str], bundle: Bundle, session: Session, options: ScoreOptions, decoder: DecoderChoice
 ) -> Iterator[dict[str, Any]]:
     """Yield one finished row per path, in completion order."""
     spec = bundle.spec
 
     def prepare(path: str) -> PreparedVideo:
-        return prepare_video(path, spec, options.providers)
+        return prepare_video(path, spec, options.providers, decoder)
 
     queue: list[tuple[_Pending, int]] = []  # (video, first row not yet batched)
     queued_rows = 0
@@ -256,7 +262,7 @@ def _run_batch(
         if stop < pending.video.rows:
             rest.append((pending, stop))
     names = list(parts[0][0].video.arrays)
-    batch = {n: np.concatenate([p.video.arrays[n][a:b] for p, a, b in parts]) for n in names}
+    batch = {n: _concat([p.video.arrays[n][a:b] for p, a, b in parts]) for n in names}
     t0 = time.perf_counter()
     try:
         outputs = session.run(batch)
@@ -281,11 +287,22 @@ def _run_batch(
     return rest, queued_rows - taken, finished
 
 
+def _concat(parts: list[Any]) -> Any:
+    """Join row slices: NumPy arrays, or torch tensors in device memory (DALI on a GPU)."""
+    tensors = [part for part in parts if hasattr(part, "permute")]
+    if tensors:
+        import torch
+
+        # a file that fell back to PyAV joins the others on their device
+        return torch.cat([torch.as_tensor(part, device=tensors[0].device) for part in parts])
+    return np.concatenate(parts)
+
+
 def _base_row(path: str, bundle: Bundle) -> dict[str, Any]:
     row: dict[str, Any] = {"path": path}
     row.update({name: None for name in bundle.spec.output_names})
     row.update(frames=0, status="failed", error="", warning="", model=bundle.spec.name,
-               model_version=bundle.spec.version, seconds=0.0)  # fmt: skip
+               model_version=bundle.spec.version, seconds=0.0, decoder="")  # fmt: skip
     return row
 
 
@@ -294,6 +311,7 @@ def _ok_row(pending: _Pending, bundle: Bundle, per_frame: bool) -> dict[str, Any
     row = _base_row(video.path, bundle)
     row["seconds"] = round(video.seconds + pending.infer_seconds, 4)
     row["frames"] = video.frames
+    row["decoder"] = video.decoder
     if "__error__" in pending.outputs:
         row["error"] = f"{video.path}: inference failed ({pending.outputs['__error__'][0][0]})"
         if per_frame:
