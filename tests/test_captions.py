@@ -109,6 +109,21 @@ def test_csv_labels_with_a_separate_long_captions_file(tmp_path: Path) -> None:
     assert "not read: url" in text
 
 
+def test_train_options_take_a_captions_file(tmp_path: Path) -> None:
+    from memo.trainer.recipe import TrainOptions, train
+
+    labels = write_csv(tmp_path / "labels.csv", ["path", "score"], [["1", "0.9"], ["2", "0.4"], ["3", "0.6"]])
+    captions = long_file(tmp_path / "captions.csv", {**CAPS, "8": ["only captions"]})
+    options = TrainOptions(dataset="csv", data=labels, output=tmp_path / "run", targets=["score"],
+                           captions=captions, check=True)  # fmt: skip
+    assert TrainOptions.from_json(options.to_json()).captions == captions
+    result = train(options)
+    assert result.check.ok, result.check.problems
+    assert "1 caption id(s) match no labelled item, e.g. 8" in "\n".join(result.check.notes)
+    with pytest.raises(InputError, match="--captions is for the csv dataset"):
+        train(TrainOptions(dataset="memento10k", data=tmp_path, output=tmp_path / "r2", captions=captions))
+
+
 def test_memento_real_captions_are_five_per_video_from_the_description_columns() -> None:
     data = load_memento(shared_data("memento10k"))
     assert data.caption_file is not None and data.caption_file.shape == "wide"

@@ -153,6 +153,8 @@ def _validate(options: TrainOptions) -> None:
         raise InputError("choose one protocol: --folds, --fold-file or --val-split")
     if options.ensemble < 1:
         raise InputError("--ensemble must be at least 1")
+    if options.captions is not None and options.dataset != "csv":
+        raise InputError(f"--captions is for the csv dataset ({options.dataset} brings its own captions)")
     if options.decay_alpha and DECAY not in options.targets:
         options.targets = [*options.targets, DECAY]
     if options.tensorboard:
