@@ -23,9 +23,11 @@ portable way (``os.umask`` set and restore) briefly changes it for every thread.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -137,9 +139,11 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     Everything written inside gets the permissions a normal ``mkdir``/``open`` would give.
 
-    An existing ``path`` is moved aside, the new folder renamed in, then the old one
-    removed. A crash between the two renames (microseconds) leaves the old folder as
-    ``.NAME.old-PID`` beside the target, never a half-written one in its place.
+    An existing folder is swapped with the new one in one atomic step where Linux allows
+    (``renameat2`` with ``RENAME_EXCHANGE``), then removed. Elsewhere it is moved aside, the
+    new folder renamed in, then the old one removed: a crash between those two renames
+    (microseconds) leaves the old folder as ``.NAME.old-PID`` beside the target, never a
+    half-written one in its place.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -177,9 +181,26 @@ def _settle_tree(root: Path) -> None:
         _fsync_path(Path(folder))
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # not glibc >= 2.28 (e.g. musl)
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return done == 0  # EINVAL/ENOSYS: a file system or kernel without it; the caller falls back
+
+
 def _swap_in(new: Path, target: Path) -> None:
     if not target.exists() and not target.is_symlink():
         os.replace(new, target)
+        return
+    if target.is_dir() and not target.is_symlink() and _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the old folder
         return
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     shutil.rmtree(old, ignore_errors=True)

@@ -84,7 +84,12 @@ def test_each_file_variant_writes_with_umask_permissions(tmp_path: Path, umask: 
     assert only(tmp_path / "sub") == ["c.json"]
 
 
-def test_directory_variant_replaces_a_folder_with_umask_permissions(tmp_path: Path, umask: int) -> None:
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_directory_variant_replaces_a_folder_with_umask_permissions(
+    tmp_path: Path, umask: int, exchange: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not exchange:  # a platform or file system without an atomic exchange
+        monkeypatch.setattr("memo.fsio._exchange", lambda a, b: False)
     target = tmp_path / "enc"
     target.mkdir()
     (target / "old.txt").write_text("old")
