@@ -9,9 +9,12 @@ from importlib import import_module
 # Built-in architectures, one module each (memo/models/<name>.py); importing a module
 # registers its models. One line per model module.
 BUILTIN: tuple[str, ...] = (
+    "amnet",
+    "amnetvid",
     "fusion",
     "resmem",
     "tiny",
+    "vmemnet",
 )
 
 for _module in BUILTIN:
