@@ -11,6 +11,7 @@ import numpy as np
 
 from memo.data.decode import clip_times, index_video, keyframe_times
 from memo.data.decoders import DecoderChoice, resolve_decoder
+from memo.data.lowlevel import lowlevel_array
 from memo.errors import BundleError
 from memo.models.spec import InputSpec, ModelSpec
 
@@ -76,6 +77,10 @@ def prepare_video(
                     array.permute(1, 0, 2, 3) if hasattr(array, "permute") else array.transpose(1, 0, 2, 3)
                 )
             arrays[input_spec.name] = array if spec.unit == "frame" else array[None]
+        elif input_spec.stream == "lowlevel":
+            info = info or index_video(path)
+            arrays[input_spec.name] = lowlevel_array(path, input_spec, info)[None]
+            frames_used = max(frames_used, input_spec.num_frames)
         else:
             provider = providers.get(input_spec.stream)
             if provider is None:

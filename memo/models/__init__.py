@@ -12,6 +12,7 @@ BUILTIN: tuple[str, ...] = (
     "amnet",
     "amnetvid",
     "fusion",
+    "m3s",
     "resmem",
     "tiny",
     "vmemnet",
