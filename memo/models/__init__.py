@@ -11,9 +11,12 @@ from importlib import import_module
 BUILTIN: tuple[str, ...] = (
     "amnet",
     "amnetvid",
+    "cnn_transformer",
     "fusion",
     "m3s",
     "resmem",
+    "resnet3d",
+    "semantic",
     "tiny",
     "vmemnet",
 )

@@ -119,6 +119,11 @@ def prepare_bundle(options: ScoreOptions) -> Bundle:
     if options.num_frames is not None:
         if options.num_frames < 1:
             raise MemoError("--frames must be at least 1")
+        if "frames" in bundle.spec.arch_args:  # the architecture is built for that many frames
+            raise MemoError(
+                f"--frames: model {bundle.spec.name!r} scores whole videos from a fixed number of frames "
+                "(set when it was built); drop --frames"
+            )
         inputs = tuple(
             replace(i, num_frames=options.num_frames) if i.stream == "keyframes" else i
             for i in bundle.spec.inputs
