@@ -326,7 +326,7 @@ def check_dataset(data: LabelledSet, targets: list[str], streams: list[str]) -> 
             notes.append(f"{name}: mean {values.mean():.3f}, std {values.std():.3f}")
     if "text" in streams:
         if data.captions is None:
-            problems.append("the text stream needs captions/titles and this dataset has none")
+            problems.append("the text input needs captions/titles and this dataset has none")
         else:
             empty = [data.ids[i] for i, caps in enumerate(data.captions) if not any(c.strip() for c in caps)]
             if empty:
@@ -336,12 +336,12 @@ def check_dataset(data: LabelledSet, targets: list[str], streams: list[str]) -> 
     notes += _caption_notes(data)
     if "features" in streams:
         if data.features is None:
-            problems.append("the features stream needs precomputed features (--features)")
+            problems.append("the features input needs precomputed features (--features)")
         else:
             notes.append(f"features: {data.features.shape[1]} values per item from {data.feature_source}")
-    if "video" in streams:
+    if "keyframes" in streams or "video" in streams:
         if data.videos is None:
-            problems.append("the video stream needs video files (--videos)")
+            problems.append("the keyframes input needs video files (--videos)")
         else:
             missing = [data.ids[i] for i, v in enumerate(data.videos) if v is None]
             if missing:
