@@ -19,7 +19,7 @@ PARAM_FIELDS = {
     "kind": "dataset", "data": "data", "output": "output", "target": "targets", "input_kind": "inputs",
     "stream": "inputs", "split": "split", "decay_alpha": "decay_alpha", "folds": "folds",
     "fold_file": "fold_file", "val_split": "val_split", "test": "test", "seed": "seed", "inner_val": "inner_val",
-    "hidden": "hidden", "dropout": "dropout", "ensemble": "ensemble", "text_encoder": "text_encoder",
+    "model": "model", "model_arg": "model_args", "hidden": "hidden", "dropout": "dropout", "ensemble": "ensemble", "text_encoder": "text_encoder",
     "finetune_text": "finetune_text", "features": "features", "feature_rows": "feature_rows", "videos": "videos",
     "video_backbone": "video_backbone", "backbone_weights": "backbone_weights", "frames": "num_frames",
     "id_column": "id_column", "text_column": "text_columns", "captions": "captions", "check": "check", "resume": "resume",
@@ -121,6 +121,15 @@ def train_command(
     gamma: Annotated[float, typer.Option(help="Factor of each step of the step schedule.")] = 0.5,
     grad_clip: Annotated[float, typer.Option(help="Gradient-norm clipping (0: off).")] = 1.0,
     patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs (0: off).")] = 15,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Architecture to train (memo models lists them).")
+    ] = "fusion-mlp",
+    model_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-arg", help="Architecture argument KEY=VALUE (repeat). Example: --model-arg width=8"
+        ),
+    ] = None,
     hidden: Annotated[int, typer.Option(help="Width of the fusion MLP.")] = 256,
     dropout: Annotated[float, typer.Option(help="Dropout of the fusion MLP.")] = 0.5,
     ensemble: Annotated[
@@ -240,6 +249,10 @@ def _given(ctx: typer.Context, params: dict[str, Any]) -> tuple[dict[str, Any], 
             value = [*(overrides.get("inputs") or []), *value]
         if name in FIT_PARAMS:
             fit[name] = value
+        elif name == "model_arg":
+            from memo.trainer.options import parse_model_args
+
+            overrides["model_args"] = parse_model_args(list(value))
         else:
             overrides[PARAM_FIELDS[name]] = list(value) if isinstance(value, (list, tuple)) else value
     return overrides, fit

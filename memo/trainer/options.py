@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from memo.errors import InputError
+from memo.errors import InputError, MemoError
 from memo.trainer.engine import DECAY, FitConfig
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,9 @@ class TrainOptions:
     val_split: float | None = None
     inner_val: float = 0.1
     seed: int = 0
-    # model
+    # model: an architecture of the registry (``memo models``) and its arguments (``arch_args``)
+    model: str = "fusion-mlp"
+    model_args: dict[str, Any] = field(default_factory=dict)
     hidden: int = 256
     dropout: float = 0.5
     input_dropout: float = 0.1
@@ -231,6 +233,7 @@ def validate(options: TrainOptions) -> None:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise InputError(f"unknown dataset kind {options.dataset!r} (one of {', '.join(DATASETS)}{hint})")
     normalise_inputs(options)
+    _check_model(options)
     chosen = [x for x in (options.folds, options.fold_file, options.val_split) if x]
     if len(chosen) > 1:
         raise InputError("choose one protocol: --folds, --fold-file or --val-split")
@@ -255,6 +258,41 @@ def validate(options: TrainOptions) -> None:
         from memo.runtime.base import resolve_device
 
         options.fit.device = resolve_device("auto")
+
+
+#: Architectures ``memo train`` knows how to train (each recipe adds its own).
+TRAINABLE = {"fusion-mlp"}
+
+
+def _check_model(options: TrainOptions) -> None:
+    from memo.models.registry import get_entry
+
+    try:
+        get_entry(options.model)
+    except MemoError as exc:
+        raise InputError(f"--model: {exc}") from None
+    if not isinstance(options.model_args, dict):
+        raise InputError("model_args must be a table of architecture arguments")
+    if options.model not in TRAINABLE:
+        raise InputError(
+            f"--model {options.model}: memo train cannot train this architecture yet "
+            f"(trainable: {', '.join(sorted(TRAINABLE))})"
+        )
+
+
+def parse_model_args(pairs: list[str]) -> dict[str, Any]:
+    """``["width=8", "trunk=small", "modules=low,mid"]`` -> typed values (JSON where it parses)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--model-arg {pair!r}: expected KEY=VALUE, e.g. --model-arg width=8")
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text.split(",") if "," in text else text
+        out[key.strip()] = value
+    return out
 
 
 def recorded(options: TrainOptions) -> dict[str, Any]:
