@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from memo.explain.bars import contribution_chart
+from memo.fsio import atomic_path
 
 
 def write_contributions(
@@ -29,8 +30,7 @@ def write_contributions(
     for output, per_module in values.items():
         title = f"{Path(video).name}  {output}={scores.get(output, float('nan')):.4f}"
         path = folder / f"contributions_{output}.png"
-        tmp = path.with_name(f".{path.name}.tmp")
-        contribution_chart(per_module, title).save(tmp, format="PNG")
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            contribution_chart(per_module, title).save(tmp, format="PNG")
         files.append(path)
     return files

@@ -14,7 +14,6 @@ when it takes no frames (then there is no contact sheet).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +27,7 @@ import torch
 from memo.data.inputs import StreamProvider, prepare_video
 from memo.errors import InputError, MemoError
 from memo.explain.render import contact_sheet, overlay
+from memo.fsio import atomic_path, atomic_write_json
 from memo.models.bundle import Bundle
 from memo.models.spec import InputSpec, ModelSpec
 
@@ -140,7 +140,7 @@ def _has_frames(spec: ModelSpec) -> bool:
 
 
 def _write_scores(result: ExplainResult, folder: Path) -> ExplainResult:
-    (folder / "scores.json").write_text(json.dumps({"video": result.video, **result.scores}, indent=2) + "\n")
+    atomic_write_json(folder / "scores.json", {"video": result.video, **result.scores})
     result.files.append(folder / "scores.json")
     return result
 
@@ -152,7 +152,8 @@ def _image(frame: np.ndarray):  # type: ignore[no-untyped-def]
 
 
 def _save(image, path: Path) -> Path:  # type: ignore[no-untyped-def]
-    image.save(path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
     return path
 
 
