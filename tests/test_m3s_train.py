@@ -152,6 +152,11 @@ def test_explain_draws_a_contribution_chart_without_frames_input(videos: Path) -
     scores = json.loads((result.folder / "scores.json").read_text())
     assert set(scores["contributions"]["score"]) == {"low"}
     assert not (result.folder / "contact_sheet.png").exists()
+    cli = CliRunner().invoke(
+        app, ["explain", clip, "-m", str(low), "-o", str(videos / "explained-cli"), "--json"]
+    )
+    assert cli.exit_code == 0, cli.output
+    assert (videos / "explained-cli" / Path(clip).name / "contributions_score.png").is_file()
 
 
 def test_explain_on_m3s_with_frames_writes_chart_and_sheet(trained: Path, videos: Path) -> None:

@@ -45,7 +45,7 @@ def explain_command(
     from memo.explain import ExplainOptions, explain_videos
 
     try:
-        providers = _stream_providers(text, features, feature_rows, model, device)
+        providers = _stream_providers((text, None, None), features, feature_rows, model, device)
         options = ExplainOptions(
             videos=[str(v) for v in videos], output=output, model=model, device=device, providers=providers
         )
