@@ -50,11 +50,12 @@ def order(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def options(labels: Path, out: Path, model: str, epochs: int, lr: float, **extra: Any) -> TrainOptions:
     fit = FitConfig(epochs=epochs, batch_size=8, lr=lr, weight_decay=1e-4, patience=0, device="cpu")
-    return TrainOptions(
-        dataset="csv", data=labels, output=out, targets=["score"], model=model,
-        model_args=parse_model_args(SMALL[model]), val_split=0.25, inner_val=0.2, fit=fit,
-        cache_dir=out.parent / "cache", plots=False, threads=1, **extra,
-    )  # fmt: skip
+    values: dict[str, Any] = {
+        "dataset": "csv", "data": labels, "output": out, "targets": ["score"], "model": model,
+        "model_args": parse_model_args(SMALL[model]), "val_split": 0.25, "inner_val": 0.2, "fit": fit,
+        "cache_dir": out.parent / "cache", "plots": False, "threads": 1,
+    }  # fmt: skip
+    return TrainOptions(**{**values, **extra})
 
 
 def held_out(result: Any) -> float:

@@ -240,8 +240,15 @@ def train_final_video(
         fit_index = all_index
     else:
         fit_index, val_index = inner_val(all_index, options.inner_val, seed)
+    current = ckpt.data.get("current") or {}
+    resumed_at = int(current["fit"]["epoch"]) if current.get("phase") == "final/m0" else 0
+    started = time.perf_counter()
     model, state = train_network("final/m0", options, run, fit_index, val_index, cfg, seed, ckpt, hook)
-    info = {"epochs": state.epoch, "best_epoch": state.best_epoch}
+    seconds = time.perf_counter() - started
+    info: dict[str, Any] = {"epochs": state.epoch, "best_epoch": state.best_epoch}
+    if state.epoch > resumed_at:  # training speed, including any per-epoch validation pass
+        info["clips_per_second"] = round(fit_index.size * (state.epoch - resumed_at) / seconds, 2)
+        info["validated_each_epoch"] = val_index is not None and val_index.size >= 2
     ckpt.complete(
         "final/m0", {"best_epoch": state.best_epoch, "epochs_run": state.epoch, "history": state.history}
     )
