@@ -31,7 +31,7 @@ import torch
 
 from memo.data.datasets import CheckReport
 from memo.errors import MemoError
-from memo.models.bundle import write_json_atomic
+from memo.fsio import atomic_write_json
 from memo.trainer.assemble import assemble_bundle
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.crossval import cross_validate, epoch_hook, phase_plan
@@ -103,7 +103,7 @@ def start_run(options: TrainOptions, ckpt: Checkpoint) -> None:
     """Create the run directory with its ``options.json`` and first checkpoint (once)."""
     if not ckpt.exists():
         options.output.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(options.output / RECORD, recorded(options))
+        atomic_write_json(options.output / RECORD, recorded(options))
         ckpt.write()
 
 

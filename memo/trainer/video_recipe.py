@@ -271,7 +271,7 @@ def report_video(
     out: Path, options: TrainOptions, run: VideoRun, crossval: CrossValResult, final: FinalResult,
     bundle: Bundle, seconds: float,
 ) -> dict[str, Any]:  # fmt: skip
-    from memo.models.bundle import write_json_atomic
+    from memo.fsio import atomic_write_json
     from memo.trainer.report import metrics, write_predictions
 
     prepared = run.prepared
@@ -289,7 +289,7 @@ def report_video(
         result["test"] = {target: evaluate(values, test.target)}
         write_predictions(out / "predictions_test.csv", prepared.test_data, {target: values}, options.targets)
     result["seconds"] = round(seconds, 2)
-    write_json_atomic(out / "metrics.json", result)
+    atomic_write_json(out / "metrics.json", result)
     write_predictions(out / "predictions.csv", prepared.data, crossval.oof, options.targets)
     if options.plots:
         from memo.trainer.plots import write_plots
@@ -299,7 +299,7 @@ def report_video(
             out / "plots", prepared.data, crossval.oof, crossval.folds, curves, options.targets
         )
         result["plots"] = [str(p) for p in paths]
-        write_json_atomic(out / "metrics.json", result)
+        atomic_write_json(out / "metrics.json", result)
     return result
 
 
