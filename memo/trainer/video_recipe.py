@@ -142,9 +142,14 @@ def build_network(options: TrainOptions, spec: ModelSpec) -> torch.nn.Module:
 
     extra = {"backbone_weights": str(options.backbone_weights)} if options.backbone_weights else {}
     try:
-        return create_model(spec.architecture, **spec.arch_args, **extra)
+        model = create_model(spec.architecture, **spec.arch_args, **extra)
     except TypeError as exc:
         raise InputError(f"--model {options.model}: {exc}") from None
+    if spec.architecture == "resmem":  # fine-tuned from the resmem package's published weights
+        from memo.models.named import resolve_model
+
+        model.load_state_dict(resolve_model("resmem").state_dict())
+    return model
 
 
 def _fit_options(
