@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 # Options that say how to run, not what to compute: a resume may change them freely.
 RUN_KEYS = frozenset(
-    {"resume", "check", "overwrite", "output", "threads", "plots", "tensorboard", "cache_dir"}
+    {"resume", "check", "overwrite", "output", "threads", "plots", "tensorboard", "cache_dir", "workers"}
 )
 
 
@@ -123,7 +123,7 @@ def open_run(options: TrainOptions) -> tuple[TrainOptions, Checkpoint]:
         if changed:
             log.warning("resuming with the checkpoint's options; ignoring the given %s", ", ".join(changed))
         saved.resume = True
-        for key in ("output", "threads", "plots", "cache_dir", "tensorboard"):  # how to run: the given values
+        for key in sorted(RUN_KEYS - {"resume", "check", "overwrite"}):  # how to run: the given values
             setattr(saved, key, getattr(options, key))
         return saved, ckpt
     if not options.check:

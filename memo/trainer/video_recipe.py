@@ -69,8 +69,8 @@ class VideoRun:
 def prepare_video(options: TrainOptions, progress: ProgressFn | None = None) -> VideoRun:
     """Load, check and cache the dataset; with ``options.check`` undecodable files are problems."""
     spec = build_spec(options.model, options.model_args)
-    streams = ["keyframes"] + (["features"] if any(i.stream == "features" for i in spec.inputs) else [])
     data = load_dataset(options)
+    streams = _streams(spec)
     report = check_dataset(data, options.targets, streams)
     prepared = Prepared(data, report)
     root = (options.cache_dir or _default_cache()) / "frames" / spec.name
@@ -97,6 +97,11 @@ def prepare_video(options: TrainOptions, progress: ProgressFn | None = None) -> 
     return VideoRun(prepared, spec, cache, errors)
 
 
+def _streams(spec: ModelSpec) -> list[str]:
+    """The input kinds check_dataset checks: video files, and features where the spec reads them."""
+    return ["keyframes"] + (["features"] if any(i.stream == "features" for i in spec.inputs) else [])
+
+
 def _default_cache() -> Path:
     from memo.data.text import default_cache_dir
 
@@ -120,7 +125,7 @@ def _fill(
 def _test_set(options: TrainOptions, cache: FrameCache, progress: ProgressFn | None):  # type: ignore[no-untyped-def]
     assert options.test is not None
     data = load_dataset(options, options.test)
-    report = check_dataset(data, options.targets, ["keyframes"])
+    report = check_dataset(data, options.targets, _streams(cache.spec))
     if not report.ok:
         raise InputError(f"{options.test}: " + "; ".join(report.problems))
     errors = _fill(cache, data.videos, "decoding the --test videos", options, progress)
@@ -133,8 +138,14 @@ def _test_set(options: TrainOptions, cache: FrameCache, progress: ProgressFn | N
 
 
 def _split(run: VideoRun, index: np.ndarray, target: str) -> VideoSplit:
-    paths = run.paths
-    return VideoSplit(run.cache, [paths[i] for i in index], run.prepared.data.targets[target][index])
+    return video_split(run.cache, run.spec, run.prepared.data, index, target)
+
+
+def video_split(cache: FrameCache, spec: ModelSpec, data: Any, index: np.ndarray, target: str) -> VideoSplit:
+    """The videos of ``index``; a ``features`` input (VMemNet's precomputed dynamic vector) comes along."""
+    assert data.videos is not None
+    vectors = {i.name: data.features[index] for i in spec.inputs if i.stream == "features"}
+    return VideoSplit(cache, [str(data.videos[i]) for i in index], data.targets[target][index], vectors)
 
 
 def build_network(options: TrainOptions, spec: ModelSpec) -> torch.nn.Module:
@@ -285,10 +296,8 @@ def report_video(
     result["dropped_videos"] = run.dropped
     target = options.targets[0]
     if prepared.test_data is not None:
-        assert prepared.test_data.videos is not None
-        test = VideoSplit(
-            run.cache, [str(v) for v in prepared.test_data.videos], prepared.test_data.targets[target]
-        )
+        test_index = np.arange(len(prepared.test_data))
+        test = video_split(run.cache, run.spec, prepared.test_data, test_index, target)
         pred = predict_videos(bundle.build_module(), run.spec, test, options.fit.batch_size, "cpu")
         values = pred[run.spec.outputs[0].name].astype(np.float64)
         result["test"] = {target: evaluate(values, test.target)}
