@@ -174,3 +174,34 @@ def test_every_video_architecture_is_trainable() -> None:
 
     assert VIDEO_MODELS <= TRAINABLE
     assert np.all([name in TRAINABLE for name in ("vmemnet", "amnetvid", "resnet3d", "cnn-transformer")])
+
+
+def test_backbone_weights_reach_the_trunk(speed: Path, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from memo.errors import MemoError
+    from memo.models.registry import create_model
+    from memo.trainer.video_options import build_spec
+    from memo.trainer.video_recipe import build_network
+
+    spec = build_spec("resnet3d", parse_model_args(SMALL["resnet3d"]))
+    torch.manual_seed(123)
+    trunk = {
+        k: v.contiguous() for k, v in create_model("resnet3d", **spec.arch_args).trunk.state_dict().items()
+    }
+    save_file(trunk, str(tmp_path / "trunk.safetensors"))
+    run = options(
+        speed,
+        tmp_path / "run",
+        "resnet3d",
+        epochs=1,
+        lr=1e-3,
+        backbone_weights=tmp_path / "trunk.safetensors",
+    )
+    loaded = build_network(run, spec).trunk.state_dict()
+    assert all(torch.equal(loaded[k], trunk[k]) for k in trunk)
+    (tmp_path / "bad.safetensors").write_bytes(b"garbage")
+    run.backbone_weights = tmp_path / "bad.safetensors"
+    with pytest.raises(MemoError, match=r"bad\.safetensors"):
+        build_network(run, spec)
