@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -53,6 +54,7 @@ def export_command(
         Path | None, typer.Option(help="Videos for validation (default ../shared/videos, else generated).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the export records on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
 ) -> None:
 
     from memo.export.runner import ExportOptions, run_export
@@ -70,12 +72,14 @@ def export_command(
         videos=videos,
     )
     try:
-        with console.status("exporting and validating ..."):
+        with nullcontext() if quiet or as_json else console.status("exporting and validating ..."):
             results = run_export(options)
     except MemoError as exc:
         raise fail(str(exc)) from None
     if as_json:
         print(json.dumps([{"path": str(r.path), **r.record} for r in results], indent=2, default=str))
+        return
+    if quiet:
         return
     table = Table(title=f"memo export: {model}")
     for column in ("artifact", "precision", "max abs diff", "mean abs diff", "Spearman", "videos", "note"):

@@ -31,6 +31,7 @@ class PreparedVideo:
     frames: int  # frames decoded and used
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # presentation time (s) of each frame row used
 
 
 def prepare_video(
@@ -42,6 +43,7 @@ def prepare_video(
     arrays: dict[str, np.ndarray] = {}
     warnings: list[str] = []
     frames_used = 0
+    frame_times: list[float] = []
     info = None
     for input_spec in spec.inputs:
         if input_spec.stream in ("keyframes", "clip"):
@@ -54,6 +56,7 @@ def prepare_video(
             assert input_spec.preprocess is not None  # checked by InputSpec
             array = preprocess_frames(sample.images, input_spec.preprocess)
             frames_used = max(frames_used, sample.distinct)
+            frame_times = frame_times or [float(t) for t in sample.times]
             warnings.extend(sample.warnings)
             if sample.distinct < len(times):
                 warnings.append(
@@ -71,4 +74,5 @@ def prepare_video(
                 )
             arrays[input_spec.name] = np.asarray(provider.get(path, input_spec), dtype=np.float32)[None]
     rows = next(iter(arrays.values())).shape[0]
-    return PreparedVideo(path, arrays, rows, frames_used, time.perf_counter() - started, warnings)
+    seconds = time.perf_counter() - started
+    return PreparedVideo(path, arrays, rows, frames_used, seconds, warnings, frame_times)

@@ -197,13 +197,19 @@ class CaptionTable:
             )
         self.source = str(path)
         self.captions: dict[str, list[str]] = {}
+        self._ids: dict[str, None] = {}  # the ids as written, in file order
         for row in rows[1:]:
             if len(row) <= key_col or not row[key_col].strip():
                 continue
             texts = [c.strip() for i, c in enumerate(row) if i != key_col and c.strip()]
             name = row[key_col].strip()
+            self._ids.setdefault(name)
             for key in {name, Path(name).name, Path(name).stem, video_key(name)}:
                 self.captions.setdefault(key, texts)
+
+    def ids(self) -> list[str]:
+        """Every id of the file once, as written, in file order (``memo score`` by caption)."""
+        return list(self._ids)
 
     def lookup(self, video: str) -> list[str]:
         from memo.data.features import video_key
