@@ -97,6 +97,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=None, help="Keyframes per video (default: the model's).")
     parser.add_argument("--threads", type=int, default=None, help="Intra-op threads on both sides.")
     parser.add_argument("--profile", type=Path, help="Also profile one end-to-end run into this file.")
     parser.add_argument("--json", type=Path, help="Write the figures to this JSON file.")
@@ -118,6 +119,7 @@ def main() -> None:
         workers=args.workers,
         overwrite=True,
         threads=args.threads,
+        num_frames=args.frames,
     )
     bundle = prepare_bundle(options)
     paths = discover_videos(options.inputs)
@@ -136,6 +138,7 @@ def main() -> None:
     for r in range(args.repeats):
         for side in ("model", "e2e") if r % 2 == 0 else ("e2e", "model"):
             times[side].append(one(side))
+            print(f"round {r + 1} {side}: {times[side][-1]:.2f} s  load {os.getloadavg()[0]:.2f}", flush=True)
     load_end = os.getloadavg()
     ratios = [e / m for e, m in zip(times["e2e"], times["model"], strict=True)]
     model_s, e2e_s = statistics.median(times["model"]), statistics.median(times["e2e"])

@@ -102,7 +102,8 @@ def score_videos(
     settings = score_settings(bundle)
     previous = check_resume(options.output, settings) if options.resume else None
     session = _load(bundle, options)
-    log.info("scoring %d inputs with %s on %s/%s", len(paths), bundle.label, session.backend, session.device)
+    backend = str(getattr(session, "chosen", session.backend))  # auto -> what it picked
+    log.info("scoring %d inputs with %s on %s/%s", len(paths), bundle.label, backend, session.device)
     keys = {_same_file_key(p) for p in paths}
     dropped: list[str] = []
 
@@ -112,8 +113,8 @@ def score_videos(
             dropped.append(row["path"])
         return again
 
-    writer = _open(options, bundle, settings, session.backend, previous, drop)
-    summary = ScoreSummary(options.output, bundle.label, session.backend, session.device)
+    writer = _open(options, bundle, settings, backend, previous, drop)
+    summary = ScoreSummary(options.output, bundle.label, backend, session.device)
     new_rows: list[dict[str, Any]] = []
     try:
         done = {_same_file_key(p) for p in writer.done}  # ./videos/a.mp4 and /abs/videos/a.mp4 match
@@ -124,7 +125,7 @@ def score_videos(
         started = time.perf_counter()
         try:
             for row in _score_rows(todo, bundle, session, options):
-                row["backend"] = session.backend
+                row["backend"] = backend
                 writer.write(row)
                 new_rows.append(row)
                 summary.count_new(row)

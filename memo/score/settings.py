@@ -13,8 +13,10 @@ and each row says which one scored it (the ``backend`` column).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from typing import Any
 from memo import __version__
 from memo.errors import OutputError
 from memo.models.bundle import Bundle, write_json_atomic
+from memo.models.named import memo_home
 
 FORMAT = "memo-scores/1"
 SUFFIX = ".memo.json"
@@ -31,15 +34,42 @@ def sidecar_path(output: Path) -> Path:
     return output.with_name(output.name + SUFFIX)
 
 
+_HASHES: dict[str, str] = {}
+
+
 def weights_sha256(bundle: Bundle) -> str | None:
+    """SHA-256 of the bundle's weights, remembered by (real path, size, mtime).
+
+    ResMem's weights are 527 MB: hashing them costs seconds on a busy CPU, so the hash is
+    kept in ``$MEMO_HOME/cache/weights-sha256.json`` (best effort) and in memory.
+    """
     path = bundle.weights_path
     if not path.is_file():
         return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    stat = path.stat()
+    key = f"{os.path.realpath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
+    cache_file = memo_home() / "cache" / "weights-sha256.json"
+    if key not in _HASHES:
+        known = _read_hash_cache(cache_file)
+        if key in known:
+            _HASHES[key] = known[key]
+        else:
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            _HASHES[key] = digest.hexdigest()
+            with contextlib.suppress(OSError):  # a read-only home only costs the hash next time
+                write_json_atomic(cache_file, {**known, key: _HASHES[key]})
+    return _HASHES[key]
+
+
+def _read_hash_cache(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def score_settings(bundle: Bundle, precision: str = "fp32") -> dict[str, Any]:

@@ -103,7 +103,10 @@ class ScoreSummary:
 
 def failure_reason(path: str, error: str) -> str:
     """``clip.mp4: no such file`` -> ``no such file``: the part failures have in common."""
+    if not path:
+        return error
     for prefix in (f"{path}: ", f"{path} "):
         if error.startswith(prefix):
-            return error[len(prefix) :]
-    return error.replace(path, "<path>") if path else error
+            error = error[len(prefix) :]
+            break
+    return error.replace(path, "<path>")
