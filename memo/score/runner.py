@@ -24,6 +24,7 @@ from memo.data.prefetch import prefetch
 from memo.errors import InputError, MemoError
 from memo.models.bundle import Bundle
 from memo.models.named import DEFAULT_MODEL, resolve_model
+from memo.models.spec import ModelSpec
 from memo.runtime.base import Session, load_session, resolve_device
 from memo.score.settings import check_resume, score_settings, sidecar_path, write_sidecar
 from memo.score.setup import check_numbers, check_output, check_side_inputs, needs_frames
@@ -240,7 +241,7 @@ def _score_rows(
 
     queue: list[tuple[_Pending, int]] = []  # (video, first row not yet batched)
     queued_rows = 0
-    for path, prepared in prefetch(paths, prepare, workers=options.workers):
+    for path, prepared in prefetch(paths, prepare, workers=options.workers, depth=_depth(spec, options)):
         if isinstance(prepared, Exception):
             yield _failed_row(path, prepared, bundle, options.per_frame)
             continue
@@ -252,6 +253,16 @@ def _score_rows(
     while queue:
         queue, queued_rows, finished = _run_batch(queue, queued_rows, session, options.batch_size)
         yield from (_ok_row(p, bundle, options.per_frame) for p in finished)
+
+
+def _depth(spec: ModelSpec, options: ScoreOptions) -> int:
+    """Videos decoded ahead: two batches' worth of rows plus one per worker.
+
+    The old fixed ``2 * workers`` (4 videos = 28 rows of 7 frames) held less than two
+    batches of 16, so the model waited on the decoders at every batch boundary.
+    """
+    rows = 1 if spec.unit == "video" else max((i.num_frames for i in spec.inputs), default=1)
+    return max(2 * options.workers, options.workers + -(-2 * options.batch_size // rows))
 
 
 def _run_batch(
