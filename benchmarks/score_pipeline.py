@@ -40,6 +40,7 @@ from memo.data.discover import discover_videos
 from memo.data.inputs import prepare_video
 from memo.data.synthetic import write_video
 from memo.runtime import load_session
+from memo.runtime.options import LoadOptions
 from memo.score import ScoreOptions, score_videos
 from memo.score.runner import prepare_bundle
 
@@ -59,8 +60,7 @@ def model_only(bundle, prepared, batch_size: int, backend: str, threads: int | N
     rows = {n: np.concatenate([p.arrays[n] for p in prepared]) for n in names}
     total = next(iter(rows.values())).shape[0]
     start = time.perf_counter()
-    options = {"threads": threads} if threads and backend == "onnx" else {}
-    session = load_session(bundle, backend, "cpu", **options)
+    session = load_session(bundle, backend, "cpu", LoadOptions(threads=threads))
     for i in range(0, total, batch_size):
         session.run({n: a[i : i + batch_size] for n, a in rows.items()})
     return time.perf_counter() - start
@@ -97,7 +97,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--frames", type=int, default=None, help="Keyframes per video (default: the model's).")
+    parser.add_argument(
+        "--frames", type=int, default=None, help="Keyframes per video (default: the model's)."
+    )
     parser.add_argument("--threads", type=int, default=None, help="Intra-op threads on both sides.")
     parser.add_argument("--profile", type=Path, help="Also profile one end-to-end run into this file.")
     parser.add_argument("--json", type=Path, help="Write the figures to this JSON file.")

@@ -174,3 +174,23 @@ def test_cli_bench_json(bench_bundle, sample_dir, tmp_path):
         timeout=60,
     )
     assert bad.returncode == 2 and "expected integers" in bad.stderr
+
+
+def test_every_backend_gets_the_same_load_options(bench_bundle):
+    """--threads goes to every backend: torch and onnx honour it, trt does not take it (its row says so)."""
+    options = BenchOptions(
+        model=str(bench_bundle.path),
+        backends=["torch", "onnx", "trt"],
+        batch_sizes=[2],
+        device="cpu",
+        warmup=0,
+        iterations=1,
+        sample_count=3,
+        threads=1,
+    )
+    torch_row, onnx_row, trt_row = run_bench(options).rows
+    assert torch_row.status == onnx_row.status == "ok", (torch_row.reason, onnx_row.reason)
+    assert (
+        trt_row.status == "unavailable"
+        and "backend 'trt' does not take the option(s) threads" in trt_row.reason
+    )

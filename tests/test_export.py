@@ -11,10 +11,11 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from memo.export import BatchProfile, ExportError, ValidationFailed, export_onnx  # noqa: E402
-from memo.export.record import artifact_sha256, read_records  # noqa: E402
+from memo.export.record import read_records  # noqa: E402
 from memo.export.runner import ExportOptions, check_export_options  # noqa: E402
 from memo.models.bundle import read_bundle, save_bundle, write_json_atomic  # noqa: E402
 from memo.models.spec import OutputSpec  # noqa: E402
+from memo.runtime.artifacts import artifact_sha256, sha256_file  # noqa: E402
 from memo.runtime.base import load_session  # noqa: E402
 from tests.exporthelp import copy_bundle  # noqa: E402
 
@@ -77,8 +78,6 @@ def test_external_data_path_and_stale_data_removed(framecnn_bundle, tmp_path):
 
 
 def _sha(path):
-    from memo.export.record import sha256_file
-
     return sha256_file(path)
 
 
@@ -115,6 +114,10 @@ def test_option_conflicts_fail_with_the_fix():
         check_export_options(ExportOptions(model="x", formats=["onnx"], workspace_gb=2))
     with pytest.raises(ExportError, match="add --onnx"):
         check_export_options(ExportOptions(model="x", formats=["trt"], simplify=True))
+    with pytest.raises(ExportError, match="--force only applies to trt exports: add --trt"):
+        check_export_options(ExportOptions(model="x", formats=["onnx"], force=True))
+    with pytest.raises(ExportError, match="unknown precision 'int8'"):
+        check_export_options(ExportOptions(model="x", precision="int8"))
     with pytest.raises(ExportError, match="unknown format"):
         check_export_options(ExportOptions(model="x", formats=["tflite"]))
     with pytest.raises(ExportError, match="MIN <= OPT <= MAX"):

@@ -12,6 +12,7 @@ pytest.importorskip("onnxconverter_common")
 from memo.export import export_onnx  # noqa: E402
 from memo.export.fp16 import FP32_OPS, convert_fp16, tail_nodes  # noqa: E402
 from memo.runtime.base import load_session  # noqa: E402
+from memo.runtime.options import LoadOptions  # noqa: E402
 from tests.exporthelp import spread_framecnn  # noqa: E402
 
 FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
@@ -54,7 +55,7 @@ def test_fp16_parity_on_onnxruntime_cpu(fp16_export):
     assert 0 < check.max_abs_diff <= 1e-2  # fp16 really changed the numbers, within the fp16 tolerance
     assert np.ptp(check.reference_scores) > 0.05  # the spread that makes the rank check meaningful
     x = np.random.default_rng(0).random((3, 3, 32, 32), dtype=np.float32)
-    got = load_session(bundle, "onnx", "cpu", precision="fp16").run({"frames": x})["score"]
+    got = load_session(bundle, "onnx", "cpu", LoadOptions(precision="fp16")).run({"frames": x})["score"]
     assert got.dtype == np.float32 and got.shape == (3,)
 
 

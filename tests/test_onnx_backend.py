@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from memo.errors import BackendUnavailable
+from memo.errors import BackendUnavailable, BundleError, MemoError
 from memo.export import export_onnx
 from memo.runtime.auto_backend import choose_backend
 from memo.runtime.base import available_backends, load_session
@@ -20,6 +20,7 @@ from memo.runtime.onnx_backend import (
     open_onnx_session,
     providers_for,
 )
+from memo.runtime.options import LoadOptions, UnsupportedOption
 from tests.conftest import memo_command, subprocess_env
 from tests.exporthelp import copy_bundle
 
@@ -63,6 +64,8 @@ def test_asking_for_cuda_and_getting_cpu_is_an_error(onnx_bundle):
     with pytest.raises(BackendUnavailable):
         check_providers(providers_for("cuda"), ["CPUExecutionProvider"])
     check_providers(providers_for("cpu"), ["CPUExecutionProvider"])
+    with pytest.raises(BackendUnavailable, match="TensorRT provider runs on a CUDA GPU"):
+        providers_for("cpu", tensorrt=True)
 
 
 def test_missing_model_onnx_names_the_export_command(framecnn_bundle, sample_dir, tmp_path):
@@ -139,3 +142,42 @@ def test_auto_prefers_onnx_on_cpu_when_exported(onnx_bundle, framecnn_bundle, tm
     x = np.random.default_rng(1).random((2, 3, 32, 32), dtype=np.float32)
     want = load_session(onnx_bundle, "torch", "cpu").run({"frames": x})["score"]
     np.testing.assert_allclose(session.run({"frames": x})["score"], want, atol=1e-5)
+
+
+def test_an_option_a_backend_does_not_implement_is_an_error(onnx_bundle):
+    with pytest.raises(UnsupportedOption, match=r"backend 'torch' does not take the option\(s\) tensorrt_ep"):
+        load_session(onnx_bundle, "torch", "cpu", LoadOptions(tensorrt_ep=True))
+    # refused before anything else is checked: TensorRT is not even installed here
+    with pytest.raises(UnsupportedOption, match=r"backend 'trt' does not take the option\(s\) threads"):
+        load_session(onnx_bundle, "trt", "cuda", LoadOptions(threads=2))
+    with pytest.raises(MemoError, match="unknown precision 'int8'"):
+        LoadOptions(precision="int8")
+    with pytest.raises(TypeError, match="cuda_graph"):  # an option no backend implements does not exist
+        LoadOptions(cuda_graph=True)
+    with pytest.raises(BackendUnavailable, match="TensorRT provider runs on a CUDA GPU"):
+        load_session(onnx_bundle, "onnx", "cpu", LoadOptions(tensorrt_ep=True))
+    with pytest.raises(BackendUnavailable, match="fp16 PyTorch runs on CUDA only"):
+        load_session(onnx_bundle, "torch", "cpu", LoadOptions(precision="fp16"))
+
+
+def test_threads_are_honoured_by_torch_and_onnx(onnx_bundle):
+    import torch
+
+    before = torch.get_num_threads()
+    x = np.random.default_rng(2).random((2, 3, 32, 32), dtype=np.float32)
+    one = load_session(onnx_bundle, "torch", "cpu", LoadOptions(threads=1))
+    np.testing.assert_allclose(
+        one.run({"frames": x})["score"], load_session(onnx_bundle, "torch", "cpu").run({"frames": x})["score"]
+    )
+    assert torch.get_num_threads() == before, "the process-wide setting is restored after a call"
+    session = load_session(onnx_bundle, "onnx", "cpu", LoadOptions(threads=1))
+    assert session.session.get_session_options().intra_op_num_threads == 1
+
+
+def test_missing_fp16_graph_names_the_export_command(onnx_bundle):
+    with pytest.raises(
+        BundleError, match=r"no model.fp16.onnx; export it first: memo export .* --onnx --fp16"
+    ):
+        load_session(onnx_bundle, "onnx", "cpu", LoadOptions(precision="fp16"))
+    name, reason = choose_backend(onnx_bundle, "cpu", LoadOptions(precision="fp16"))
+    assert name == "torch" and "onnx: no model.fp16.onnx" in reason

@@ -10,20 +10,22 @@ import json
 
 import pytest
 
-from memo.errors import MissingDependency
+from memo.errors import BundleError, MemoError, MissingDependency
 from memo.export.errors import ExportError
-from memo.export.formats import BENCH_BACKENDS, FORMATS, get_format
+from memo.export.formats import FORMATS as EXPORT_FORMATS
 from memo.export.shapes import BatchProfile
 from memo.export.trt_meta import (
-    EngineTarget,
     layer_precisions,
     precision_satisfied,
-    rebuild_reason,
     summarise_precision,
     tensorrt_major,
     uses_strong_typing,
 )
+from memo.formats import BENCH_BACKENDS, FORMATS, get_format
+from memo.runtime.artifacts import artifact_sha256
+from memo.runtime.engine_meta import EngineTarget, check_engine, engine_paths, rebuild_reason
 from memo.runtime.trt_backend import split_batches
+from tests.exporthelp import copy_bundle
 
 TARGET = EngineTarget(
     "10.13.2", "NVIDIA H100 80GB HBM3", "9.0", "fp16", {"min": 1, "opt": 16, "max": 64}, "ab" * 32
@@ -118,11 +120,78 @@ def test_batches_split_to_the_profile(rows, lo, hi, chunks):
 
 
 def test_formats_table_drives_the_matrix():
-    assert set(FORMATS) == {"onnx", "trt"}
+    assert set(FORMATS) == {"onnx", "trt"} == set(EXPORT_FORMATS)
+    assert all(EXPORT_FORMATS[name].spec is FORMATS[name] for name in FORMATS)
     assert BENCH_BACKENDS == ("torch", "onnx", "trt")
     assert get_format("trt").artifact("fp16") == "model.fp16.engine" and get_format("trt").needs_gpu
-    with pytest.raises(ExportError, match="no 'int8' build"):
+    with pytest.raises(MemoError, match="no 'int8' build"):
         get_format("onnx").artifact("int8")
+
+
+GPU = ("NVIDIA H100 80GB HBM3", "9.0")
+
+
+def _engine_bundle(framecnn_bundle, tmp_path, precision="fp32", changes=None):
+    """A bundle holding an engine file and the metadata memo export --trt writes beside it.
+
+    The engine bytes are not a real engine: check_engine decides before TensorRT reads them.
+    """
+    bundle = copy_bundle(framecnn_bundle, tmp_path / "b")
+    (bundle.path / "model.onnx").write_bytes(b"graph v1")
+    engine, meta_file = engine_paths(bundle, precision)
+    engine.write_bytes(b"engine")
+    target = EngineTarget(
+        "10.13.2",
+        *GPU,
+        precision,
+        {"min": 1, "opt": 16, "max": 64},
+        artifact_sha256(bundle.path / "model.onnx"),
+    )
+    meta_file.write_text(
+        json.dumps({"target": {**target.to_json(), **(changes or {})}, "source_onnx": "model.onnx"})
+    )
+    return bundle, engine
+
+
+def test_matching_engine_is_accepted(framecnn_bundle, tmp_path):
+    bundle, engine = _engine_bundle(framecnn_bundle, tmp_path)
+    assert check_engine(bundle, "fp32", "10.13.2", GPU) == engine
+
+
+@pytest.mark.parametrize(
+    ("change", "machine", "message"),
+    [
+        ({}, ("11.0.0", GPU), "built with TensorRT 10.13.2, this is TensorRT 11.0.0"),
+        ({}, ("10.13.2", ("NVIDIA L4", "8.9")), "compute capability 9.0, this GPU is 8.9"),
+        ({"onnx_sha256": "cd" * 32}, ("10.13.2", GPU), "model.onnx changed"),
+        ({"precision": "fp16"}, ("10.13.2", GPU), "built as fp16, fp32 was asked for"),
+    ],
+)
+def test_stale_engine_is_an_error_naming_the_export_command(
+    framecnn_bundle, tmp_path, change, machine, message
+):
+    bundle, engine = _engine_bundle(framecnn_bundle, tmp_path, changes=change)
+    before = engine.read_bytes()
+    with pytest.raises(BundleError) as caught:
+        check_engine(bundle, "fp32", *machine)
+    text = str(caught.value)
+    assert message in text and text.endswith(f"rebuild it: memo export {bundle.path} --trt")
+    assert engine.read_bytes() == before, "the runtime must never rebuild"
+
+
+def test_missing_engine_or_metadata_names_the_export_command(framecnn_bundle, tmp_path):
+    bundle, engine = _engine_bundle(framecnn_bundle, tmp_path, precision="fp16")
+    with pytest.raises(BundleError, match=r"no model.engine; build it first: memo export .* --trt$"):
+        check_engine(bundle, "fp32", "10.13.2", GPU)
+    engine.with_name("model.fp16.engine.json").unlink()
+    with pytest.raises(BundleError, match=r"no readable metadata .*memo export .* --trt --fp16$"):
+        check_engine(bundle, "fp16", "10.13.2", GPU)
+
+
+def test_engine_shipped_without_its_onnx_is_checked_on_the_rest(framecnn_bundle, tmp_path):
+    bundle, engine = _engine_bundle(framecnn_bundle, tmp_path)
+    (bundle.path / "model.onnx").unlink()
+    assert check_engine(bundle, "fp32", "10.13.2", GPU) == engine
 
 
 def test_without_tensorrt_the_errors_say_how_to_install(framecnn_bundle):

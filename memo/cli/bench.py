@@ -10,6 +10,9 @@ from rich.table import Table
 
 from memo.cli.app import app, console, fail
 from memo.errors import MemoError
+from memo.formats import BENCH_BACKENDS, DEFAULT_PRECISION, PRECISIONS
+
+_BACKENDS = ",".join(BENCH_BACKENDS)  # the bench matrix, from the format table
 
 
 @app.command(
@@ -18,6 +21,8 @@ from memo.errors import MemoError
         "Benchmark MODEL on backends x precisions x batch sizes; "
         "one row each (ok / failed / unavailable).\n\n"
         "Example: [bold]memo bench resmem --backends torch,onnx --batch-sizes 1,16[/]\n\n"
+        "A backend's exported artifact comes from the bundle (memo export first; a missing one is an "
+        "unavailable row that gives the command).\n\n"
         "Latency p50/p90/p99 after warm-up, throughput, peak memory, and parity (Spearman, max abs diff) "
         "of per-video scores against PyTorch fp32 on the same real videos; below the floor (fp32 0.999, "
         "fp16 0.995) a row fails and the exit status is 1. --videos also times decode + inference per video."
@@ -26,8 +31,10 @@ from memo.errors import MemoError
 )
 def bench_command(
     model: Annotated[str, typer.Argument(help="Bundle directory or named model. Example: resmem")],
-    backends: Annotated[str, typer.Option(help="Comma-separated: torch,onnx,trt.")] = "torch,onnx,trt",
-    precisions: Annotated[str, typer.Option(help="Comma-separated: fp32,fp16.")] = "fp32",
+    backends: Annotated[str, typer.Option(help=f"Comma-separated: {_BACKENDS}.")] = _BACKENDS,
+    precisions: Annotated[
+        str, typer.Option(help=f"Comma-separated: {','.join(PRECISIONS)}.")
+    ] = DEFAULT_PRECISION,
     batch_sizes: Annotated[
         str, typer.Option("--batch-sizes", help="Comma-separated. Example: 1,8,32")
     ] = "1,8,32",
@@ -41,7 +48,11 @@ def bench_command(
         float, typer.Option(help="Stop timing a row after this long (>= 3 calls).")
     ] = 20.0,
     threads: Annotated[
-        int | None, typer.Option(help="Intra-op threads for ONNX Runtime and PyTorch (default all cores).")
+        int | None,
+        typer.Option(
+            min=1,
+            help="Intra-op threads (default all cores); a backend that does not take them is an unavailable row.",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     csv_path: Annotated[

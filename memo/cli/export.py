@@ -1,42 +1,29 @@
-"""`memo export`: export a bundle to ONNX / TensorRT, validated."""
+"""`memo export`: export a bundle to ONNX / TensorRT, validated.
+
+The format flags (``--onnx``, ``--trt``) and the precision flags (``--fp16``) are generated
+from the format table (:mod:`memo.formats`) by :func:`export_signature`; the rest of the
+options are written out once in :func:`_common_options`.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from memo.cli.app import app, console, fail
 from memo.errors import MemoError
+from memo.formats import DEFAULT_PRECISION, FORMATS, PRECISION_HELP, PRECISIONS, Format
 
 
-@app.command(
-    "export",
-    help=(
-        "Export MODEL (bundle directory or named model) to ONNX and/or a TensorRT engine, "
-        "written into the bundle.\n\n"
-        "Example: [bold]memo export resmem --onnx[/]   or   "
-        "[bold]memo export runs/vm8/bundle --trt --fp16[/]\n\n"
-        "Every export is validated against PyTorch on real video frames (names, shapes, values, Spearman); "
-        "the result is recorded in the bundle's export.json and a failed validation is an error.\n\n"
-        "Formats: onnx (model.onnx, dynamic batch; ONNX Runtime on CPU/GPU), trt (TensorRT engine for this "
-        "GPU; needs a CUDA GPU and TensorRT; not run in memo's own CI)."
-    ),
-    no_args_is_help=True,
-)
-def export_command(
+def _common_options(
     model: Annotated[str, typer.Argument(help="Bundle directory or named model. Example: resmem")],
-    onnx: Annotated[
-        bool, typer.Option("--onnx", help="Write model.onnx (model.fp16.onnx with --fp16).")
-    ] = False,
-    trt: Annotated[
-        bool, typer.Option("--trt", help="Build a TensorRT engine (CUDA GPU + TensorRT).")
-    ] = False,
-    fp16: Annotated[bool, typer.Option("--fp16", help="Mixed precision (inputs/outputs stay fp32).")] = False,
     opset: Annotated[int | None, typer.Option(help="ONNX opset (default 17).")] = None,
     batch: Annotated[
         str, typer.Option(help="Batch sizes to serve, MIN:OPT:MAX (TensorRT's profile). Example: 1:16:64")
@@ -56,24 +43,80 @@ def export_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the export records on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
 ) -> None:
+    """Signature template of the options every format shares (never called)."""
 
+
+def _flag_parameter(name: str, flag: str, text: str) -> inspect.Parameter:
+    annotation = Annotated[bool, typer.Option(flag, help=text)]
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=False, annotation=annotation)
+
+
+def export_signature(formats: Mapping[str, Format], precisions: tuple[str, ...]) -> inspect.Signature:
+    """MODEL, one flag per format, one per non-default precision, then the shared options."""
+    common = list(inspect.signature(_common_options, eval_str=True).parameters.values())
+    taken = {p.name for p in common}
+    generated = [_flag_parameter(f.name, f.flag, f.flag_help()) for f in formats.values()]
+    generated += [
+        _flag_parameter(p, f"--{p}", PRECISION_HELP.get(p, f"Build in {p}."))
+        for p in precisions
+        if p != DEFAULT_PRECISION
+    ]
+    clash = taken & {p.name for p in generated}
+    if clash:
+        raise ValueError(f"format/precision names {sorted(clash)} clash with memo export's options")
+    keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in common[1:]]
+    return inspect.Signature([common[0], *generated, *keyword])
+
+
+def make_export_command(
+    formats: Mapping[str, Format] = FORMATS, precisions: tuple[str, ...] = PRECISIONS
+) -> Callable[..., None]:
+    """The ``memo export`` callback, with its flags generated from ``formats`` and ``precisions``."""
+
+    def export_command(**params: Any) -> None:
+        chosen = [name for name in formats if params.pop(name)]
+        asked = [p for p in precisions if p != DEFAULT_PRECISION and params.pop(p)]
+        if len(asked) > 1:
+            raise fail(f"choose one precision: {' or '.join('--' + p for p in asked)}")
+        _export(chosen or [next(iter(formats))], asked[0] if asked else DEFAULT_PRECISION, **params)
+
+    export_command.__signature__ = export_signature(formats, precisions)  # type: ignore[attr-defined]
+    return export_command
+
+
+def export_help(formats: Mapping[str, Format] = FORMATS) -> str:
+    described = "; ".join(
+        f"{f.name} ({f.artifact(DEFAULT_PRECISION)}: {f.description}"
+        + ("; needs a CUDA GPU" if f.needs_gpu else "")
+        + ")"
+        for f in formats.values()
+    )
+    first = next(iter(formats.values()))
+    return (
+        "Export MODEL (bundle directory or named model) to the formats asked for "
+        f"(default {first.flag}), written into the bundle.\n\n"
+        "Example: [bold]memo export resmem --onnx[/]   or   "
+        "[bold]memo export runs/vm8/bundle --trt --fp16[/]\n\n"
+        "Every export is validated against PyTorch on real video frames (names, shapes, values, Spearman); "
+        "the result is recorded in the bundle's export.json and a failed validation is an error.\n\n"
+        f"Formats: {described}. TensorRT is not run in memo's own CI."
+    )
+
+
+def register(target: typer.Typer, formats: Mapping[str, Format] = FORMATS) -> None:
+    """Add ``memo export`` to ``target`` with flags generated from ``formats``."""
+    target.command("export", help=export_help(formats), no_args_is_help=True)(make_export_command(formats))
+
+
+def _export(
+    formats: list[str], precision: str, model: str, as_json: bool, quiet: bool, **options: Any
+) -> None:
     from memo.export.runner import ExportOptions, run_export
 
-    formats = [name for name, wanted in (("onnx", onnx), ("trt", trt)) if wanted] or ["onnx"]
-    options = ExportOptions(
-        model=model,
-        formats=formats,
-        fp16=fp16,
-        opset=opset,
-        batch=batch,
-        simplify=simplify,
-        workspace_gb=workspace_gb,
-        force=force,
-        videos=videos,
-    )
     try:
+        export_options = ExportOptions(model=model, formats=formats, precision=precision, **options)
         with nullcontext() if quiet or as_json else console.status("exporting and validating ..."):
-            results = run_export(options)
+            results = run_export(export_options)
     except MemoError as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -97,3 +140,6 @@ def export_command(
             "; ".join(result.messages) or "validated",
         )
     console.print(table)
+
+
+register(app)

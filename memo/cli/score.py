@@ -58,6 +58,13 @@ def score(
         typer.Option(help="Runtime backend: torch, onnx (memo export --onnx first), trt (--trt) or auto."),
     ] = "torch",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    decoder: Annotated[
+        str,
+        typer.Option(
+            help="Frame decoder: auto (DALI when installed and the device is CUDA, else PyAV), pyav, "
+            "or dali (pip install 'memo[dali]'; files DALI cannot decode fall back to PyAV)."
+        ),
+    ] = "auto",
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, help="Frames (or videos) per inference batch.")
     ] = 16,
@@ -125,6 +132,7 @@ def score(
     if not retry_failed and not resume:
         raise fail("--no-retry-failed only applies with --resume")
     try:
+        _check_decoder(decoder, device)
         providers = _stream_providers(text, features, feature_rows, model, device)
     except MemoError as exc:
         raise fail(str(exc)) from None
@@ -142,6 +150,7 @@ def score(
         resume=resume,
         overwrite=overwrite,
         extensions=tuple(ext.split(",")) if ext else DEFAULT_EXTENSIONS,
+        decoder=decoder,
         providers=providers,
         threads=threads,
         files_from=files_from,
@@ -202,6 +211,14 @@ def score(
     raise typer.Exit(1 if summary.failed else 0)
 
 
+def _check_decoder(decoder: str, device: str) -> None:
+    """Refuse an unknown or uninstalled decoder before any work."""
+    from memo.data.decoders import resolve_decoder
+    from memo.runtime.base import resolve_device
+
+    resolve_decoder(decoder, resolve_device(device))
+
+
 def _stream_providers(
     text: Path | None, features: Path | None, feature_rows: Path | None, model: str, device: str
 ) -> dict:  # type: ignore[type-arg]
@@ -239,6 +256,7 @@ def render_summary(summary) -> None:  # type: ignore[no-untyped-def]
         head.add_row("scored with warnings", str(data["with_warnings"]))
     head.add_row("failed", f"[red]{data['failed']}[/]" if data["failed"] else "0")
     head.add_row("mean score", mean)
+    head.add_row("decoder", data["decoder"])
     run = data["this_run"]
     head.add_row(
         "this run",

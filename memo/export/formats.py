@@ -1,60 +1,76 @@
-"""The table of export formats: drives CLI choices, option checks and the bench matrix.
+"""The format table of :mod:`memo.formats`, extended with how each format is exported.
 
-Each format names the artifact it writes into the bundle (per precision), the runtime
-backend that loads it, the precisions it can be built in and whether it needs a GPU.
+Each row of ``memo.formats.FORMATS`` (names, artifacts, precisions, GPU need: pure data the
+runtime reads too) gets here the step that builds it and the :class:`ExportOptions` fields
+only that format uses, so the option checks of ``memo export`` come from the table as
+well. A format without an export step here fails at import, not at run time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from memo.export.errors import ExportError
+from memo.export.onnx_export import ExportResult, export_onnx
+from memo.export.shapes import BatchProfile
+from memo.formats import FORMATS as TABLE
+from memo.formats import PRECISIONS, Format
+from memo.models.bundle import Bundle
 
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16")
+if TYPE_CHECKING:
+    from memo.export.runner import ExportOptions
+
+ExportStep = Callable[[Bundle, "ExportOptions", BatchProfile], ExportResult]
 
 
 @dataclass(frozen=True)
 class ExportFormat:
-    name: str
-    backend: str  # runtime backend that loads the artifact
-    artifacts: dict[str, str]  # precision -> file name inside the bundle
-    needs_gpu: bool
-    extra: str  # pip extra that provides the packages
-    description: str
+    spec: Format  # the row of memo.formats.FORMATS
+    step: ExportStep
+    options: tuple[str, ...]  # ExportOptions fields only this format uses (checked against the selection)
 
     @property
-    def precisions(self) -> tuple[str, ...]:
-        return tuple(self.artifacts)
+    def name(self) -> str:
+        return self.spec.name
 
     def artifact(self, precision: str) -> str:
-        if precision not in self.artifacts:
-            raise ExportError(
-                f"format {self.name!r} has no {precision!r} build (choose from {', '.join(self.artifacts)})"
-            )
-        return self.artifacts[precision]
+        return self.spec.artifact(precision)
 
 
-FORMATS: dict[str, ExportFormat] = {
-    "onnx": ExportFormat(
-        name="onnx",
-        backend="onnx",
-        artifacts={"fp32": "model.onnx", "fp16": "model.fp16.onnx"},
-        needs_gpu=False,
-        extra="onnx",
-        description="ONNX graph (dynamic batch), run by ONNX Runtime on CPU or GPU",
-    ),
-    "trt": ExportFormat(
-        name="trt",
-        backend="trt",
-        artifacts={"fp32": "model.engine", "fp16": "model.fp16.engine"},
-        needs_gpu=True,
-        extra="trt",
-        description="TensorRT engine built from the ONNX graph for this GPU and TensorRT version",
-    ),
+def _onnx(bundle: Bundle, options: ExportOptions, profile: BatchProfile) -> ExportResult:
+    return export_onnx(
+        bundle,
+        opset=options.opset,
+        batch=profile,
+        simplify=options.simplify,
+        precision=options.precision,
+        videos=options.videos,
+    )
+
+
+def _trt(bundle: Bundle, options: ExportOptions, profile: BatchProfile) -> ExportResult:
+    from memo.export.trt_export import export_trt
+
+    return export_trt(
+        bundle,
+        precision=options.precision,
+        batch=profile,
+        workspace_gb=options.workspace_gb or 4.0,
+        force=options.force,
+        videos=options.videos,
+    )
+
+
+_STEPS: dict[str, tuple[ExportStep, tuple[str, ...]]] = {
+    "onnx": (_onnx, ("opset", "simplify")),
+    "trt": (_trt, ("workspace_gb", "force")),
 }
+if set(_STEPS) != set(TABLE):
+    raise ImportError(f"memo.formats lists {sorted(TABLE)} but export steps exist for {sorted(_STEPS)}")
 
-#: Backends the bench knows, in order; torch has no export artifact (it runs the weights).
-BENCH_BACKENDS: tuple[str, ...] = ("torch", *(f.backend for f in FORMATS.values()))
+FORMATS: dict[str, ExportFormat] = {name: ExportFormat(TABLE[name], *_STEPS[name]) for name in TABLE}
 
 
 def get_format(name: str) -> ExportFormat:
@@ -63,7 +79,4 @@ def get_format(name: str) -> ExportFormat:
     return FORMATS[name]
 
 
-def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ExportError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
-    return precision
+__all__ = ["FORMATS", "PRECISIONS", "ExportFormat", "ExportStep", "get_format"]

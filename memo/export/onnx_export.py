@@ -26,15 +26,17 @@ import torch
 
 from memo.errors import MissingDependency
 from memo.export.errors import ExportError, ValidationFailed
-from memo.export.formats import check_precision, get_format
 from memo.export.fp16 import convert_fp16
 from memo.export.parity import tolerance
-from memo.export.record import artifact_sha256, write_record
+from memo.export.record import write_record
 from memo.export.samples import prepare_samples, sample_videos
 from memo.export.shapes import BatchProfile, input_shapes
 from memo.export.validate import Validation, compare_sessions
+from memo.formats import check_precision, get_format
 from memo.models.bundle import Bundle
+from memo.runtime.artifacts import artifact_sha256
 from memo.runtime.base import load_session
+from memo.runtime.options import LoadOptions
 
 if TYPE_CHECKING:
     import onnx
@@ -214,7 +216,7 @@ def validate_onnx(
     """PyTorch (fp32, CPU) vs ONNX Runtime (CPU) on real frames."""
     samples = prepare_samples(bundle.spec, sample_videos(videos, sample_count))
     reference = load_session(bundle, "torch", "cpu")
-    candidate = load_session(bundle, "onnx", "cpu", path=path)
+    candidate = load_session(bundle, "onnx", "cpu", LoadOptions(precision=precision, path=path))
     atol = tolerance(precision, bundle.spec.export_atol)
     return compare_sessions(reference, candidate, bundle.spec, samples, precision, atol)
 

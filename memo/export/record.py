@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from memo.models.bundle import Bundle, write_json_atomic
 
 EXPORT_RECORD = "export.json"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def artifact_sha256(path: Path) -> str:
-    """sha256 of an artifact together with its external-data file (``<name>.data``) if it has one."""
-    digest = hashlib.sha256()
-    for part in (path, path.with_name(f"{path.name}.data")):
-        if part.is_file():
-            digest.update(sha256_file(part).encode())
-    return digest.hexdigest()
 
 
 def read_records(bundle: Bundle) -> dict[str, Any]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from memo.export.errors import ExportError
 from memo.export.formats import FORMATS
-from memo.export.onnx_export import ExportResult, export_onnx
+from memo.export.onnx_export import ExportResult
 from memo.export.shapes import BatchProfile
+from memo.formats import DEFAULT_PRECISION, PRECISIONS
 from memo.models.named import resolve_model
 
 log = logging.getLogger(__name__)
@@ -19,60 +20,46 @@ log = logging.getLogger(__name__)
 class ExportOptions:
     model: str
     formats: list[str] = field(default_factory=lambda: ["onnx"])
-    fp16: bool = False
-    opset: int | None = None
+    precision: str = DEFAULT_PRECISION
+    opset: int | None = None  # ONNX only
     batch: str = "1:16:64"
-    simplify: bool = False
+    simplify: bool = False  # ONNX only
     workspace_gb: float | None = None  # TensorRT only
     force: bool = False  # TensorRT: rebuild even when the engine still matches
     videos: Path | None = None
 
 
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
 def check_export_options(options: ExportOptions) -> BatchProfile:
     """Conflicting or unknown options fail here, with the fix in the message."""
     if not options.formats:
-        raise ExportError("nothing to export: add --onnx and/or --trt")
+        raise ExportError(f"nothing to export: add {' and/or '.join(f.spec.flag for f in FORMATS.values())}")
     unknown = [f for f in options.formats if f not in FORMATS]
     if unknown:
         raise ExportError(f"unknown format(s) {unknown} (choose from {', '.join(FORMATS)})")
-    if options.workspace_gb is not None and "trt" not in options.formats:
-        raise ExportError("--workspace-gb only applies to TensorRT builds: add --trt")
-    if options.force and "trt" not in options.formats:
-        raise ExportError("--force only applies to TensorRT builds (ONNX exports always run): add --trt")
-    if options.simplify and "onnx" not in options.formats:
-        raise ExportError("--simplify applies to the ONNX export: add --onnx")
+    if options.precision not in PRECISIONS:
+        raise ExportError(f"unknown precision {options.precision!r} (choose from {', '.join(PRECISIONS)})")
+    defaults = {f.name: f.default for f in fields(ExportOptions)}
+    for fmt in FORMATS.values():
+        for option in fmt.options:
+            if getattr(options, option) != defaults[option] and not any(
+                option in FORMATS[name].options for name in options.formats
+            ):
+                users = [f.spec.flag for f in FORMATS.values() if option in f.options]
+                raise ExportError(
+                    f"{_flag(option)} only applies to {', '.join(u[2:] for u in users)} exports: "
+                    f"add {' or '.join(users)}"
+                )
     if options.opset is not None and not 13 <= options.opset <= 21:
         raise ExportError(f"--opset {options.opset}: memo exports opsets 13 to 21 (default 17)")
     return BatchProfile.parse(options.batch)
 
 
 def run_export(options: ExportOptions) -> list[ExportResult]:
+    """Export ``options.model`` to each format asked for, in the table's order."""
     profile = check_export_options(options)
     bundle = resolve_model(options.model)
-    results = []
-    if "onnx" in options.formats:
-        precision = "fp16" if options.fp16 else "fp32"
-        results.append(
-            export_onnx(
-                bundle,
-                opset=options.opset,
-                batch=profile,
-                simplify=options.simplify,
-                precision=precision,
-                videos=options.videos,
-            )
-        )
-    if "trt" in options.formats:
-        from memo.export.trt_export import export_trt
-
-        results.append(
-            export_trt(
-                bundle,
-                fp16=options.fp16,
-                batch=profile,
-                workspace_gb=options.workspace_gb or 4.0,
-                force=options.force,
-                videos=options.videos,
-            )
-        )
-    return results
+    return [fmt.step(bundle, options, profile) for name, fmt in FORMATS.items() if name in options.formats]

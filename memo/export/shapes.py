@@ -53,6 +53,8 @@ def input_shape(spec: ModelSpec, item: InputSpec) -> tuple[int, ...]:
     """The shape of one batch row of ``item`` (the batch axis excluded)."""
     if item.stream in ("text", "features"):
         return (int(item.dim or 0),)
+    if item.stream == "lowlevel":
+        return (item.num_frames, int(item.dim or 0))
     assert item.preprocess is not None
     height, width = item.preprocess.crop
     if item.stream == "keyframes":

@@ -3,7 +3,8 @@
 NOT RUN IN THIS REPOSITORY'S DEVELOPMENT: no GPU or TensorRT was available. The code
 follows the documented TensorRT 10 and 11 Python APIs (Builder / OnnxParser /
 IBuilderConfig / EngineInspector); the decisions around it (profile, metadata, rebuild,
-precision read-back) live in :mod:`memo.export.trt_meta` and are unit-tested.
+precision read-back) live in :mod:`memo.export.trt_meta` and :mod:`memo.runtime.engine_meta`
+and are unit-tested.
 
 * One optimisation profile over the batch axis (MIN:OPT:MAX) for every input.
 * A timing cache (``trt-timing.cache`` in the bundle) is loaded and saved on each build.
@@ -13,7 +14,8 @@ precision read-back) live in :mod:`memo.export.trt_meta` and are unit-tested.
 * The precision recorded is read back from the built engine with the engine inspector
   (profiling verbosity DETAILED), never assumed from the request.
 * ``<engine>.json`` records TensorRT version, GPU, compute capability, precision built,
-  profile and the source ONNX sha256; an engine that no longer matches is rebuilt.
+  profile and the source ONNX sha256; an engine that no longer matches is rebuilt here
+  (the runtime refuses it and names this command; ``--force`` rebuilds a matching one).
 """
 
 from __future__ import annotations
@@ -26,26 +28,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-from memo.errors import BackendUnavailable, MissingDependency
+from memo.errors import MissingDependency
 from memo.export.errors import ExportError, UnsupportedOperator, ValidationFailed
-from memo.export.formats import get_format
 from memo.export.onnx_export import ExportResult, export_onnx
 from memo.export.parity import tolerance
-from memo.export.record import artifact_sha256, write_record
+from memo.export.record import write_record
 from memo.export.samples import prepare_samples, sample_videos
 from memo.export.shapes import BatchProfile
 from memo.export.trt_meta import (
-    EngineTarget,
     layer_precisions,
     precision_satisfied,
-    read_meta,
-    rebuild_reason,
     summarise_precision,
     uses_strong_typing,
 )
 from memo.export.validate import compare_sessions
+from memo.formats import check_precision, get_format
 from memo.models.bundle import Bundle, write_json_atomic
+from memo.runtime.artifacts import artifact_sha256
 from memo.runtime.base import load_session
+from memo.runtime.engine_meta import EngineTarget, current_gpu, engine_paths, read_meta, rebuild_reason
+from memo.runtime.options import LoadOptions
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +64,6 @@ def import_tensorrt() -> Any:
     return tensorrt
 
 
-def current_gpu() -> tuple[str, str]:
-    """(name, compute capability) of the visible GPU; BackendUnavailable without one."""
-    import torch
-
-    if not torch.cuda.is_available():
-        raise BackendUnavailable("no CUDA GPU is visible: a TensorRT engine is built on the GPU that runs it")
-    major, minor = torch.cuda.get_device_capability()
-    return torch.cuda.get_device_name(), f"{major}.{minor}"
-
-
-def engine_paths(bundle: Bundle, precision: str) -> tuple[Path, Path]:
-    engine = bundle.artifact(get_format("trt").artifact(precision))
-    return engine, engine.with_name(f"{engine.name}.json")
-
-
 def engine_target(bundle: Bundle, precision: str, batch: BatchProfile, onnx_file: Path) -> EngineTarget:
     trt = import_tensorrt()
     gpu, capability = current_gpu()
@@ -87,29 +74,33 @@ def engine_target(bundle: Bundle, precision: str, batch: BatchProfile, onnx_file
 
 def source_onnx(bundle: Bundle, precision: str, tensorrt_version: str, batch: BatchProfile) -> Path:
     """The graph TensorRT parses: model.onnx, or model.fp16.onnx for fp16 on TensorRT 11+."""
-    name = "model.fp16.onnx" if precision == "fp16" and uses_strong_typing(tensorrt_version) else "model.onnx"
-    path = bundle.artifact(name)
+    graph = "fp16" if precision == "fp16" and uses_strong_typing(tensorrt_version) else "fp32"
+    path = bundle.artifact(get_format("onnx").artifact(graph))
     if not path.is_file():
-        log.info("%s is missing: exporting it first", name)
-        export_onnx(bundle, batch=batch, precision="fp16" if name == "model.fp16.onnx" else "fp32")
+        log.info("%s is missing: exporting it first", path.name)
+        export_onnx(bundle, batch=batch, precision=graph)
     return path
 
 
 def export_trt(
     bundle: Bundle,
-    fp16: bool = False,
+    precision: str = "fp32",
     batch: BatchProfile | str | tuple[int, int, int] = BatchProfile(),
     workspace_gb: float = 4.0,
     force: bool = False,
     videos: str | Path | None = None,
 ) -> ExportResult:
-    """Build (or reuse, when it still matches) the TensorRT engine of ``bundle``."""
+    """Build (or reuse, when it still matches) the TensorRT engine of ``bundle``.
+
+    A stale engine (other GPU, TensorRT version, precision, profile or graph) is rebuilt
+    and the reason logged; ``force`` rebuilds a matching one too.
+    """
+    check_precision(precision)
     trt = import_tensorrt()
     current_gpu()
     if workspace_gb <= 0:
         raise ExportError("--workspace-gb must be positive")
     profile = BatchProfile.parse(batch)
-    precision = "fp16" if fp16 else "fp32"
     onnx_file = source_onnx(bundle, precision, trt.__version__, profile)
     engine_file, meta_file = engine_paths(bundle, precision)
     target = engine_target(bundle, precision, profile, onnx_file)
@@ -139,15 +130,17 @@ def export_trt(
         "seconds_build": round(build_seconds, 1),
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    write_json_atomic(meta_file, meta)  # the runtime refuses an engine whose metadata does not match
     samples = prepare_samples(bundle.spec, sample_videos(videos))
     reference = load_session(bundle, "torch", "cuda")
-    candidate = load_session(bundle, "trt", "cuda", precision=precision, rebuild=False)
+    candidate = load_session(bundle, "trt", "cuda", LoadOptions(precision=precision))
     atol = tolerance(precision, bundle.spec.export_atol)
     validation = compare_sessions(reference, candidate, bundle.spec, samples, precision, atol)
     meta["validation"] = validation.to_json()
     if not validation.passed:
         write_record(bundle, f"failed:{engine_file.name}", meta)
         engine_file.unlink(missing_ok=True)
+        meta_file.unlink(missing_ok=True)
         raise ValidationFailed(f"{engine_file.name} does not match PyTorch: {'; '.join(validation.problems)}")
     write_record(bundle, engine_file.name, meta)
     write_json_atomic(meta_file, meta)

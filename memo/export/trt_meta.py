@@ -1,9 +1,8 @@
-"""Pure logic around TensorRT engines: metadata, rebuild decisions, precision read-back.
+"""Pure logic of the TensorRT build: typing by version, precision read-back from the inspector.
 
 Nothing here imports TensorRT, so all of it is unit-tested on machines without a GPU.
-An engine is tied to one GPU architecture and one TensorRT version; its metadata file
-(``<engine>.json``) says what it was built for and from, and :func:`rebuild_reason`
-compares that with the machine and the request.
+The engine metadata and the rebuild decision, which the runtime needs too, live in
+:mod:`memo.runtime.engine_meta`.
 """
 
 from __future__ import annotations
@@ -11,24 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
-
-
-@dataclass(frozen=True)
-class EngineTarget:
-    """What an engine must match to be reused."""
-
-    tensorrt: str
-    gpu: str
-    compute_capability: str
-    precision: str  # requested: fp32 | fp16
-    batch: dict[str, int]  # the optimisation profile over dim 0: min / opt / max
-    onnx_sha256: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def tensorrt_major(version: str) -> int:
@@ -41,45 +23,6 @@ def tensorrt_major(version: str) -> int:
 def uses_strong_typing(version: str) -> bool:
     """TensorRT 11 only builds strongly typed networks (no FP16 builder flag)."""
     return tensorrt_major(version) >= 11
-
-
-def read_meta(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def rebuild_reason(meta: dict[str, Any] | None, target: EngineTarget, engine_exists: bool) -> str | None:
-    """Why the engine must be (re)built for ``target``; ``None`` when the existing one fits."""
-    if not engine_exists:
-        return "no engine yet"
-    if meta is None:
-        return "the engine has no readable metadata"
-    built = meta.get("target", {})
-    checks = (
-        ("tensorrt", "built with TensorRT {old}, this is TensorRT {new}"),
-        ("compute_capability", "built for compute capability {old}, this GPU is {new}"),
-        ("gpu", "built on {old}, this GPU is {new}"),
-        ("precision", "built as {old}, {new} was asked for"),
-        ("batch", "built for batch profile {old}, {new} was asked for"),
-        ("onnx_sha256", "model.onnx changed since the engine was built ({old:.12} -> {new:.12})"),
-    )
-    wanted = target.to_json()
-    for key, message in checks:
-        old, new = built.get(key), wanted[key]
-        if old != new:
-            if key == "batch":
-                old, new = _profile_text(old), _profile_text(new)
-            return message.format(old=old if old is not None else "?", new=new)
-    return None
-
-
-def _profile_text(profile: Any) -> str:
-    if isinstance(profile, dict) and {"min", "opt", "max"} <= set(profile):
-        return f"{profile['min']}:{profile['opt']}:{profile['max']}"
-    return str(profile)
 
 
 _DTYPE_WORDS = {

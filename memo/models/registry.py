@@ -46,7 +46,7 @@ def register_model(
 
 def _load_builtin() -> None:
     # Importing the modules registers their models.
-    from memo.models import fusion, resmem, tiny  # noqa: F401
+    from memo.models import amnet, amnetvid, fusion, m3s, resmem, tiny, vmemnet  # noqa: F401
 
 
 def get_entry(name: str) -> ModelEntry:

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from memo.errors import BundleError
 
-Stream = Literal["keyframes", "clip", "text", "features"]
-STREAMS: tuple[str, ...] = ("keyframes", "clip", "text", "features")
+Stream = Literal["keyframes", "clip", "text", "features", "lowlevel"]
+STREAMS: tuple[str, ...] = ("keyframes", "clip", "text", "features", "lowlevel")
 FORMAT = "memo-bundle/1"
 
 
@@ -40,6 +40,9 @@ class InputSpec:
     * ``clip``: ``num_frames`` consecutive frames at ``fps``, centred in the video.
     * ``text``: a caption embedded by ``encoder`` into ``dim`` floats.
     * ``features``: a precomputed vector of ``dim`` floats read from a file.
+    * ``lowlevel``: ``(num_frames, dim)`` low-level measurements computed from the video by
+      :mod:`memo.data.lowlevel` (HOG, brightness, ...) on frames resized to
+      ``preprocess.crop`` (only that size is used).
     """
 
     name: str
@@ -59,6 +62,8 @@ class InputSpec:
             raise BundleError(f"input {self.name!r}: a {self.stream} input needs 'preprocess'")
         if self.stream == "clip" and not self.fps:
             raise BundleError(f"input {self.name!r}: a clip input needs 'fps'")
+        if self.stream == "lowlevel" and (self.preprocess is None or not self.dim):
+            raise BundleError(f"input {self.name!r}: a lowlevel input needs 'preprocess' and 'dim'")
         if self.stream in ("text", "features") and not self.dim:
             raise BundleError(f"input {self.name!r}: a {self.stream} input needs 'dim'")
 

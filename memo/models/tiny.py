@@ -58,6 +58,12 @@ class FrameCNN(nn.Module):
     def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"score": torch.sigmoid(self.head(self.body(frames))).squeeze(1)}
 
+    def attention(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Class activation map (Zhou et al., CVPR 2016): the head's weights applied at each
+        position of the last feature map, i.e. each position's contribution to the logit."""
+        fmap = self.body[:-2](frames)  # (rows, C, h, w): the body without its pooling
+        return {"cam": torch.einsum("c,bchw->bhw", self.head.weight[0], fmap)}
+
 
 @register_model("framecnn", spec=framecnn_spec, paper="memo's own small baseline")
 def build_framecnn(width: int = 16) -> nn.Module:

@@ -3,7 +3,8 @@
 Order (measured on CPU: ONNX Runtime beats PyTorch eager on resmem, see docs/performance.md):
 on a GPU, TensorRT when the bundle has an engine and TensorRT is installed, then ONNX
 Runtime with the CUDA provider when the bundle has ``model.onnx``, then PyTorch; on the
-CPU, ONNX Runtime when the bundle has ``model.onnx``, then PyTorch.
+CPU, ONNX Runtime when the bundle has ``model.onnx``, then PyTorch. Artifact names come
+from the format table (:mod:`memo.formats`), at the precision asked for.
 """
 
 from __future__ import annotations
@@ -14,26 +15,33 @@ from typing import Any
 
 import numpy as np
 
+from memo.errors import BackendUnavailable
 from memo.models.bundle import Bundle
+from memo.runtime.artifacts import missing_artifact
 from memo.runtime.base import Session, get_backend, register_backend
+from memo.runtime.options import DEFAULT_OPTIONS, LoadOptions, check_load_options
 
 log = logging.getLogger(__name__)
 
-_ARTIFACT = {"trt": "model.engine", "onnx": "model.onnx"}
+GPU_ORDER = ("trt", "onnx", "torch")
+CPU_ORDER = ("onnx", "torch")
 
 
-def choose_backend(bundle: Bundle, device: str) -> tuple[str, str]:
-    """(backend name, reason) for ``bundle`` on ``device``."""
-    order = ["trt", "onnx", "torch"] if device.startswith("cuda") else ["onnx", "torch"]
+def choose_backend(bundle: Bundle, device: str, options: LoadOptions = DEFAULT_OPTIONS) -> tuple[str, str]:
+    """(backend name, reason) for ``bundle`` on ``device`` with ``options``."""
+    order = GPU_ORDER if device.startswith("cuda") else CPU_ORDER
     skipped = []
     for name in order:
-        artifact = _ARTIFACT.get(name)
-        if artifact and not bundle.artifact(artifact).is_file():
-            skipped.append(f"{name}: no {artifact}")
-            continue
-        reason = get_backend(name).unavailable_reason(device)
+        backend = get_backend(name)
+        unknown = [o for o in options.given() if o not in backend.options]
+        reason = (
+            f"does not take {', '.join(unknown)}"
+            if unknown
+            else missing_artifact(bundle, name, options.precision)
+            or backend.unavailable_reason(device, options)
+        )
         if reason:
-            skipped.append(f"{name}: {reason}")
+            skipped.append(f"{name}: {reason.split(';')[0]}")
             continue
         why = f"fastest available on {device}" + (f" (skipped {'; '.join(skipped)})" if skipped else "")
         return name, why
@@ -56,11 +64,17 @@ class AutoSession:
 @register_backend("auto")
 class AutoBackend:
     name = "auto"
+    # What the backends it chooses from take; a backend that does not take a given option is skipped.
+    options = frozenset({"precision", "threads"})
 
-    def unavailable_reason(self, device: str) -> str | None:
-        return get_backend("torch").unavailable_reason(device)
+    def unavailable_reason(self, device: str, options: LoadOptions = DEFAULT_OPTIONS) -> str | None:
+        return None  # torch, the last resort, says why it cannot run when it is loaded
 
-    def load(self, bundle: Bundle, device: str, **options: Any) -> AutoSession:
-        chosen, reason = choose_backend(bundle, device)
+    def load(self, bundle: Bundle, device: str, options: LoadOptions = DEFAULT_OPTIONS) -> AutoSession:
+        chosen, reason = choose_backend(bundle, device, options)
         log.info("backend auto: using %s (%s)", chosen, reason)
-        return AutoSession(get_backend(chosen).load(bundle, device, **options), chosen, reason)
+        impl = get_backend(chosen)
+        check_load_options(chosen, impl.options, options)
+        if impl.unavailable_reason(device, options):  # the fallback cannot run either
+            raise BackendUnavailable(f"backend auto found nothing that runs on {device!r}: {reason}")
+        return AutoSession(impl.load(bundle, device, options), chosen, reason)

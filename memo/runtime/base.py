@@ -3,7 +3,9 @@
 A :class:`Backend` turns a bundle into a :class:`Session`; a session maps a dict of named
 arrays (NumPy, or torch tensors already on the right device) to a dict of named NumPy
 arrays. Backends live one per module and register by name, so adding ONNX Runtime or
-TensorRT is a new module, not a new branch in the callers.
+TensorRT is a new module, not a new branch in the callers. How to load is one typed
+:class:`~memo.runtime.options.LoadOptions`; each backend names the fields it implements and
+:func:`load_session` refuses the others.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from memo.errors import BackendUnavailable
 from memo.models.bundle import Bundle
+from memo.runtime.options import DEFAULT_OPTIONS, LoadOptions, check_load_options
 
 
 class Session(Protocol):
@@ -28,12 +31,13 @@ class Session(Protocol):
 
 class Backend(Protocol):
     name: str
+    options: frozenset[str]  # the LoadOptions fields this backend implements
 
-    def unavailable_reason(self, device: str) -> str | None:
-        """``None`` when this backend can run on ``device`` here, else why not."""
+    def unavailable_reason(self, device: str, options: LoadOptions = DEFAULT_OPTIONS) -> str | None:
+        """``None`` when this backend can run on ``device`` with ``options`` here, else why not."""
         ...
 
-    def load(self, bundle: Bundle, device: str, **options: Any) -> Session: ...
+    def load(self, bundle: Bundle, device: str, options: LoadOptions) -> Session: ...
 
 
 # name -> module that registers it; imported lazily so optional packages stay optional.
@@ -46,21 +50,16 @@ _MODULES = {
 _BACKENDS: dict[str, Backend] = {}
 
 
-def register_backend(name: str, module: str | None = None) -> Callable[[type], type]:
+def register_backend(name: str) -> Callable[[type], type]:
+    """Class decorator of a backend module; the module must also be listed in ``_MODULES``."""
+
     def decorate(cls: type) -> type:
         if name in _BACKENDS:
             raise ValueError(f"backend {name!r} is already registered")
         _BACKENDS[name] = cls()
-        if module:
-            _MODULES.setdefault(name, module)
         return cls
 
     return decorate
-
-
-def add_backend_module(name: str, module: str) -> None:
-    """Declare where backend ``name`` lives without importing it."""
-    _MODULES[name] = module
 
 
 def backend_names() -> list[str]:
@@ -101,10 +100,14 @@ def available_backends(device: str = "cpu") -> dict[str, str | None]:
     return out
 
 
-def load_session(bundle: Bundle, backend: str = "torch", device: str = "auto", **options: Any) -> Session:
-    device = resolve_device(device)
+def load_session(
+    bundle: Bundle, backend: str = "torch", device: str = "auto", options: LoadOptions = DEFAULT_OPTIONS
+) -> Session:
+    """Load ``bundle`` on ``backend``; options the backend does not implement are refused first."""
     impl = get_backend(backend)
-    reason = impl.unavailable_reason(device)
+    check_load_options(backend, impl.options, options)
+    device = resolve_device(device)
+    reason = impl.unavailable_reason(device, options)
     if reason:
         raise BackendUnavailable(f"backend {backend!r} cannot run on {device!r}: {reason}")
-    return impl.load(bundle, device, **options)
+    return impl.load(bundle, device, options)

@@ -4,6 +4,10 @@ The provider that actually runs the graph is read back from the session and repo
 as the session's ``device``; asking for CUDA and getting the CPU provider is an error,
 never a silent fallback. On GPU, inputs and outputs go through IO binding.
 
+Options (:class:`~memo.runtime.options.LoadOptions`): ``precision`` (which graph of the
+format table), ``threads`` (CPU intra-op threads), ``path`` (a graph file outside the
+bundle) and ``tensorrt_ep`` (ONNX Runtime's TensorRT provider first, CUDA only).
+
 Verified here: the CPU provider. The CUDA / TensorRT providers and IO binding are written
 against ONNX Runtime's documented Python API and have not been run on a GPU in this repo.
 """
@@ -18,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from memo.errors import BackendUnavailable, BundleError, MissingDependency
+from memo.errors import BackendUnavailable, MissingDependency
 from memo.models.bundle import Bundle
+from memo.runtime.artifacts import require_artifact
 from memo.runtime.base import register_backend
+from memo.runtime.options import DEFAULT_OPTIONS, LoadOptions
 
 log = logging.getLogger(__name__)
-
-ARTIFACTS = {"fp32": "model.onnx", "fp16": "model.fp16.onnx"}
 
 
 def _ort() -> Any:
@@ -53,8 +57,16 @@ def cpu_session_options(threads: int | None = None) -> Any:
 
 
 def providers_for(device: str, tensorrt: bool = False, cache_dir: Path | None = None) -> list[Any]:
-    """The provider list to ask ONNX Runtime for ``device`` (``cpu``, ``cuda``, ``cuda:N``)."""
+    """The provider list to ask ONNX Runtime for ``device`` (``cpu``, ``cuda``, ``cuda:N``).
+
+    ``tensorrt`` (``LoadOptions.tensorrt_ep``) puts the TensorRT provider first, with its
+    engine and timing caches in ``cache_dir``; it is refused on the CPU. NOT RUN here (no GPU).
+    """
     if device == "cpu":
+        if tensorrt:
+            raise BackendUnavailable(
+                "ONNX Runtime's TensorRT provider runs on a CUDA GPU (use --device cuda)"
+            )
         return ["CPUExecutionProvider"]
     index = int(device.split(":", 1)[1]) if ":" in device else 0
     providers: list[Any] = []
@@ -127,26 +139,12 @@ def _as_array(value: Any) -> np.ndarray:
     return np.ascontiguousarray(value, dtype=np.float32)
 
 
-def onnx_path(bundle: Bundle, precision: str = "fp32") -> Path:
-    if precision not in ARTIFACTS:
-        raise BundleError(
-            f"no ONNX artifact for precision {precision!r} (choose from {', '.join(ARTIFACTS)})"
-        )
-    path = bundle.artifact(ARTIFACTS[precision])
-    if not path.is_file():
-        flag = " --fp16" if precision == "fp16" else ""
-        raise BundleError(
-            f"{bundle.path}: no {path.name}; export it first: memo export {bundle.path} --onnx{flag}"
-        )
-    return path
-
-
 def open_onnx_session(
     path: Path, device: str = "cpu", threads: int | None = None, tensorrt: bool = False
 ) -> OnnxSession:
     ort = _ort()
     asked = providers_for(device, tensorrt=tensorrt, cache_dir=path.parent / "ort-trt-cache")
-    options = cpu_session_options(threads) if device == "cpu" else _gpu_session_options(ort)
+    options = cpu_session_options(threads) if device == "cpu" else _gpu_session_options(ort, threads)
     session = ort.InferenceSession(str(path), sess_options=options, providers=asked)
     got = session.get_providers()
     check_providers(asked, got)
@@ -155,32 +153,36 @@ def open_onnx_session(
     return OnnxSession(session, got[0] if gpu_index is None else f"{got[0]}:{gpu_index}", gpu_index)
 
 
-def _gpu_session_options(ort: Any) -> Any:
+def _gpu_session_options(ort: Any, threads: int | None) -> Any:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:  # host-side threads (operators that fall back to the CPU)
+        options.intra_op_num_threads = threads
     return options
 
 
 @register_backend("onnx")
 class OnnxBackend:
     name = "onnx"
+    options = frozenset({"precision", "threads", "path", "tensorrt_ep"})
 
-    def unavailable_reason(self, device: str) -> str | None:
+    def unavailable_reason(self, device: str, options: LoadOptions = DEFAULT_OPTIONS) -> str | None:
         try:
             ort = _ort()
         except MissingDependency as exc:
             return str(exc)
         if device == "cpu":
-            return None
+            return "the TensorRT provider runs on a CUDA GPU only" if options.tensorrt_ep else None
         if not device.startswith("cuda"):
             return f"unknown device {device!r} (use cpu, cuda or cuda:N)"
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             return "this onnxruntime has no CUDAExecutionProvider (pip install 'memo[gpu]' on a CUDA machine)"
+        if options.tensorrt_ep and "TensorrtExecutionProvider" not in ort.get_available_providers():
+            return (
+                "this onnxruntime has no TensorrtExecutionProvider (onnxruntime-gpu with TensorRT libraries)"
+            )
         return None
 
-    def load(self, bundle: Bundle, device: str, **options: Any) -> OnnxSession:
-        precision = options.get("precision", "fp32")
-        path = Path(options["path"]) if options.get("path") else onnx_path(bundle, precision)
-        return open_onnx_session(
-            path, device, threads=options.get("threads"), tensorrt=bool(options.get("tensorrt_ep", False))
-        )
+    def load(self, bundle: Bundle, device: str, options: LoadOptions = DEFAULT_OPTIONS) -> OnnxSession:
+        path = options.path or require_artifact(bundle, "onnx", options.precision)
+        return open_onnx_session(path, device, threads=options.threads, tensorrt=options.tensorrt_ep)

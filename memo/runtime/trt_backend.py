@@ -4,9 +4,12 @@ NOT RUN IN THIS REPOSITORY'S DEVELOPMENT (no GPU, TensorRT not installable): wri
 against the documented TensorRT 10/11 Python runtime API (``Runtime``,
 ``deserialize_cuda_engine``, tensor-address I/O, ``execute_async_v3``). Device buffers
 are torch CUDA tensors; batches larger than the profile's MAX are split and a last batch
-smaller than MIN is padded (the padding rows are dropped from the outputs). With
-``cuda_graph=True`` full batches of the profile's OPT size replay a captured CUDA graph.
-An engine that no longer matches this GPU / TensorRT / model.onnx is rebuilt first.
+smaller than MIN is padded (the padding rows are dropped from the outputs).
+
+Option: ``precision`` (which engine of the format table). The runtime never builds: an
+engine that no longer matches this GPU / TensorRT version / the bundle's ONNX graph, or
+has no metadata, is an error naming ``memo export <bundle> --trt``, which rebuilds it
+(:func:`memo.runtime.engine_meta.check_engine`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from typing import Any
 import numpy as np
 
 from memo.errors import BundleError
+from memo.formats import export_command, get_format
 from memo.models.bundle import Bundle
 from memo.runtime.base import register_backend
+from memo.runtime.engine_meta import check_engine, current_gpu
+from memo.runtime.options import DEFAULT_OPTIONS, LoadOptions
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +42,7 @@ def split_batches(rows: int, lo: int, hi: int) -> list[tuple[int, int, int]]:
 class TrtSession:
     backend = "trt"
 
-    def __init__(self, engine: Any, device: str, cuda_graph: bool = False) -> None:
+    def __init__(self, engine: Any, device: str) -> None:
         import tensorrt as trt
         import torch
 
@@ -52,8 +58,6 @@ class TrtSession:
         lo, opt, hi = (tuple(s) for s in engine.get_tensor_profile_shape(self.input_names[0], 0))
         self.batch_range = (lo[0], opt[0], hi[0])
         self._dtypes = {n: _torch_dtype(trt, torch, engine.get_tensor_dtype(n)) for n in names}
-        self._cuda_graph = cuda_graph
-        self._graph: Any = None
         self._static: dict[str, Any] = {}
 
     def run(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -63,13 +67,12 @@ class TrtSession:
             raise ValueError(f"missing inputs {sorted(missing)}; the engine takes {list(self.input_names)}")
         feed = {n: self._to_device(inputs[n]) for n in self.input_names}
         rows = next(iter(feed.values())).shape[0]
-        lo, opt, hi = self.batch_range
+        lo, _opt, hi = self.batch_range
         parts: dict[str, list[Any]] = {n: [] for n in self.output_names}
         with torch.cuda.stream(self.stream):
             for start, stop, size in split_batches(rows, lo, hi):
                 chunk = {n: _pad(v[start:stop], size) for n, v in feed.items()}
-                graph = self._cuda_graph and size == opt
-                out = self._replay(chunk) if graph else self._enqueue(chunk)
+                out = self._enqueue(chunk)
                 for name in self.output_names:
                     parts[name].append(out[name][: stop - start].float().cpu())
         self.stream.synchronize()
@@ -100,22 +103,6 @@ class TrtSession:
             raise RuntimeError("TensorRT execute_async_v3 failed")
         return outputs
 
-    def _replay(self, chunk: Mapping[str, Any]) -> dict[str, Any]:
-        """Fixed-shape path: copy into static buffers and replay a captured CUDA graph."""
-        torch = self._torch
-        if self._graph is None:
-            static = {n: v.to(self._dtypes[n]).contiguous().clone() for n, v in chunk.items()}
-            self._graph_outputs = self._enqueue(static)  # one plain enqueue after the shape change
-            self._graph_inputs = static
-            self.stream.synchronize()
-            self._graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self._graph, stream=self.stream):
-                self.context.execute_async_v3(self.stream.cuda_stream)
-        for name, value in chunk.items():
-            self._graph_inputs[name].copy_(value, non_blocking=True)
-        self._graph.replay()
-        return self._graph_outputs
-
 
 def _pad(value: Any, size: int) -> Any:
     """Repeat the last row so a short batch reaches the profile's minimum."""
@@ -142,8 +129,9 @@ def _torch_dtype(trt: Any, torch: Any, dtype: Any) -> Any:
 @register_backend("trt")
 class TrtBackend:
     name = "trt"
+    options = frozenset({"precision"})
 
-    def unavailable_reason(self, device: str) -> str | None:
+    def unavailable_reason(self, device: str, options: LoadOptions = DEFAULT_OPTIONS) -> str | None:
         try:
             import tensorrt  # noqa: F401
         except ImportError:
@@ -156,31 +144,16 @@ class TrtBackend:
             return "no CUDA GPU is visible"
         return None
 
-    def load(self, bundle: Bundle, device: str, **options: Any) -> TrtSession:
+    def load(self, bundle: Bundle, device: str, options: LoadOptions = DEFAULT_OPTIONS) -> TrtSession:
         import tensorrt as trt
 
-        from memo.export.shapes import BatchProfile
-        from memo.export.trt_export import engine_paths, export_trt
-        from memo.export.trt_meta import read_meta
-
-        precision = options.get("precision", "fp32")
-        engine_file, meta_file = engine_paths(bundle, precision)
-        meta = read_meta(meta_file)
-        if not engine_file.is_file():
-            raise BundleError(
-                f"{bundle.path}: no {engine_file.name}; build it first: memo export {bundle.path} --trt"
-                + (" --fp16" if precision == "fp16" else "")
-            )
-        if options.get("rebuild", True) and meta is not None:
-            batch = BatchProfile(**meta["target"]["batch"])
-            result = export_trt(bundle, fp16=precision == "fp16", batch=batch)  # no-op when it still matches
-            for message in result.messages:
-                log.info(message)
+        engine_file = check_engine(bundle, options.precision, trt.__version__, current_gpu(device))
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         engine = runtime.deserialize_cuda_engine(engine_file.read_bytes())
         if engine is None:
+            fix = export_command(bundle.path, get_format("trt"), options.precision)
             raise BundleError(
-                f"{engine_file}: TensorRT could not deserialise the engine (rebuild with --force)"
+                f"{engine_file}: TensorRT could not deserialise the engine; rebuild it: {fix} --force"
             )
         index = int(device.split(":", 1)[1]) if ":" in device else 0
-        return TrtSession(engine, f"cuda:{index}", cuda_graph=bool(options.get("cuda_graph", False)))
+        return TrtSession(engine, f"cuda:{index}")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from memo.data.decoders import DecoderChoice, resolve_decoder
 from memo.data.discover import DEFAULT_EXTENSIONS, discover_videos, path_problem
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
 from memo.data.prefetch import prefetch
@@ -49,6 +50,7 @@ class ScoreOptions:
     resume: bool = False
     overwrite: bool = False
     extensions: Sequence[str] = DEFAULT_EXTENSIONS
+    decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
     providers: Mapping[str, StreamProvider] = field(default_factory=dict)
     threads: int | None = None  # intra-op threads of PyTorch / ONNX Runtime (None: theirs)
     files_from: str | Path | None = None  # one path per line; "-" = standard input
@@ -63,7 +65,7 @@ ProgressCallback = Callable[[dict[str, Any], ScoreSummary], None]
 def result_columns(bundle: Bundle, per_frame: bool) -> list[str]:
     outputs = list(bundle.spec.output_names)
     columns = ["path", *outputs, "frames", "status", "error", "warning", "model", "model_version", "backend"]
-    columns.append("seconds")
+    columns += ["seconds", "decoder"]
     if per_frame:
         columns += ["frame_times", *(f"frame_{name}" for name in outputs)]
     return columns
@@ -99,6 +101,7 @@ def score_videos(
     check_output(options.output, resume=options.resume, overwrite=options.overwrite)
     bundle = prepare_bundle(options)
     check_side_inputs(bundle.spec, options.providers)
+    decoder = resolve_decoder(options.decoder, resolve_device(options.device))
     paths = _inputs(options, bundle)
     settings = score_settings(bundle)
     previous = check_resume(options.output, settings) if options.resume else None
@@ -115,7 +118,7 @@ def score_videos(
         return again
 
     writer = _open(options, bundle, settings, backend, previous, drop)
-    summary = ScoreSummary(options.output, bundle.label, backend, session.device)
+    summary = ScoreSummary(options.output, bundle.label, backend, session.device, decoder.name)
     new_rows: list[dict[str, Any]] = []
     try:
         done = {_same_file_key(p) for p in writer.done}  # ./videos/a.mp4 and /abs/videos/a.mp4 match
@@ -125,7 +128,7 @@ def score_videos(
             on_start(len(paths), summary.skipped)
         started = time.perf_counter()
         try:
-            for row in _score_rows(todo, bundle, session, options):
+            for row in _score_rows(todo, bundle, session, options, decoder):
                 row["backend"] = backend
                 writer.write(row)
                 new_rows.append(row)
@@ -168,15 +171,11 @@ def _inputs(options: ScoreOptions, bundle: Bundle) -> list[str]:
 
 
 def _load(bundle: Bundle, options: ScoreOptions) -> Session:
-    device = resolve_device(options.device)
-    load_options: dict[str, Any] = {}
-    if options.threads:
-        import torch
+    """The session, with ``--threads`` as the runtime's intra-op threads (LoadOptions)."""
+    from memo.runtime.options import LoadOptions
 
-        torch.set_num_threads(options.threads)
-        if options.backend in ("onnx", "auto"):
-            load_options["threads"] = options.threads
-    return load_session(bundle, options.backend, device, **load_options)
+    device = resolve_device(options.device)
+    return load_session(bundle, options.backend, device, LoadOptions(threads=options.threads))
 
 
 def _open(
@@ -226,7 +225,7 @@ class _Pending:
 
 
 def _score_rows(
-    paths: Sequence[str], bundle: Bundle, session: Session, options: ScoreOptions
+    paths: Sequence[str], bundle: Bundle, session: Session, options: ScoreOptions, decoder: DecoderChoice
 ) -> Iterator[dict[str, Any]]:
     """Yield one finished row per path, in completion order."""
     spec = bundle.spec
@@ -237,7 +236,7 @@ def _score_rows(
         problem = path_problem(path) if frames else None  # ids of text/features bundles are not files
         if problem:
             raise InputError(problem)
-        return prepare_video(path, spec, options.providers)
+        return prepare_video(path, spec, options.providers, decoder)
 
     queue: list[tuple[_Pending, int]] = []  # (video, first row not yet batched)
     queued_rows = 0
@@ -282,7 +281,7 @@ def _run_batch(
         if stop < pending.video.rows:
             rest.append((pending, stop))
     names = list(parts[0][0].video.arrays)
-    batch = {n: np.concatenate([p.video.arrays[n][a:b] for p, a, b in parts]) for n in names}
+    batch = {n: _concat([p.video.arrays[n][a:b] for p, a, b in parts]) for n in names}
     t0 = time.perf_counter()
     try:
         outputs = session.run(batch)
@@ -307,11 +306,22 @@ def _run_batch(
     return rest, queued_rows - taken, finished
 
 
+def _concat(parts: list[Any]) -> Any:
+    """Join row slices: NumPy arrays, or torch tensors in device memory (DALI on a GPU)."""
+    tensors = [part for part in parts if hasattr(part, "permute")]
+    if tensors:
+        import torch
+
+        # a file that fell back to PyAV joins the others on their device
+        return torch.cat([torch.as_tensor(part, device=tensors[0].device) for part in parts])
+    return np.concatenate(parts)
+
+
 def _base_row(path: str, bundle: Bundle) -> dict[str, Any]:
     row: dict[str, Any] = {"path": path}
     row.update({name: None for name in bundle.spec.output_names})
     row.update(frames=0, status="failed", error="", warning="", model=bundle.spec.name,
-               model_version=bundle.spec.version, backend="", seconds=0.0)  # fmt: skip
+               model_version=bundle.spec.version, backend="", seconds=0.0, decoder="")  # fmt: skip
     return row
 
 
@@ -320,6 +330,7 @@ def _ok_row(pending: _Pending, bundle: Bundle, per_frame: bool) -> dict[str, Any
     row = _base_row(video.path, bundle)
     row["seconds"] = round(video.seconds + pending.infer_seconds, 4)
     row["frames"] = video.frames
+    row["decoder"] = video.decoder
     if "__error__" in pending.outputs:
         row["error"] = f"{video.path}: inference failed ({pending.outputs['__error__'][0][0]})"
         if per_frame:

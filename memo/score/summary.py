@@ -22,6 +22,7 @@ class ScoreSummary:
     model: str
     backend: str
     device: str
+    decoder: str = ""  # the run's decoder; rows say which one each file used (fallbacks)
     total: int = 0  # rows in the output file
     skipped: int = 0  # rows kept from before (resume)
     retried: int = 0  # failed rows of the file scored again (resume)
@@ -82,6 +83,7 @@ class ScoreSummary:
             "model": self.model,
             "backend": self.backend,
             "device": self.device,
+            "decoder": self.decoder,
             "total": self.total,
             "skipped": self.skipped,
             "retried": self.retried,

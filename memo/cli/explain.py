@@ -1,0 +1,58 @@
+"""`memo explain`: attention overlays, contact sheets and per-head scores for videos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from memo.cli.app import app, console, fail
+from memo.errors import MemoError
+
+
+@app.command(
+    "explain",
+    help=(
+        "Draw MODEL's attention maps over the frames it scored, for each VIDEO: PNG overlays, a contact "
+        "sheet per video and every head's score (scores.json) in OUTPUT/<video>/.\n\n"
+        "Example: [bold]memo explain clip.mp4 -m runs/vmemnet/bundle -o explain/[/]\n\n"
+        "Exit status: 0 all explained, 1 some videos failed, 2 usage error."
+    ),
+    no_args_is_help=True,
+)
+def explain_command(
+    videos: Annotated[list[Path], typer.Argument(help="Video files.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Bundle directory or named model.")] = "resmem",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the pictures.")] = Path(
+        "explain"
+    ),
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
+) -> None:
+    from memo.explain import ExplainOptions, explain_videos
+
+    options = ExplainOptions(videos=[str(v) for v in videos], output=output, model=model, device=device)
+    try:
+        results = explain_videos(options)
+    except MemoError as exc:
+        raise fail(str(exc)) from None
+    failed = [r for r in results if r.error]
+    for r in failed:
+        console.print(f"[red]failed:[/] {escape(r.error or '')}", highlight=False, soft_wrap=True)
+    if as_json:
+        rows = [{"video": r.video, "folder": str(r.folder) if r.folder else None, "scores": r.scores,
+                 "maps": r.maps, "error": r.error} for r in results]  # fmt: skip
+        print(json.dumps(rows, indent=2))
+    elif not quiet:
+        for r in results:
+            if r.folder is not None:
+                heads = ", ".join(f"{k} {v:.4f}" for k, v in r.scores.items() if isinstance(v, float))
+                maps = ", ".join(r.maps) or "no attention maps"
+                console.print(
+                    f"{escape(r.video)}: {heads}; {maps} -> {escape(str(r.folder))}", highlight=False
+                )
+    raise typer.Exit(1 if failed else 0)

@@ -1,0 +1,109 @@
+"""The one frame-decoder interface, and the registry of decoders by name.
+
+A decoder turns "these presentation times of this video" into frames. Sampling is always
+memo's: the times come from memo's own PyAV index pass (:func:`memo.data.decode.index_video`,
+which knows the real timestamps of variable-frame-rate video), so every decoder returns the
+frame on screen at each time and the decoders differ only in who decodes and resizes.
+
+Two calls per decoder:
+
+* :meth:`FrameDecoder.read` -> :class:`DecodedFrames`: ``uint8`` RGB frames, display
+  orientation, on the host (used by tests and tools that compare decoders).
+* :meth:`FrameDecoder.preprocessed` -> :class:`FrameBatch`: frames preprocessed as a
+  bundle's :class:`~memo.models.spec.Preprocess` says, ``(T, 3, H, W)`` float32; a NumPy
+  array, or a torch tensor in device memory when the decoder ran on a GPU.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from memo.data.decode import VideoInfo
+from memo.errors import MemoError
+from memo.models.spec import Preprocess
+
+
+class DecoderError(MemoError):
+    """A decoder cannot handle one file (codec not supported there, damaged stream, ...)."""
+
+
+@dataclass
+class DecodedFrames:
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB, display orientation, one per requested time
+    times: list[float]  # presentation time of each returned frame
+    decoder: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def distinct(self) -> int:
+        return len(set(self.times))
+
+
+@dataclass
+class FrameBatch:
+    array: Any  # (T, 3, H, W) float32: np.ndarray, or a torch tensor on the decoder's device
+    times: list[float]
+    decoder: str  # the decoder that produced these frames ("pyav", "dali")
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def distinct(self) -> int:
+        return len(set(self.times))
+
+
+class FrameDecoder(Protocol):
+    name: str
+
+    def unavailable_reason(self, device: str) -> str | None:
+        """``None`` when this decoder can run for ``device`` here, else why not (one line)."""
+        ...
+
+    def read(self, path: str, times: Sequence[float], info: VideoInfo) -> DecodedFrames: ...
+
+    def preprocessed(
+        self, path: str, times: Sequence[float], info: VideoInfo, preprocess: Preprocess
+    ) -> FrameBatch: ...
+
+
+def frame_indices(info: VideoInfo, times: Sequence[float], tolerance: float = 1e-6) -> list[int]:
+    """Index (in presentation order) of the frame on screen at each time: the last with pts <= t.
+
+    The same rule as :func:`memo.data.decode.read_frames_at`, on the same index, so a decoder
+    that takes frame numbers decodes exactly the frames PyAV would return.
+    """
+    last = len(info.frame_times) - 1
+    return [min(max(bisect.bisect_right(info.frame_times, t + tolerance) - 1, 0), last) for t in times]
+
+
+# name -> module that registers it; imported lazily so DALI stays optional.
+_MODULES = {"pyav": "memo.data.decoders.pyav", "dali": "memo.data.decoders.dali"}
+_DECODERS: dict[str, FrameDecoder] = {}
+DECODER_CHOICES: tuple[str, ...] = ("auto", "pyav", "dali")
+
+
+def register_decoder(name: str) -> Callable[[type], type]:
+    def decorate(cls: type) -> type:
+        if name in _DECODERS:
+            raise ValueError(f"decoder {name!r} is already registered")
+        _DECODERS[name] = cls()
+        return cls
+
+    return decorate
+
+
+def get_decoder(name: str) -> FrameDecoder:
+    if name not in _DECODERS:
+        module = _MODULES.get(name)
+        if module is None:
+            close = difflib.get_close_matches(name, DECODER_CHOICES, n=2)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise MemoError(f"unknown decoder {name!r} (one of {', '.join(DECODER_CHOICES)}){hint}")
+        importlib.import_module(module)
+    return _DECODERS[name]

@@ -1,0 +1,158 @@
+"""Explain a model's scores on videos: attention overlays, a contact sheet, per-head scores.
+
+A model that can show where it looks implements ``attention(**inputs)``, returning
+named maps shaped ``(videos, T, h, w)`` (``unit: video``) or ``(frames, h, w)`` (``unit:
+frame``, one map per scored frame). memo draws every map over the frame it belongs to (the
+frames exactly as the model saw them: sampled, resized and cropped as its bundle says) and
+writes, per video, ``<out>/<video>/<map>_f<k>.png``, ``contact_sheet.png`` (frames on top,
+one row per map) and ``scores.json`` (every output of the model, i.e. each head's score
+where a model has several). A model without attention maps gets its scores and frames only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from memo.data.inputs import StreamProvider, prepare_video
+from memo.errors import InputError, MemoError
+from memo.explain.render import contact_sheet, overlay
+from memo.models.bundle import Bundle
+from memo.models.spec import InputSpec, ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExplainOptions:
+    videos: Sequence[str]
+    output: Path
+    model: str = "resmem"
+    device: str = "cpu"
+    providers: Mapping[str, StreamProvider] = field(default_factory=dict)
+
+
+@dataclass
+class ExplainResult:
+    video: str
+    folder: Path | None
+    scores: dict[str, Any] = field(default_factory=dict)
+    maps: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    error: str | None = None
+
+
+def display_frames(array: np.ndarray, item: InputSpec) -> np.ndarray:
+    """Model input of one video -> ``uint8 (T, H, W, 3)`` as the model saw it (normalisation undone)."""
+    assert item.preprocess is not None
+    frames = array.transpose(1, 0, 2, 3) if item.stream == "clip" else array  # (T, 3, H, W)
+    mean = np.asarray(item.preprocess.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(item.preprocess.std, dtype=np.float32)[:, None, None]
+    pixels = (frames * std + mean).transpose(0, 2, 3, 1)
+    return (pixels * 255).round().clip(0, 255).astype(np.uint8)
+
+
+def _visual(spec: ModelSpec) -> InputSpec:
+    for item in spec.inputs:
+        if item.stream in ("keyframes", "clip"):
+            return item
+    raise MemoError(f"model {spec.name!r} takes no frames: there is nothing to draw attention on")
+
+
+def _per_video_maps(maps: Mapping[str, torch.Tensor], spec: ModelSpec) -> dict[str, np.ndarray]:
+    out = {}
+    for name, value in maps.items():
+        array = value.detach().float().cpu().numpy()
+        if spec.unit == "frame" and array.ndim == 3:
+            array = array[None]
+        if array.ndim != 4:
+            raise MemoError(f"attention map {name!r} has shape {array.shape}; expected (videos, T, h, w)")
+        out[name] = array[0]
+    return out
+
+
+def _scores(outputs: Mapping[str, torch.Tensor], spec: ModelSpec) -> dict[str, Any]:
+    scores: dict[str, Any] = {}
+    for name, value in outputs.items():
+        values = value.detach().float().cpu().numpy().reshape(-1)
+        if spec.unit == "frame":
+            scores[name] = float(values.mean())
+            scores[f"{name}_per_frame"] = [float(v) for v in values]
+        else:
+            scores[name] = float(values[0])
+    return scores
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).name) or "video"
+
+
+def explain_one(path: str, bundle: Bundle, module: torch.nn.Module, options: ExplainOptions) -> ExplainResult:
+    spec = bundle.spec
+    item = _visual(spec)
+    prepared = prepare_video(path, spec, options.providers)
+    inputs = {k: torch.from_numpy(v).to(options.device) for k, v in prepared.arrays.items()}
+    with torch.inference_mode():
+        outputs = module(**inputs)
+        maps_fn: Callable[..., Mapping[str, torch.Tensor]] | None = getattr(module, "attention", None)
+        maps = _per_video_maps(maps_fn(**inputs), spec) if maps_fn is not None else {}
+    array = prepared.arrays[item.name]
+    frames = display_frames(array if spec.unit == "frame" else array[0], item)
+    folder = options.output / _slug(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    result = ExplainResult(path, folder, _scores(outputs, spec), sorted(maps))
+    rows = [("frames", [_image(f) for f in frames])]
+    for name, stack in maps.items():
+        images = []
+        for k, amap in enumerate(stack):
+            frame = frames[round(k * (len(frames) - 1) / max(1, len(stack) - 1))]
+            image = overlay(frame, amap)
+            result.files.append(_save(image, folder / f"{name}_f{k}.png"))
+            images.append(image)
+        rows.append((name, images))
+    title = f"{Path(path).name}  " + "  ".join(
+        f"{k}={v:.3f}" for k, v in result.scores.items() if isinstance(v, float)
+    )
+    result.files.append(_save(contact_sheet(rows, title), folder / "contact_sheet.png"))
+    (folder / "scores.json").write_text(json.dumps({"video": path, **result.scores}, indent=2) + "\n")
+    result.files.append(folder / "scores.json")
+    return result
+
+
+def _image(frame: np.ndarray):  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    return Image.fromarray(frame)
+
+
+def _save(image, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    image.save(path)
+    return path
+
+
+def explain_videos(
+    options: ExplainOptions, on_result: Callable[[ExplainResult], None] | None = None
+) -> list[ExplainResult]:
+    """Explain every video; a video that cannot be read gets a result with its one-line error."""
+    from memo.models.named import resolve_model
+
+    bundle = resolve_model(options.model)
+    module = bundle.build_module().eval().to(options.device)
+    results = []
+    for path in options.videos:
+        try:
+            result = explain_one(path, bundle, module, options)
+        except (InputError, OSError) as exc:
+            result = ExplainResult(path, None, error=str(exc))
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results
