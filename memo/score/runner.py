@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,13 @@ from memo.score.summary import ScoreSummary
 from memo.score.writers import ResultWriter, open_writer
 
 log = logging.getLogger(__name__)
+
+# While scoring, the model (main thread) and the decoders (worker threads) share the GIL.
+# After each PyTorch op the main thread must win the GIL back from a decoder that holds it
+# in Python code, which by default can take the whole 5 ms switch interval: a ResNet-152
+# forward is hundreds of module calls, so the model waits seconds per batch. A short
+# interval hands the GIL back quickly (see docs/performance.md).
+SWITCH_INTERVAL = 0.0002
 
 
 @dataclass
@@ -127,6 +135,8 @@ def score_videos(
         if on_start:
             on_start(len(paths), summary.skipped)
         started = time.perf_counter()
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
         try:
             for row in _score_rows(todo, bundle, session, options, decoder):
                 row["backend"] = backend
@@ -141,6 +151,7 @@ def score_videos(
             summary.interrupted = True
             raise
         finally:
+            sys.setswitchinterval(switch)
             summary.seconds = time.perf_counter() - started
     finally:
         writer.close()
