@@ -324,7 +324,9 @@ def test_a_text_only_bundle_scores_every_caption_id_without_videos(tmp_path: Pat
 
     with torch.inference_mode():
         expected = float(spec.build_module()(text=torch.from_numpy(vector)[None])["score"][0])
-    assert float(next(r for r in rows if r["path"] == "8")["score"]) == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    assert float(next(r for r in rows if r["path"] == "8")["score"]) == pytest.approx(
+        expected, rel=1e-4, abs=1e-5
+    )
     listed = tmp_path / "ids.txt"
     listed.write_text("9\n7\n")
     some = _memo("score", "-m", str(bundle), "--text", str(captions), "--files-from", str(listed), "-o",
