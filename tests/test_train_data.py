@@ -74,8 +74,8 @@ def test_memento_loader_reads_scores_alpha_and_five_captions() -> None:
     assert "decay_alpha" in data.targets
     assert all(len(c) == 5 for c in data.captions)
     assert data.captions[0][0].startswith("A brown hair girl")
-    report = check_dataset(data, ["short_term"], ["text", "video"])
-    assert not report.ok and any("video stream needs video files" in p for p in report.problems)
+    report = check_dataset(data, ["short_term"], ["text", "keyframes"])
+    assert not report.ok and any("keyframes input needs video files" in p for p in report.problems)
 
 
 def test_check_reports_duplicates_out_of_range_empty_captions_and_missing_videos(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_check_reports_duplicates_out_of_range_empty_captions_and_missing_videos
         "path,score,caption\na.mp4,0.5,a dog\na.mp4,0.7,a cat\nb.mp4,1.4,\n", encoding="utf-8"
     )
     data = load_csv(tmp_path / "labels.csv", ["score"], text_columns=["caption"])
-    report = check_dataset(data, ["score"], ["text", "video"])
+    report = check_dataset(data, ["score"], ["text", "keyframes"])
     text = "\n".join(report.problems)
     assert "1 duplicate id(s), e.g. a.mp4" in text
     assert "1 score score(s) outside [0, 1], e.g. b.mp4 = 1.4" in text

@@ -36,7 +36,7 @@ def planted(folder: Path, n: int, dim: int = 16, seed: int = 0, noise: float = 0
 
 def options(labels: Path, out: Path, **changes) -> TrainOptions:  # type: ignore[no-untyped-def]
     values = {
-        "targets": ["score"], "streams": ["features"], "features": labels.parent / "feats", "hidden": 64,
+        "targets": ["score"], "inputs": ["features"], "features": labels.parent / "feats", "hidden": 64,
         "dropout": 0.1, "plots": False, "fit": FitConfig(epochs=25, batch_size=64, lr=3e-3, patience=8, device="cpu"),
     }  # fmt: skip
     values.update(changes)
@@ -54,7 +54,10 @@ def test_learns_a_planted_signal_and_writes_the_run(tmp_path: Path) -> None:
         assert (tmp_path / "run" / name).is_file(), name
     assert (tmp_path / "run/plots/scatter_score.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = json.loads((tmp_path / "run/metrics.json").read_text())
-    assert saved["summary"]["score"]["spearman_mean"] == pytest.approx(held_out["spearman"])
+    # one validation split: its own numbers, no "± 0.000" and no "mean of the folds"
+    assert saved["summary"]["score"]["spearman"] == pytest.approx(held_out["spearman"])
+    assert "spearman_std" not in saved["summary"]["score"]
+    assert "folds" not in saved["final_model"]["rule"] and "one validation split" in saved["protocol"]
     assert saved["final_model"]["trained_on"] == "all labelled items"
     # the bundle scores through the registry exactly like the runtime builds it
     from memo.models.bundle import read_bundle
@@ -126,8 +129,8 @@ def test_errors_are_clear(tmp_path: Path) -> None:
     (tmp_path / "b" / "x").write_text("")
     with pytest.raises(MemoError, match="run directory is not empty"):
         train(options(labels, tmp_path / "b", folds=3))
-    with pytest.raises(InputError, match="the text stream needs captions"):
-        train(options(labels, tmp_path / "c", streams=["text"]))
+    with pytest.raises(InputError, match="the text input needs captions"):
+        train(options(labels, tmp_path / "c", inputs=["text"]))
 
 
 def test_check_command_reports_bad_data_in_one_line(tmp_path: Path) -> None:
@@ -166,7 +169,7 @@ def test_real_videomem_subset_titles_and_coco(tmp_path: Path) -> None:
     )
     opts = TrainOptions(
         dataset="videomem", data=subset, output=tmp_path / "run", targets=["short_term", "long_term"],
-        streams=["text", "features"], features=root / "coco80_rn152.bin", folds=3, plots=False,
+        inputs=["text", "features"], features=root / "coco80_rn152.bin", folds=3, plots=False,
         cache_dir=tmp_path / "cache", fit=FitConfig(epochs=15, patience=5, lr=1e-3, device="cpu"),
     )  # fmt: skip
     result = train(opts)

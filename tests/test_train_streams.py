@@ -35,7 +35,7 @@ def test_text_bundle_records_its_encoder_and_scores_with_captions(tmp_path: Path
         )
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     options = TrainOptions(
-        dataset="csv", data=tmp_path / "labels.csv", output=tmp_path / "run", targets=["score"], streams=["text"],
+        dataset="csv", data=tmp_path / "labels.csv", output=tmp_path / "run", targets=["score"], inputs=["text"],
         text_columns=["caption"], val_split=0.25, hidden=64, dropout=0.1, plots=False, cache_dir=tmp_path / "cache",
         fit=FitConfig(epochs=30, lr=3e-3, batch_size=32, patience=10, device="cpu"),
     )  # fmt: skip
@@ -88,7 +88,7 @@ def test_features_bundle_scores_from_a_features_folder(tmp_path: Path, sample_di
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     options = TrainOptions(
         dataset="csv", data=tmp_path / "labels.csv", output=tmp_path / "run", targets=["score"],
-        streams=["features"], features=feats, folds=2, hidden=32, dropout=0.0, plots=False,
+        inputs=["features"], features=feats, folds=2, hidden=32, dropout=0.0, plots=False,
         fit=FitConfig(epochs=20, lr=3e-3, batch_size=32, patience=0, device="cpu"),
     )  # fmt: skip
     result = train(options)
@@ -124,7 +124,7 @@ def test_video_stream_bundle_carries_its_backbone(tmp_path: Path, sample_dir: Pa
     (sample_dir.parent / "video_labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     options = TrainOptions(
         dataset="csv", data=sample_dir.parent / "video_labels.csv", output=tmp_path / "run", targets=["score"],
-        streams=["video"], videos=sample_dir, video_backbone="torchvision:resnet18", backbone_weights=weights,
+        inputs=["keyframes"], videos=sample_dir, video_backbone="torchvision:resnet18", backbone_weights=weights,
         num_frames=2, hidden=16, plots=False, cache_dir=tmp_path / "cache",
         fit=FitConfig(epochs=3, batch_size=4, device="cpu"),
     )  # fmt: skip
@@ -162,7 +162,7 @@ def test_finetune_text_trains_the_encoder_and_ships_it_in_the_bundle(tmp_path: P
     ]
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     options = TrainOptions(
-        dataset="csv", data=tmp_path / "labels.csv", output=tmp_path / "run", targets=["score"], streams=["text"],
+        dataset="csv", data=tmp_path / "labels.csv", output=tmp_path / "run", targets=["score"], inputs=["text"],
         text_columns=["caption"], finetune_text=True, val_split=0.25, hidden=16, plots=False,
         fit=FitConfig(epochs=2, lr=1e-3, batch_size=8, patience=0, device="cpu"),
     )  # fmt: skip

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.markup import escape
 from rich.table import Table
 
 from memo.cli.app import app, console, fail
+from memo.cli.train_progress import TrainProgress
 from memo.errors import MemoError
+
+# Command-line parameter -> TrainOptions field (FIT_PARAMS: FitConfig fields of the same name).
+PARAM_FIELDS = {
+    "kind": "dataset", "data": "data", "output": "output", "target": "targets", "input_kind": "inputs",
+    "stream": "inputs", "split": "split", "decay_alpha": "decay_alpha", "folds": "folds",
+    "fold_file": "fold_file", "val_split": "val_split", "test": "test", "seed": "seed", "inner_val": "inner_val",
+    "model": "model", "model_arg": "model_args", "hidden": "hidden", "dropout": "dropout", "ensemble": "ensemble", "text_encoder": "text_encoder",
+    "finetune_text": "finetune_text", "features": "features", "feature_rows": "feature_rows", "videos": "videos",
+    "video_backbone": "video_backbone", "backbone_weights": "backbone_weights", "frames": "num_frames",
+    "id_column": "id_column", "text_column": "text_columns", "captions": "captions", "check": "check", "resume": "resume",
+    "overwrite": "overwrite", "tensorboard": "tensorboard", "plots": "plots", "cache_dir": "cache_dir",
+    "threads": "threads",
+}  # fmt: skip
+FIT_PARAMS = (
+    "loss", "alpha_weight", "epochs", "batch_size", "lr", "weight_decay", "schedule", "step_size", "gamma",
+    "grad_clip", "patience", "caption_sampling", "device", "amp",
+)  # fmt: skip
+# Where a value came from, by name: typer >= 0.29 bundles its own click, so the enum class varies.
+EXPLICIT = frozenset({"COMMANDLINE", "ENVIRONMENT", "PROMPT"})
 
 
 @app.command(
@@ -25,19 +39,35 @@ from memo.errors import MemoError
     help=(
         "Train a memorability model on labelled videos and write a bundle, metrics.json and plots to OUTPUT.\n\n"
         "Examples:\n\n"
-        "[bold]memo train videomem ../shared/data/videomem-me18 -o runs/vm --stream text --stream features "
+        "[bold]memo train --config configs/videomem-short-text-coco.toml -o runs/vm[/]\n\n"
+        "[bold]memo train videomem ../shared/data/videomem-me18 -o runs/vm --input text --input features "
         "--features coco80_rn152.bin --target short_term --fold-file "
         "../shared/data/videomem-me18/vmemnet_fold_permutation.bin[/]\n\n"
         "[bold]memo train memento10k ../shared/data/memento10k -o runs/m10k --folds 5 --decay-alpha[/]\n\n"
         "[bold]memo train csv labels.csv -o runs/mine --target score --text-column caption --check[/]\n\n"
-        "Every epoch is checkpointed; --resume continues a killed run exactly. "
+        "Every epoch is checkpointed; memo train -o RUN --resume continues a killed run exactly. "
+        "OUTPUT/options.json records the resolved options (a --config file). "
         "Exit status: 0 done, 2 bad options or data (one line saying why)."
     ),
     no_args_is_help=True,
 )
 def train_command(
-    kind: Annotated[str, typer.Argument(help="Dataset kind: videomem, memento10k or csv.")],
-    data: Annotated[Path, typer.Argument(help="Dataset folder (videomem, memento10k) or CSV file (csv).")],
+    ctx: typer.Context,
+    kind: Annotated[
+        str | None, typer.Argument(help="Dataset kind: videomem, memento10k or csv (or in --config).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Argument(help="Dataset folder (videomem, memento10k) or CSV file (csv).")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Options from a .toml/.json file (keys: the TrainOptions fields, e.g. an OUTPUT/options.json); "
+            "flags given here override it. Relative paths in it are relative to the file.",
+        ),
+    ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Run directory.")] = Path("runs/train"),
     target: Annotated[
         list[str] | None,
@@ -45,10 +75,21 @@ def train_command(
             "--target", "-t", help="Target(s): short_term, long_term (both: repeat); csv: column names."
         ),
     ] = None,
+    input_kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input", "-i", help="Input kind(s): text, features, keyframes (repeat). Default: text."
+        ),
+    ] = None,
     stream: Annotated[
         list[str] | None,
-        typer.Option("--stream", "-s", help="Input stream(s): text, features, video (repeat)."),
+        typer.Option(
+            "--stream", "-s", help="Deprecated name of --input ('video' is now 'keyframes').", hidden=True
+        ),
     ] = None,
+    split: Annotated[
+        str, typer.Option(help="memento10k: the split to train on (<split>_scores.csv): train, val or test.")
+    ] = "train",
     loss: Annotated[
         str, typer.Option(help="mse, l1, mse-tails, spearman, mse-to-spearman or ranking.")
     ] = "mse",
@@ -80,6 +121,15 @@ def train_command(
     gamma: Annotated[float, typer.Option(help="Factor of each step of the step schedule.")] = 0.5,
     grad_clip: Annotated[float, typer.Option(help="Gradient-norm clipping (0: off).")] = 1.0,
     patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs (0: off).")] = 15,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Architecture to train (memo models lists them).")
+    ] = "fusion-mlp",
+    model_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-arg", help="Architecture argument KEY=VALUE (repeat). Example: --model-arg width=8"
+        ),
+    ] = None,
     hidden: Annotated[int, typer.Option(help="Width of the fusion MLP.")] = 256,
     dropout: Annotated[float, typer.Option(help="Dropout of the fusion MLP.")] = 0.5,
     ensemble: Annotated[
@@ -100,7 +150,7 @@ def train_command(
     ] = None,
     feature_rows: Annotated[Path | None, typer.Option(help="Row-order file of a features matrix.")] = None,
     videos: Annotated[
-        Path | None, typer.Option(help="Folder of the dataset's video files (video stream).")
+        Path | None, typer.Option(help="Folder of the dataset's video files (keyframes input).")
     ] = None,
     video_backbone: Annotated[
         str, typer.Option(help="Frozen video backbone: resmem or torchvision:<arch> with --backbone-weights.")
@@ -109,10 +159,14 @@ def train_command(
         Path | None, typer.Option(help="Local weights of a torchvision backbone.")
     ] = None,
     frames: Annotated[
-        int, typer.Option("--frames", "-n", min=1, help="Keyframes per video (video stream).")
+        int, typer.Option("--frames", "-n", min=1, help="Keyframes per video (keyframes input).")
     ] = 7,
     id_column: Annotated[str, typer.Option(help="csv: the column naming each video (path or id).")] = "path",
     text_column: Annotated[list[str] | None, typer.Option(help="csv: caption column(s) (repeat).")] = None,
+    captions: Annotated[
+        Path | None,
+        typer.Option(help="csv: a caption file (one row per caption, or one per id) joined by id."),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     amp: Annotated[bool, typer.Option(help="bf16 autocast on CUDA.")] = True,
     check: Annotated[
@@ -135,59 +189,30 @@ def train_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's summary on stdout.")] = False,
 ) -> None:
-    from memo.runtime.base import resolve_device
-    from memo.trainer import FitConfig, TrainOptions, train
+    from memo.trainer import resolve_options, train
 
-    options = TrainOptions(
-        dataset=kind, data=data, output=output, targets=list(target or ["short_term"]),
-        streams=list(stream or ["text"]), id_column=id_column, text_columns=list(text_column or []),
-        features=features, feature_rows=feature_rows, videos=videos, test=test, text_encoder=text_encoder,
-        finetune_text=finetune_text, video_backbone=video_backbone, backbone_weights=backbone_weights,
-        num_frames=frames, decay_alpha=decay_alpha, folds=folds, fold_file=fold_file, val_split=val_split,
-        inner_val=inner_val, seed=seed, hidden=hidden, dropout=dropout, ensemble=ensemble, check=check,
-        resume=resume, overwrite=overwrite, tensorboard=tensorboard, plots=plots, cache_dir=cache_dir, threads=threads,
-        fit=FitConfig(
-            epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, loss=loss, schedule=schedule,
-            step_size=step_size, gamma=gamma, grad_clip=grad_clip, patience=patience, amp=amp,
-            alpha_weight=alpha_weight, caption_sampling=caption_sampling, device=resolve_device(device),
-        ),
-    )  # fmt: skip
-    show = not quiet and not as_json
-    progress = Progress(
-        TextColumn("[bold]{task.fields[phase]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not show or check,
-        transient=True,
-    )
-    task = progress.add_task("train", total=None, phase="loading", info="")
-
-    def on_progress(event: dict) -> None:  # type: ignore[type-arg]
-        if "stage" in event:
-            progress.update(task, phase=event["stage"])
-            return
-        record = event["record"]
-        val = record.get("val_spearman")
-        info = f"loss {record['train_loss']:.4f}" + (f"  val ρ {val:.3f}" if val is not None else "")
-        label = f"{event['phase']} ({event['phase_index'] + 1}/{event['phases']})"
-        progress.update(task, phase=label, total=event["epochs"], completed=event["epoch"], info=info)
-
+    given = _given(ctx, locals())
     try:
-        with progress:
-            result = train(options, progress=on_progress)
+        options = resolve_options(config, *given)
+    except MemoError as exc:
+        raise fail(str(exc)) from None
+    reporter = TrainProgress(console, enabled=not quiet and not as_json and not options.check)
+    try:
+        with reporter:
+            result = train(options, progress=reporter.event)
     except KeyboardInterrupt:
+        run = escape(str(options.output))
         console.print(
-            f"\ninterrupted: the last finished epoch is checkpointed in {output}; rerun with --resume"
+            f"\ninterrupted: the last finished epoch is checkpointed in {run}; "
+            f"rerun with: memo train -o {run} --resume",
+            highlight=False,
         )
         raise typer.Exit(130) from None
     except MemoError as exc:
         raise fail(str(exc)) from None
 
     report = result.check
-    if check:
+    if options.check:
         if as_json:
             print(
                 json.dumps(
@@ -205,9 +230,32 @@ def train_command(
         raise typer.Exit(0 if report.ok else 2)
     if as_json:
         print(json.dumps({"output": str(result.output), "bundle": str(result.bundle),
-                          "summary": result.metrics.get("summary"), "test": result.metrics.get("test")}, indent=2))  # fmt: skip
+                          "summary": result.metrics.get("summary"), "test": result.metrics.get("test"),
+                          "warnings": result.metrics.get("warnings", [])}, indent=2))  # fmt: skip
     elif not quiet:
         _render_train(result)
+
+
+def _given(ctx: typer.Context, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The options given explicitly on the command line (the rest comes from --config or the defaults)."""
+    overrides: dict[str, Any] = {}
+    fit: dict[str, Any] = {}
+    for name in (*PARAM_FIELDS, *FIT_PARAMS):
+        if getattr(ctx.get_parameter_source(name), "name", None) not in EXPLICIT:
+            continue
+        value = params[name]
+        if name == "stream":
+            console.print("[yellow]warning:[/] --stream is deprecated: use --input (video is now keyframes)")
+            value = [*(overrides.get("inputs") or []), *value]
+        if name in FIT_PARAMS:
+            fit[name] = value
+        elif name == "model_arg":
+            from memo.trainer.options import parse_model_args
+
+            overrides["model_args"] = parse_model_args(list(value))
+        else:
+            overrides[PARAM_FIELDS[name]] = list(value) if isinstance(value, (list, tuple)) else value
+    return overrides, fit
 
 
 def _render_train(result) -> None:  # type: ignore[no-untyped-def]
@@ -218,12 +266,11 @@ def _render_train(result) -> None:  # type: ignore[no-untyped-def]
     table.add_column("Pearson", justify="right")
     table.add_column("MSE", justify="right")
     for target, s in metrics["summary"].items():
-        table.add_row(
-            target,
-            f"{s['spearman_mean']:.3f} ± {s['spearman_std']:.3f}",
-            f"{s['pearson_mean']:.3f} ± {s['pearson_std']:.3f}",
-            f"{s['mse_mean']:.4f}",
-        )
+        if "spearman_std" in s:  # several folds: mean ± std
+            cells = [f"{s[f'{k}_mean']:.3f} ± {s[f'{k}_std']:.3f}" for k in ("spearman", "pearson")]
+            table.add_row(target, *cells, f"{s['mse_mean']:.4f}")
+        else:  # one validation split: its own numbers
+            table.add_row(target, f"{s['spearman']:.3f}", f"{s['pearson']:.3f}", f"{s['mse']:.4f}")
     for target, m in (metrics.get("test") or {}).items():
         table.add_row(f"{target} (--test)", f"{m['spearman']:.3f}", f"{m['pearson']:.3f}", f"{m['mse']:.4f}")
     if metrics["summary"] or metrics.get("test"):
@@ -232,4 +279,6 @@ def _render_train(result) -> None:  # type: ignore[no-untyped-def]
     console.print(
         f"bundle: {result.bundle}  (trained on {final['trained_on']}, {final['epochs']} epochs: {final['rule']})"
     )
+    for warning in metrics.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"metrics: {result.output / 'metrics.json'}   time: {result.seconds:.1f} s")

@@ -11,7 +11,6 @@ where a model has several). A model without attention maps gets its scores and f
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ import torch
 from memo.data.inputs import StreamProvider, prepare_video
 from memo.errors import InputError, MemoError
 from memo.explain.render import contact_sheet, overlay
+from memo.fsio import atomic_path, atomic_write_json
 from memo.models.bundle import Bundle
 from memo.models.spec import InputSpec, ModelSpec
 
@@ -122,7 +122,7 @@ def explain_one(path: str, bundle: Bundle, module: torch.nn.Module, options: Exp
         f"{k}={v:.3f}" for k, v in result.scores.items() if isinstance(v, float)
     )
     result.files.append(_save(contact_sheet(rows, title), folder / "contact_sheet.png"))
-    (folder / "scores.json").write_text(json.dumps({"video": path, **result.scores}, indent=2) + "\n")
+    atomic_write_json(folder / "scores.json", {"video": path, **result.scores})
     result.files.append(folder / "scores.json")
     return result
 
@@ -134,7 +134,8 @@ def _image(frame: np.ndarray):  # type: ignore[no-untyped-def]
 
 
 def _save(image, path: Path) -> Path:  # type: ignore[no-untyped-def]
-    image.save(path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
     return path
 
 

@@ -12,12 +12,12 @@ import difflib
 import importlib.metadata
 import importlib.util
 import logging
-import os
 from pathlib import Path
 
 import torch
 
 from memo.errors import BundleError, MissingDependency
+from memo.fsio import memo_home
 from memo.models.bundle import CONFIG, Bundle, read_bundle, save_bundle
 from memo.models.resmem import resmem_spec
 
@@ -25,10 +25,6 @@ log = logging.getLogger(__name__)
 
 NAMED = ("resmem",)
 DEFAULT_MODEL = "resmem"
-
-
-def memo_home() -> Path:
-    return Path(os.environ.get("MEMO_HOME") or Path.home() / ".cache" / "memo")
 
 
 def resolve_model(name_or_path: str) -> Bundle:

@@ -41,7 +41,8 @@ def resmem_spec(num_frames: int = 7) -> ModelSpec:
         ),
         outputs=(OutputSpec("score", "image memorability of the frame, in [0, 1]"),),
         unit="frame",
-        description="ResMem image memorability (ResNet-152 + AlexNet branch, LaMem + MemCat), averaged over frames",
+        description="ResMem image memorability (ResNet-152 + AlexNet branch, LaMem + MemCat), averaged over "
+        "frames: the VideoMem paper's frame-averaged image memorability baseline",
         licence=LICENCE,
         export_atol=1e-4,
     )
@@ -93,7 +94,8 @@ class ResMem(nn.Module):
 @register_model(
     "resmem",
     spec=resmem_spec,
-    paper="Needell & Bainbridge, Computational Brain & Behavior 2022",
+    paper="Needell & Bainbridge, Computational Brain & Behavior 2022; averaged over frames it is the "
+    "frame baseline of Cohendet et al., ICCV 2019 (VideoMem)",
 )
 def build_resmem(cruise_altitude: int = 384) -> nn.Module:
     return ResMem(cruise_altitude=cruise_altitude)

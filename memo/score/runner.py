@@ -84,6 +84,11 @@ def prepare_bundle(options: ScoreOptions) -> Bundle:
     if options.num_frames is not None:
         if options.num_frames < 1:
             raise MemoError("--frames must be at least 1")
+        if "frames" in bundle.spec.arch_args:  # the architecture is built for that many frames
+            raise MemoError(
+                f"--frames: model {bundle.spec.name!r} scores whole videos from a fixed number of frames "
+                "(set when it was built); drop --frames"
+            )
         inputs = tuple(
             replace(i, num_frames=options.num_frames) if i.stream == "keyframes" else i
             for i in bundle.spec.inputs
@@ -351,7 +356,7 @@ def _ok_row(pending: _Pending, bundle: Bundle, per_frame: bool) -> dict[str, Any
     row["warning"] = "; ".join(dict.fromkeys(video.warnings))
     for name in bundle.spec.output_names:
         values = np.concatenate(pending.outputs[name]).astype(np.float64).reshape(-1)
-        row[name] = float(values.mean())
+        row[name] = bundle.spec.aggregate_rows(values)
         if per_frame:
             row[f"frame_{name}"] = [float(v) for v in values]
     if per_frame:

@@ -23,8 +23,8 @@ from typing import Any
 
 from memo import __version__
 from memo.errors import OutputError
-from memo.models.bundle import Bundle, write_json_atomic
-from memo.models.named import memo_home
+from memo.fsio import atomic_write_json, memo_home
+from memo.models.bundle import Bundle
 
 FORMAT = "memo-scores/1"
 SUFFIX = ".memo.json"
@@ -60,7 +60,7 @@ def weights_sha256(bundle: Bundle) -> str | None:
                     digest.update(block)
             _HASHES[key] = digest.hexdigest()
             with contextlib.suppress(OSError):  # a read-only home only costs the hash next time
-                write_json_atomic(cache_file, {**known, key: _HASHES[key]})
+                atomic_write_json(cache_file, {**known, key: _HASHES[key]})
     return _HASHES[key]
 
 
@@ -146,7 +146,7 @@ def write_sidecar(
         backends.append(backend)
     data = {"format": FORMAT, "settings": settings, "backends": backends}
     try:
-        write_json_atomic(sidecar_path(output), data)
+        atomic_write_json(sidecar_path(output), data)
     except OSError as exc:
         raise OutputError(
             f"{sidecar_path(output)}: cannot write the settings record ({exc.strerror or exc})"

@@ -43,7 +43,11 @@ class FitConfig:
     amp: bool = True  # bf16 autocast, CUDA only
     alpha_weight: float = 0.1
     caption_sampling: str = "mean"  # mean | random (random subset of an item's captions per epoch)
-    device: str = "cpu"
+    device: str = "auto"  # auto: cuda when torch sees a GPU, else cpu (resolved on construction)
+
+    def __post_init__(self) -> None:
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @dataclass
@@ -139,6 +143,27 @@ def validation_score(model: nn.Module, data: SplitData, outputs: list[str]) -> d
     return scores
 
 
+def _batch_loss(
+    out: dict[str, torch.Tensor],
+    targets: dict[str, torch.Tensor],
+    cfg: FitConfig,
+    loss_fn: Any,
+    means: dict[str, float],
+    alpha_scale: float,
+    ctx_base: dict[str, int],
+    device: torch.device,
+) -> torch.Tensor:
+    """The sum of every output's loss on one batch (the decay alpha weighted by ``alpha_weight``)."""
+    loss = torch.zeros((), device=device)
+    for name, target in targets.items():
+        pred = out[name].float()
+        if name == DECAY:
+            loss = loss + cfg.alpha_weight * decay_loss(pred, target.float(), alpha_scale)
+        else:
+            loss = loss + loss_fn(pred, target.float(), LossContext(target_mean=means[name], **ctx_base))
+    return loss
+
+
 SaveFn = Callable[
     [nn.Module, torch.optim.Optimizer, FitState, dict[str, torch.Tensor], torch.Generator], None
 ]
@@ -188,14 +213,8 @@ def fit(
             batch = {k: v[index] for k, v in vectors.items()}
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 out = model.fuse(batch)  # type: ignore[operator]
-            loss = torch.zeros((), device=device)
-            for name in outputs:
-                pred = out[name].float()
-                target = train.targets[name][index].float()
-                if name == DECAY:
-                    loss = loss + cfg.alpha_weight * decay_loss(pred, target, alpha_scale)
-                else:
-                    loss = loss + loss_fn(pred, target, LossContext(target_mean=means[name], **ctx_base))
+            targets = {name: train.targets[name][index] for name in outputs}
+            loss = _batch_loss(out, targets, cfg, loss_fn, means, alpha_scale, ctx_base, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:

@@ -1,0 +1,180 @@
+"""``cnn-transformer``: the CNN + Transformer of "Seeing Eye to AI".
+
+"Seeing Eye to AI: Comparing Human Gaze and Model Attention in Video Memorability", WACV
+2025, arXiv 2311.16484 (cited in memo's issue as Khandelwal et al.; 0.706 Spearman on
+Memento10k validation).
+Per frame, a CNN's spatial feature map; each spatial position (a "patch") is projected
+linearly to d = 768; a learned temporal position embedding (one per frame, 5 frames) is
+added; a CLS token is prepended; a 2-layer Transformer encoder with 8 heads; an MLP head
+with a sigmoid on the CLS token. Attention rollout (Abnar & Zuidema, ACL 2020) over the
+two layers gives a spatio-temporal map ``(T, h, w)`` of where the CLS token looked.
+
+From the paper (as summarised in memo's issue): everything in the sentence above.
+Inferred: the CNN (ResNet-50 to layer4, 2048 x 7 x 7 at 224 px, ImageNet weights loadable
+from a local file), the 5 frames spread evenly over the video (the ``keyframes`` stream),
+no spatial position embedding by default (only the temporal one is described; then a
+token's location reaches the model only through the CNN's zero padding near the borders;
+``spatial_pos=True`` adds a learned one per grid cell, shared by the frames: in a tiny
+experiment both settings learned to tell a moving square's direction, see docs/models.md),
+the encoder layer as PyTorch's ``nn.TransformerEncoderLayer`` defaults (post-norm, feed-forward 2048, ReLU,
+dropout 0.1), a final LayerNorm on the CLS token, the head's hidden width (256) and the
+MSE loss / learning rate of :data:`RECIPE`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from memo.models.attention import EncoderLayer, attention_rollout
+from memo.models.frame_trunk import ResNetTrunk, frame_preprocess
+from memo.models.local_weights import LoadReport, load_into
+from memo.models.registry import register_model
+from memo.models.spec import InputSpec, ModelSpec, OutputSpec
+from memo.models.stages import Stage, StagedModel, recipe_json
+
+RECIPE = (Stage("train", "all", "mse", None, 1e-4, "single stage (loss and rate inferred)"),)
+
+
+def cnn_transformer_spec(
+    trunk: str = "resnet50",
+    width: int = 64,
+    layers: Sequence[int] | None = None,
+    frames: int = 5,
+    size: int = 224,
+    spatial_pos: bool = False,
+    dim: int = 768,
+    heads: int = 8,
+    depth: int = 2,
+    ff: int = 2048,
+    hidden: int = 256,
+    outputs: Sequence[str] = ("score",),
+) -> ModelSpec:
+    arch_args = {"trunk": trunk, "width": width, "layers": list(layers) if layers else None, "frames": frames,
+                 "size": size, "spatial_pos": spatial_pos, "dim": dim, "heads": heads, "depth": depth,
+                 "ff": ff, "hidden": hidden, "outputs": list(outputs)}  # fmt: skip
+    return ModelSpec(
+        name="cnn-transformer",
+        architecture="cnn-transformer",
+        arch_args=arch_args,
+        inputs=(
+            InputSpec(
+                name="frames", stream="keyframes", num_frames=frames, preprocess=frame_preprocess(size)
+            ),
+        ),
+        outputs=tuple(
+            OutputSpec(o, f"predicted {o.replace('_', '-')} memorability, in [0, 1]") for o in outputs
+        ),
+        unit="video",
+        description=f"CNN + Transformer over {frames} frames' patch features (Seeing Eye to AI)",
+        metadata={
+            "recipe": recipe_json(RECIPE),
+            "attention": ["rollout"],
+            "head_losses": {o: RECIPE[-1].loss for o in outputs},
+            "pretrained": f"trunk: ImageNet {trunk} from a local file (load_backbone); transformer and head: new",
+        },
+    )
+
+
+class CNNTransformer(StagedModel):
+    head_modules = ("embed", "blocks", "norm", "head")
+
+    def __init__(
+        self,
+        trunk: str = "resnet50",
+        width: int = 64,
+        layers: Sequence[int] | None = None,
+        frames: int = 5,
+        size: int = 224,
+        spatial_pos: bool = False,
+        dim: int = 768,
+        heads: int = 8,
+        depth: int = 2,
+        ff: int = 2048,
+        hidden: int = 256,
+        outputs: Sequence[str] = ("score",),
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.frames = frames
+        self.outputs = list(outputs)
+        self.trunk = ResNetTrunk(trunk, width, layers)
+        self.embed = nn.Linear(self.trunk.out_channels, dim)
+        self.time_pos = nn.Parameter(torch.zeros(1, frames, 1, dim))
+        self.space_pos: nn.Parameter | None = None
+        if spatial_pos:
+            self.space_pos = nn.Parameter(torch.zeros(1, 1, self.trunk.grid(size) ** 2, dim))
+            nn.init.trunc_normal_(self.space_pos, std=0.02)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.time_pos, std=0.02)
+        nn.init.trunc_normal_(self.cls, std=0.02)
+        self.blocks = nn.ModuleList(EncoderLayer(dim, heads, ff, dropout) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, len(self.outputs))
+        )
+
+    def head_parameters(self) -> Iterator[nn.Parameter]:
+        yield from super().head_parameters()
+        yield from (self.time_pos, self.cls)
+        if self.space_pos is not None:
+            yield self.space_pos
+
+    def load_backbone(self, path: str | os.PathLike[str]) -> LoadReport:
+        """Trunk weights from a torchvision ResNet checkpoint file of the same depth."""
+        return load_into(self.trunk, path)
+
+    def tokens(self, frames: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """``(B, T, 3, H, W)`` -> ``(B, 1 + T*h*w, dim)`` tokens (CLS first) and the grid ``(h, w)``."""
+        fmap = self.trunk(frames.flatten(0, 1))  # (B*T, C, h, w)
+        grid = (int(fmap.shape[2]), int(fmap.shape[3]))
+        patches = self.embed(fmap.flatten(2).transpose(1, 2))  # (B*T, h*w, dim)
+        patches = patches.unflatten(0, (-1, self.frames)) + self.time_pos  # (B, T, h*w, dim)
+        if self.space_pos is not None:
+            patches = patches + self.space_pos
+        patches = patches.flatten(1, 2)
+        # CLS prepended as "zero token in front + (CLS, 0, ..., 0)": no expand(B, ...), whose
+        # traced batch size would be frozen into the exported graph.
+        tokens = F.pad(patches, (0, 0, 1, 0))
+        return tokens + F.pad(self.cls, (0, 0, 0, patches.shape[1])), grid
+
+    def encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], tuple[int, int]]:
+        x, grid = self.tokens(frames)
+        weights = []
+        for block in self.blocks:
+            x, w = block(x)
+            weights.append(w)
+        return self.norm(x[:, 0]), weights, grid
+
+    def explain(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Outputs and ``rollout``: attention rollout from the CLS token to every patch,
+        ``(B, T, h, w)`` (sums to less than 1: the rest stays on the CLS token)."""
+        cls, weights, (h, w) = self.encode(frames)
+        scores = torch.sigmoid(self.head(cls))
+        rollout = attention_rollout(weights)[:, 0, 1:].unflatten(1, (self.frames, h, w))
+        return {name: scores[:, i] for i, name in enumerate(self.outputs)}, {"rollout": rollout}
+
+    def attention(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.explain(frames)[1]
+
+    def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        scores = torch.sigmoid(self.head(self.encode(frames)[0]))
+        return {name: scores[:, i] for i, name in enumerate(self.outputs)}
+
+
+@register_model(
+    "cnn-transformer",
+    spec=cnn_transformer_spec,
+    paper="'Seeing Eye to AI', WACV 2025 (arXiv 2311.16484); rollout: Abnar & Zuidema, ACL 2020",
+)
+def build_cnn_transformer(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
+    """``backbone_weights``: a torchvision ResNet file for the trunk (not stored in the bundle)."""
+    model = CNNTransformer(**arch_args)
+    if backbone_weights:
+        model.load_backbone(backbone_weights)
+    return model

