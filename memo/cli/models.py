@@ -1,10 +1,10 @@
-"""`memo models`: list architectures and named pretrained models."""
+"""`memo models`: list architectures and named pretrained models (on standard output, to pipe)."""
 
 from __future__ import annotations
 
 from rich.table import Table
 
-from memo.cli.app import RESMEM_NOTE, app, console
+from memo.cli.app import RESMEM_NOTE, app, stdout
 
 
 @app.command("models", help="List the model architectures and named pretrained models.")
@@ -20,5 +20,5 @@ def models_command() -> None:
         entry = get_entry(name)
         spec = entry.default_spec()
         table.add_row(name, ", ".join(f"{i.name}:{i.stream}" for i in spec.inputs), entry.paper)
-    console.print(table)
-    console.print(f"named pretrained models: {', '.join(NAMED)}  ({RESMEM_NOTE})")
+    stdout.print(table)
+    stdout.print(f"named pretrained models: {', '.join(NAMED)}  ({RESMEM_NOTE})")
