@@ -13,7 +13,8 @@ ort = pytest.importorskip("onnxruntime")
 from memo.export import BatchProfile, ExportError, ValidationFailed, export_onnx  # noqa: E402
 from memo.export.record import read_records  # noqa: E402
 from memo.export.runner import ExportOptions, check_export_options  # noqa: E402
-from memo.models.bundle import read_bundle, save_bundle, write_json_atomic  # noqa: E402
+from memo.fsio import atomic_write_json  # noqa: E402
+from memo.models.bundle import read_bundle, save_bundle  # noqa: E402
 from memo.models.spec import OutputSpec  # noqa: E402
 from memo.runtime.artifacts import artifact_sha256, sha256_file  # noqa: E402
 from memo.runtime.base import load_session  # noqa: E402
@@ -85,7 +86,7 @@ def test_failed_validation_is_an_error_and_installs_nothing(framecnn_bundle, tmp
     bundle = copy_bundle(framecnn_bundle, tmp_path / "b")
     good = export_onnx(bundle, sample_count=3)
     # Tighten the tolerance to zero: the same graph now misses it (fp32 differs at ~1e-8).
-    write_json_atomic(bundle.path / "config.json", bundle.spec.with_(export_atol=0.0).to_json())
+    atomic_write_json(bundle.path / "config.json", bundle.spec.with_(export_atol=0.0).to_json())
     strict = read_bundle(bundle.path)
     with pytest.raises(ValidationFailed, match="max abs diff"):
         export_onnx(strict, sample_count=3)

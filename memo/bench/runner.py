@@ -292,7 +292,7 @@ def _video_score(
     for start in range(0, rows, step):
         feed = {k: v[start : start + step] for k, v in arrays.items()}
         parts.append(np.asarray(session.run(feed)[first], dtype=np.float64).reshape(-1))
-    return float(np.concatenate(parts).mean())
+    return bundle.spec.aggregate_rows(np.concatenate(parts))
 
 
 def _batch_of(samples: Sequence[PreparedVideo], size: int) -> dict[str, np.ndarray]:

@@ -84,7 +84,18 @@ def score(
     text: Annotated[
         Path | None,
         typer.Option(
-            help="Captions for models with a text input: CSV with a path/id column and caption column(s)."
+            help="Captions for models with a text input: CSV with a path/id column and caption column(s), "
+            "one row per caption (long) or one per video (wide)."
+        ),
+    ] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option(help="--text: the column naming each video (default: path, id, video_id ...)."),
+    ] = None,
+    text_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="--text: caption column(s) (repeat; default: caption, description_N, text, title)."
         ),
     ] = None,
     features: Annotated[
@@ -102,7 +113,7 @@ def score(
 
     try:
         _check_decoder(decoder, device)
-        providers = _stream_providers(text, features, feature_rows, model, device)
+        providers = _stream_providers((text, id_column, text_column), features, feature_rows, model, device)
     except MemoError as exc:
         raise fail(str(exc)) from None
 
@@ -179,15 +190,22 @@ def _check_decoder(decoder: str, device: str) -> None:
 
 
 def _stream_providers(
-    text: Path | None, features: Path | None, feature_rows: Path | None, model: str, device: str
+    captions: tuple[Path | None, str | None, list[str] | None],
+    features: Path | None,
+    feature_rows: Path | None,
+    model: str,
+    device: str,
 ) -> dict:  # type: ignore[type-arg]
     providers: dict = {}  # type: ignore[type-arg]
+    text, id_column, text_columns = captions
     if text is not None:
         from memo.data.text import CaptionTable, TextProvider
 
         bundle_dir = Path(model) if Path(model).is_dir() else None
         providers["text"] = TextProvider(
-            CaptionTable(text), "cuda" if device.startswith("cuda") else "cpu", bundle_dir
+            CaptionTable(text, id_column, text_columns or None),
+            "cuda" if device.startswith("cuda") else "cpu",
+            bundle_dir,
         )
     if features is not None:
         from memo.data.features import FeatureProvider, open_features

@@ -22,7 +22,7 @@ PARAM_FIELDS = {
     "model": "model", "model_arg": "model_args", "hidden": "hidden", "dropout": "dropout", "ensemble": "ensemble", "text_encoder": "text_encoder",
     "finetune_text": "finetune_text", "features": "features", "feature_rows": "feature_rows", "videos": "videos",
     "video_backbone": "video_backbone", "backbone_weights": "backbone_weights", "frames": "num_frames",
-    "id_column": "id_column", "text_column": "text_columns", "check": "check", "resume": "resume",
+    "id_column": "id_column", "text_column": "text_columns", "captions": "captions", "check": "check", "resume": "resume",
     "overwrite": "overwrite", "tensorboard": "tensorboard", "plots": "plots", "cache_dir": "cache_dir",
     "threads": "threads",
 }  # fmt: skip
@@ -163,6 +163,10 @@ def train_command(
     ] = 7,
     id_column: Annotated[str, typer.Option(help="csv: the column naming each video (path or id).")] = "path",
     text_column: Annotated[list[str] | None, typer.Option(help="csv: caption column(s) (repeat).")] = None,
+    captions: Annotated[
+        Path | None,
+        typer.Option(help="csv: a caption file (one row per caption, or one per id) joined by id."),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     amp: Annotated[bool, typer.Option(help="bf16 autocast on CUDA.")] = True,
     check: Annotated[

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from memo.data.captions import CaptionFile, read_captions
 from memo.data.features import FeatureTable, open_features, video_key
 from memo.errors import InputError
 
@@ -38,6 +39,8 @@ class LabelledSet:
     feature_source: str | None = None
     counts: dict[str, np.ndarray] = field(default_factory=dict)  # annotations per item
     source: str = ""
+    caption_file: CaptionFile | None = None  # where the captions came from (for --check)
+    unmatched_captions: list[str] = field(default_factory=list)  # caption ids with no labelled item
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -54,6 +57,7 @@ class LabelledSet:
             feature_source=self.feature_source,
             counts={k: v[index] for k, v in self.counts.items()},
             source=self.source,
+            caption_file=self.caption_file,
         )
 
 
@@ -98,6 +102,15 @@ def _find_video(folder: Path | None, names: list[str]) -> str | None:
             if with_ext.is_file():
                 return str(with_ext)
     return None
+
+
+def _attach_captions(data: LabelledSet, file: CaptionFile) -> None:
+    """Every caption of each labelled item (all rows of its id), and the caption ids left over."""
+    found = [file.find(i) for i in data.ids]
+    data.captions = [list(file.by_id[f]) if f is not None else [] for f in found]
+    data.caption_file = file
+    used = set(found)
+    data.unmatched_captions = [i for i in file.ids() if i not in used]
 
 
 def _attach_features(data: LabelledSet, table: FeatureTable) -> None:
@@ -214,12 +227,8 @@ def load_memento(root: str | Path, split: str = "train", videos: str | Path | No
         )
     data = LabelledSet("memento10k", ids, targets, counts=counts, source=str(root))
     texts = root / f"{split}_text_descriptions.csv"
-    if texts.is_file():
-        theader, trows = _read_csv(texts)
-        _need(texts, theader, ["video_id"])
-        cols = [c for c in theader if c.startswith("description")]
-        by_id = {r["video_id"]: [r[c] for c in cols if r.get(c)] for r in trows}
-        data.captions = [by_id.get(i, []) for i in ids]
+    if texts.is_file():  # wide (description_0..4) or long (one row per caption): all are kept
+        _attach_captions(data, read_captions(texts, "video_id"))
     if videos is not None:
         folder = Path(videos)
         urls = [r.get("video_url", "") for r in rows]
@@ -241,16 +250,20 @@ def load_csv(
     videos: str | Path | None = None,
     features: str | Path | None = None,
     feature_rows: str | Path | None = None,
+    captions: str | Path | None = None,
 ) -> LabelledSet:
     """A CSV with an id/path column, one or more target columns and optional caption columns.
 
-    Relative video paths resolve against ``videos`` (default: the CSV's folder).
+    Captions come from ``text_columns`` of the CSV itself or, with ``captions``, from a
+    separate caption file (long or wide, see :mod:`memo.data.captions`) joined by id; there
+    ``text_columns`` name its caption columns and its id column is ``id_column`` or a usual
+    id name. Relative video paths resolve against ``videos`` (default: the CSV's folder).
     """
     path = Path(path)
     header, rows = _read_csv(path)
     if not targets:
         raise InputError(f"{path}: give at least one target column (--target)")
-    _need(path, header, [id_column, *targets, *(text_columns or [])])
+    _need(path, header, [id_column, *targets, *([] if captions else text_columns or [])])
     ids = [r[id_column] for r in rows]
     data = LabelledSet(
         path.stem,
@@ -258,7 +271,9 @@ def load_csv(
         {t: np.array([_float(path, i + 2, t, r[t]) for i, r in enumerate(rows)]) for t in targets},
         source=str(path),
     )
-    if text_columns:
+    if captions is not None:
+        _attach_captions(data, read_captions(captions, id_column, text_columns or None, strict_id=False))
+    elif text_columns:
         data.captions = [[r[c] for c in text_columns if r[c]] for r in rows]
     base = Path(videos) if videos is not None else path.parent
     found = [_find_video(base, [i]) for i in ids]
@@ -318,6 +333,7 @@ def check_dataset(data: LabelledSet, targets: list[str], streams: list[str]) -> 
                 problems.append(f"{len(empty)} item(s) with empty captions, e.g. {', '.join(empty[:3])}")
             per = [len(c) for c in data.captions]
             notes.append(f"captions per item: {min(per)}-{max(per)}")
+    notes += _caption_notes(data)
     if "features" in streams:
         if data.features is None:
             problems.append("the features input needs precomputed features (--features)")
@@ -333,3 +349,19 @@ def check_dataset(data: LabelledSet, targets: list[str], streams: list[str]) -> 
                     f"{len(missing)} of {len(data)} video files missing, e.g. {', '.join(missing[:3])}"
                 )
     return CheckReport(len(data), problems, notes)
+
+
+def _caption_notes(data: LabelledSet) -> list[str]:
+    """Where the captions came from, how many ids have several, and the ids nothing matched."""
+    if data.caption_file is None:
+        return []
+    notes = [data.caption_file.describe()]
+    without = sum(not caps for caps in data.captions or [])
+    if without:
+        notes.append(
+            f"{without} of {len(data)} labelled item(s) have no caption in {data.caption_file.source}"
+        )
+    if data.unmatched_captions:
+        shown = ", ".join(data.unmatched_captions[:3])
+        notes.append(f"{len(data.unmatched_captions)} caption id(s) match no labelled item, e.g. {shown}")
+    return notes

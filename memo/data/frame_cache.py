@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +41,7 @@ from memo.data.decode import VideoInfo, clip_times, index_video, keyframe_times,
 from memo.data.decoders import DecoderChoice, DecoderError
 from memo.data.preprocess import _RESAMPLE, resized_size
 from memo.errors import InputError
+from memo.fsio import atomic_open
 from memo.models.spec import InputSpec, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -192,21 +192,11 @@ class FrameCache:
         return video
 
     def _store(self, target: Path, video: CachedVideo) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
         arrays = dict(video.frames)
         arrays["__warnings__"] = np.asarray(list(video.warnings), dtype=np.str_)
         arrays["__decoder__"] = np.asarray(video.decoder, dtype=np.str_)
-        fd, tmp = tempfile.mkstemp(prefix=".part.", suffix=".npz", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(target, "wb") as handle:
+            np.savez(handle, **arrays)
         self._account(target.stat().st_size)
 
     # ------------------------------------------------------------------ filling and the bound
@@ -277,9 +267,3 @@ class FrameCache:
             total -= size
             log.info("frame cache over %d bytes: removed %s", limit, f.name)
         return total
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -5,8 +5,9 @@ The default encoder is all-MiniLM-L6-v2 (Reimers & Gurevych, "Sentence-BERT", EM
 package, which ships the weights so it loads offline. Any other sentence-transformers
 model directory (for instance a fine-tuned encoder saved inside a bundle) works too.
 
-Frozen embeddings are cached under ``<cache>/text/<encoder>/<sha256>.npy`` where the hash
-covers the encoder name and every text in order, so a cache hit is exact by construction.
+Frozen embeddings are cached in chunks under ``<cache>/text/<encoder>/<sha256>.npy`` where
+the hash covers the encoder name and every text of the chunk in order, so a cache hit is
+exact by construction and an interrupted run keeps the chunks it finished.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from memo.errors import InputError, MissingDependency
+from memo.fsio import atomic_path, memo_home
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,6 @@ def encoder_dim(name: str = DEFAULT_ENCODER) -> int:
 
 
 def default_cache_dir() -> Path:
-    from memo.models.named import memo_home
-
     return memo_home() / "cache"
 
 
@@ -85,6 +85,9 @@ def text_hash(encoder: str, texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+CHUNK = 1024  # texts per cache file: an interrupted run keeps every finished chunk
+
+
 def embed_texts(
     texts: Sequence[str],
     encoder: str = DEFAULT_ENCODER,
@@ -92,52 +95,69 @@ def embed_texts(
     batch_size: int = 128,
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
+    chunk_size: int = CHUNK,
 ) -> np.ndarray:
-    """``(len(texts), dim)`` float32 L2-normalised embeddings, read from the cache when there.
+    """``(len(texts), dim)`` float32 L2-normalised embeddings, cached on disk chunk by chunk.
 
-    ``cache_dir=None`` uses ``$MEMO_HOME/cache``; pass a path to keep a cache elsewhere.
+    The texts are cut into chunks of ``chunk_size`` (by position); each chunk's embeddings
+    are written (atomically) as soon as they are computed, under the hash of the encoder
+    and the chunk's texts. A run interrupted after N chunks keeps them, and the rerun
+    embeds only the rest. ``cache_dir=None`` uses ``$MEMO_HOME/cache``.
     """
     cache = (cache_dir or default_cache_dir()) / "text" / _slug(encoder)
-    key = text_hash(encoder, texts)
-    path = cache / f"{key}.npy"
-    if path.is_file():
-        try:
-            array = np.load(path, allow_pickle=False)
-            if array.shape[0] == len(texts):
-                log.info("text embeddings: cache hit %s", path)
-                return array
-        except (OSError, ValueError) as exc:
-            log.warning("text embeddings: ignoring unreadable cache %s (%s)", path, exc)
-    model = load_encoder(encoder, device)
+    whole = _read_cached(cache / f"{text_hash(encoder, texts)}.npy", len(texts))
+    if whole is not None:  # one file for all the texts (a single chunk, or an older cache)
+        log.info("text embeddings: cache hit (%d texts)", len(texts))
+        return whole
     parts: list[np.ndarray] = []
+    computed = 0
+    for start in range(0, len(texts), chunk_size):
+        chunk = list(texts[start : start + chunk_size])
+        path = cache / f"{text_hash(encoder, chunk)}.npy"
+        array = _read_cached(path, len(chunk))
+        if array is None:
+            done = (lambda n, at=start: progress(at + n, len(texts))) if progress else None
+            array = _encode(chunk, encoder, device, batch_size, done)
+            save_npy_atomic(path, array)
+            computed += len(chunk)
+        elif progress:
+            progress(start + len(chunk), len(texts))
+        parts.append(array)
+    log.info("text embeddings: %d computed, %d from the cache", computed, len(texts) - computed)
+    if not parts:
+        return np.zeros((0, encoder_dim(encoder)), np.float32)
+    return np.concatenate(parts)
+
+
+def _read_cached(path: Path, rows: int) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        log.warning("text embeddings: ignoring unreadable cache %s (%s)", path, exc)
+        return None
+    return array if array.ndim == 2 and array.shape[0] == rows else None
+
+
+def _encode(
+    texts: list[str], encoder: str, device: str, batch_size: int, done: Callable[[int], None] | None
+) -> np.ndarray:
+    model = load_encoder(encoder, device)
+    rows = []
     for start in range(0, len(texts), batch_size):
-        chunk = list(texts[start : start + batch_size])
-        parts.append(
-            np.asarray(
-                model.encode(chunk, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True),  # type: ignore[attr-defined]
-                dtype=np.float32,
-            )
-        )
-        if progress:
-            progress(min(start + batch_size, len(texts)), len(texts))
-    dim = encoder_dim(encoder)
-    array = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
-    save_npy_atomic(path, array)
-    return array
+        batch = texts[start : start + batch_size]
+        rows.append(
+            model.encode(batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        )  # type: ignore[attr-defined]
+        if done:
+            done(start + len(batch))
+    return np.concatenate([np.asarray(r, dtype=np.float32) for r in rows])
 
 
 def save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, array, allow_pickle=False)
 
 
 def embed_caption_sets(
@@ -170,49 +190,29 @@ def mean_by_owner(rows: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray
 
 
 class CaptionTable:
-    """Captions per video from a CSV: a key column (``path``, ``id``, ``video`` or ``video_id``)
-    and one or more caption columns (every other non-empty column). Videos are matched by
-    full path, file name, stem or numeric id (``video10.webm`` = ``10``)."""
+    """Captions per video for ``memo score --text``: a long or a wide caption CSV (read by
+    :func:`memo.data.captions.read_captions`; every caption of a video is used, and only the
+    caption columns). Videos are matched by full path, file name, stem or numeric id
+    (``video10.webm`` = ``10``)."""
 
-    KEYS = ("path", "id", "video", "video_id", "filename")
+    def __init__(
+        self, path: str | Path, id_column: str | None = None, text_columns: list[str] | None = None
+    ) -> None:
+        from memo.data.captions import read_captions
 
-    def __init__(self, path: str | Path) -> None:
-        import csv
+        self.file = read_captions(path, id_column, text_columns)
+        self.source = self.file.source
+        self.captions = self.file.by_id
 
-        from memo.data.features import video_key
-
-        path = Path(path)
-        try:
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                rows = list(csv.reader(handle))
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise InputError(f"{path}: unreadable captions CSV ({exc})") from exc
-        if not rows:
-            raise InputError(f"{path}: empty captions CSV")
-        header = [h.strip() for h in rows[0]]
-        key_col = next((i for i, h in enumerate(header) if h.lower() in self.KEYS), None)
-        if key_col is None:
-            raise InputError(
-                f"{path}: captions CSV needs a key column ({', '.join(self.KEYS)}); has {header}"
-            )
-        self.source = str(path)
-        self.captions: dict[str, list[str]] = {}
-        for row in rows[1:]:
-            if len(row) <= key_col or not row[key_col].strip():
-                continue
-            texts = [c.strip() for i, c in enumerate(row) if i != key_col and c.strip()]
-            name = row[key_col].strip()
-            for key in {name, Path(name).name, Path(name).stem, video_key(name)}:
-                self.captions.setdefault(key, texts)
+    def ids(self) -> list[str]:
+        """Every id of the file once, as written, in file order."""
+        return self.file.ids()
 
     def lookup(self, video: str) -> list[str]:
-        from memo.data.features import video_key
-
-        for key in (video, str(Path(video).resolve()), Path(video).name, Path(video).stem, video_key(video)):
-            texts = self.captions.get(key)
-            if texts:
-                return texts
-        raise InputError(f"{video}: no caption for this video in {self.source}")
+        texts = self.file.captions_of(video)
+        if not texts:
+            raise InputError(f"{video}: no caption for this video in {self.source}")
+        return texts
 
 
 class TextProvider:

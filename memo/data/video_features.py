@@ -1,6 +1,6 @@
 """The video stream for training: keyframes -> frozen backbone -> one vector per video, cached.
 
-Backbones (see :mod:`memo.models.fusion`): ``resmem`` (ResMem's 256-d penultimate layer,
+Backbones (see :mod:`memo.models.backbones`): ``resmem`` (ResMem's 256-d penultimate layer,
 weights from the installed ``resmem`` package) or ``torchvision:<arch>`` with local weights
 (``--backbone-weights FILE``, safetensors or a tensors-only ``.pt`` read with
 ``weights_only=True``). Each video's vector is cached under
@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def backbone_state(backbone: str, weights: str | Path | None = None) -> dict[str, torch.Tensor]:
-    """Frozen backbone weights, keyed as in ``FusionMLP.backbone``."""
+    """Frozen backbone weights, keyed as in :func:`memo.models.backbones.build_backbone`'s module
+    (and so as under ``backbone.`` in a fusion-mlp bundle)."""
     if backbone == "resmem" and weights is None:
         from memo.models.named import resolve_model
 
@@ -51,7 +52,7 @@ def backbone_state(backbone: str, weights: str | Path | None = None) -> dict[str
 
 @dataclass
 class VideoEmbedder:
-    """A frozen backbone inside a one-member fusion module, used only for ``embed_video``."""
+    """A frozen backbone on its own (:mod:`memo.models.backbones`): a video's frames -> one vector."""
 
     backbone: str
     spec: ModelSpec
@@ -62,21 +63,26 @@ class VideoEmbedder:
     def create(
         cls, backbone: str, num_frames: int = 7, weights: str | Path | None = None, device: str = "cpu"
     ) -> VideoEmbedder:
-        from memo.models.fusion import FusionMLP, backbone_dim, fusion_spec
+        from memo.models.backbones import backbone_input, build_backbone
 
-        spec = fusion_spec(
-            {"frames": {"stream": "keyframes"}}, video_backbone=backbone, num_frames=num_frames
+        spec = ModelSpec(
+            name=f"embed:{backbone}",
+            architecture="backbone",
+            inputs=(backbone_input(backbone, num_frames),),
+            outputs=(),
+            unit="video",
         )
-        module = FusionMLP({"frames": backbone_dim(backbone)}, ["score"], video_backbone=backbone)
-        assert module.backbone is not None
-        module.backbone.load_state_dict(backbone_state(backbone, weights), strict=backbone == "resmem")
+        module = build_backbone(backbone)
+        module.load_state_dict(backbone_state(backbone, weights), strict=backbone == "resmem")
         return cls(backbone, spec, module.eval().to(device), device)
 
     def embed(self, path: str) -> np.ndarray:
+        from memo.models.backbones import embed_frames
+
         prepared = prepare_video(path, self.spec)
         frames = torch.from_numpy(prepared.arrays["frames"]).to(self.device)
         with torch.inference_mode():
-            return self.module.embed_video(frames)[0].float().cpu().numpy()  # type: ignore[operator]
+            return embed_frames(self.module, frames)[0].float().cpu().numpy()
 
 
 def _key(backbone: str, path: str, frames: int) -> str:

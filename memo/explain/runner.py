@@ -14,7 +14,6 @@ take falls back to PyAV), and ``scores.json`` records which decoder produced the
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +28,7 @@ from memo.data.decoders import DecoderChoice, DecoderError, resolve_decoder
 from memo.data.inputs import StreamProvider, prepare_video
 from memo.errors import InputError, MemoError
 from memo.explain.render import contact_sheet, overlay
+from memo.fsio import atomic_path, atomic_write_json
 from memo.models.bundle import Bundle
 from memo.models.spec import InputSpec, ModelSpec
 
@@ -136,8 +136,7 @@ def explain_one(
         f"{k}={v:.3f}" for k, v in result.scores.items() if isinstance(v, float)
     )
     result.files.append(_save(contact_sheet(rows, title), folder / "contact_sheet.png"))
-    record = {"video": path, "decoder": result.decoder, **result.scores}
-    (folder / "scores.json").write_text(json.dumps(record, indent=2) + "\n")
+    atomic_write_json(folder / "scores.json", {"video": path, "decoder": result.decoder, **result.scores})
     result.files.append(folder / "scores.json")
     return result
 
@@ -149,7 +148,8 @@ def _image(frame: np.ndarray):  # type: ignore[no-untyped-def]
 
 
 def _save(image, path: Path) -> Path:  # type: ignore[no-untyped-def]
-    image.save(path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
     return path
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from memo.models.bundle import Bundle, write_json_atomic
+from memo.fsio import atomic_write_json
+from memo.models.bundle import Bundle
 
 EXPORT_RECORD = "export.json"
 
@@ -26,4 +27,4 @@ def write_record(bundle: Bundle, artifact: str, record: dict[str, Any]) -> None:
     records[artifact] = record
     if not artifact.startswith("failed:"):
         records.pop(f"failed:{artifact}", None)  # a validated artifact supersedes an earlier failure
-    write_json_atomic(bundle.artifact(EXPORT_RECORD), {"bundle": bundle.label, "artifacts": records})
+    atomic_write_json(bundle.artifact(EXPORT_RECORD), {"bundle": bundle.label, "artifacts": records})

@@ -16,7 +16,7 @@ from memo.data.discover import discover_videos
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
 from memo.data.synthetic import write_samples
 from memo.errors import MemoError
-from memo.models.named import memo_home
+from memo.fsio import memo_home
 from memo.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,8 @@ from memo.export.trt_meta import (
 )
 from memo.export.validate import compare_sessions
 from memo.formats import check_precision, get_format
-from memo.models.bundle import Bundle, write_json_atomic
+from memo.fsio import atomic_write_bytes, atomic_write_json
+from memo.models.bundle import Bundle
 from memo.runtime.artifacts import artifact_sha256
 from memo.runtime.base import load_session
 from memo.runtime.engine_meta import EngineTarget, current_gpu, engine_paths, read_meta, rebuild_reason
@@ -119,7 +118,7 @@ def export_trt(
     if not precision_satisfied(precision, counts):
         messages.append(f"asked for {precision} but the engine runs {built}")
         log.warning(messages[-1])
-    _write_bytes(engine_file, engine_bytes)
+    atomic_write_bytes(engine_file, engine_bytes)
     meta = {
         "target": target.to_json(),
         "precision_built": built,
@@ -130,7 +129,7 @@ def export_trt(
         "seconds_build": round(build_seconds, 1),
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    write_json_atomic(meta_file, meta)  # the runtime refuses an engine whose metadata does not match
+    atomic_write_json(meta_file, meta)  # the runtime refuses an engine whose metadata does not match
     samples = prepare_samples(bundle.spec, sample_videos(videos))
     reference = load_session(bundle, "torch", "cuda")
     candidate = load_session(bundle, "trt", "cuda", LoadOptions(precision=precision))
@@ -143,7 +142,7 @@ def export_trt(
         meta_file.unlink(missing_ok=True)
         raise ValidationFailed(f"{engine_file.name} does not match PyTorch: {'; '.join(validation.problems)}")
     write_record(bundle, engine_file.name, meta)
-    write_json_atomic(meta_file, meta)
+    atomic_write_json(meta_file, meta)
     return ExportResult("trt", precision, engine_file, meta, validation, messages)
 
 
@@ -181,7 +180,7 @@ def build_engine(
         raise ExportError(
             f"TensorRT could not build an engine from {onnx_file.name} (see the TensorRT log above)"
         )
-    _write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
+    atomic_write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
 
     engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
     inspector = engine.create_engine_inspector()
@@ -202,14 +201,3 @@ def parser_error(trt: Any, parser: Any, onnx_file: Path) -> ExportError:
     return ExportError(
         f"TensorRT could not parse {onnx_file.name}: {first.desc()} (node {node_name}, {code})"
     )
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from memo.errors import BundleError
+from memo.fsio import atomic_dir, atomic_write_json
 from memo.models.registry import create_model
 from memo.models.spec import ModelSpec
 
@@ -75,39 +74,11 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     return Bundle(root, ModelSpec.from_json(data))
 
 
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write JSON to ``path`` so that a crash leaves the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_bundle(path: str | os.PathLike[str], spec: ModelSpec, state_dict: dict[str, torch.Tensor]) -> Bundle:
-    """Write a bundle atomically: built in a temporary sibling directory, then renamed."""
+    """Write a bundle atomically: built in a temporary sibling directory, then swapped in."""
     root = Path(path)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-    try:
-        tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    with atomic_dir(root) as tmp:
         save_file(tensors, str(tmp / WEIGHTS), metadata={"memo_model": spec.name, "version": spec.version})
-        write_json_atomic(tmp / CONFIG, spec.to_json())
-        if root.exists():
-            old = root.with_name(f".{root.name}.old-{os.getpid()}")
-            os.replace(root, old)
-            os.replace(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        atomic_write_json(tmp / CONFIG, spec.to_json())
     return Bundle(root, spec)

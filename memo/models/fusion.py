@@ -27,47 +27,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from memo.models.registry import register_model
-from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
-
-RESMEM_PREPROCESS = Preprocess(resize=(256, 256), crop=(227, 227))
-IMAGENET_PREPROCESS = Preprocess(
-    resize=(256,), crop=(224, 224), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)
+from memo.models.backbones import (  # noqa: F401  (re-exported: older imports name fusion)
+    IMAGENET_PREPROCESS,
+    RESMEM_PREPROCESS,
+    backbone_dim,
+    backbone_input,
+    backbone_preprocess,
+    build_backbone,
+    embed_frames,
 )
-
-
-def build_backbone(name: str) -> nn.Module:
-    """``resmem`` or ``torchvision:<arch>`` (classifier replaced by identity; weights loaded later)."""
-    if name == "resmem":
-        from memo.models.resmem import ResMem
-
-        return ResMem()
-    if name.startswith("torchvision:"):
-        import torchvision
-
-        arch = name.split(":", 1)[1]
-        try:
-            net = torchvision.models.get_model(arch, weights=None)
-        except ValueError:
-            raise ValueError(f"unknown torchvision model {arch!r}") from None
-        for attr in ("fc", "classifier", "head", "heads"):
-            if hasattr(net, attr):
-                setattr(net, attr, nn.Identity())
-                break
-        return net
-    raise ValueError(f"unknown video backbone {name!r} (resmem or torchvision:<arch>)")
-
-
-def backbone_dim(name: str) -> int:
-    if name == "resmem":
-        return 256
-    net = build_backbone(name).eval()
-    with torch.no_grad():
-        return int(net(torch.zeros(1, 3, 224, 224)).shape[1])
-
-
-def backbone_preprocess(name: str) -> Preprocess:
-    return RESMEM_PREPROCESS if name == "resmem" else IMAGENET_PREPROCESS
+from memo.models.registry import register_model
+from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 
 
 def fusion_spec(
@@ -93,14 +63,7 @@ def fusion_spec(
     for name, info in streams.items():
         if info["stream"] == "keyframes":
             backbone = video_backbone or "resmem"
-            inputs.append(
-                InputSpec(
-                    name=name,
-                    stream="keyframes",
-                    num_frames=num_frames,
-                    preprocess=backbone_preprocess(backbone),
-                )
-            )
+            inputs.append(backbone_input(backbone, num_frames, name))
             dims[name] = int(info.get("dim") or backbone_dim(backbone))
         else:
             inputs.append(
@@ -206,12 +169,9 @@ class FusionMLP(nn.Module):
         )
 
     def embed_video(self, frames: torch.Tensor) -> torch.Tensor:
-        """``(B, T, C, H, W)`` frames -> ``(B, 256)``: the backbone's embedding averaged over time."""
+        """``(B, T, C, H, W)`` frames -> ``(B, D)`` (:func:`memo.models.backbones.embed_frames`)."""
         assert self.backbone is not None
-        b, t = frames.shape[:2]
-        flat = frames.flatten(0, 1)
-        embed = getattr(self.backbone, "embed", self.backbone)
-        return embed(flat).view(b, t, -1).mean(1)
+        return embed_frames(self.backbone, frames)
 
     def fuse(self, vectors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The head on per-stream vectors (video streams already embedded)."""

@@ -12,12 +12,12 @@ import difflib
 import importlib.metadata
 import importlib.util
 import logging
-import os
 from pathlib import Path
 
 import torch
 
 from memo.errors import BundleError, MissingDependency
+from memo.fsio import memo_home
 from memo.models.bundle import CONFIG, Bundle, read_bundle, save_bundle
 from memo.models.resmem import resmem_spec
 
@@ -27,10 +27,6 @@ NAMED = ("resmem",)
 # name -> the spec function of the named bundle's architecture (for ``memo models``)
 NAMED_SPECS = {"resmem": resmem_spec}
 DEFAULT_MODEL = "resmem"
-
-
-def memo_home() -> Path:
-    return Path(os.environ.get("MEMO_HOME") or Path.home() / ".cache" / "memo")
 
 
 def resolve_model(name_or_path: str) -> Bundle:

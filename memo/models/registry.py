@@ -1,4 +1,18 @@
-"""A registry of model architectures (timm's idea): name -> builder + default spec."""
+"""A registry of model architectures (timm's idea): name -> builder + default spec.
+
+This module only holds the registry; it imports no model. A model module registers its
+architectures with ``@register_model`` when it is imported, and ``memo/models/__init__.py``
+imports every built-in model module, so importing anything under ``memo.models`` (this
+module included) fills the registry first. Imports point one way: model modules import
+the registry, never the reverse.
+
+Adding an architecture:
+
+1. write ``memo/models/<name>.py`` with a builder decorated by ``@register_model("<name>",
+   spec=<name>_spec, paper="...")`` (imports from ``memo.models.registry`` and
+   ``memo.models.spec`` only, plus shared parts such as ``memo.models.backbones``);
+2. add ``"<name>",`` to ``BUILTIN`` in ``memo/models/__init__.py`` (one line).
+"""
 
 from __future__ import annotations
 
@@ -44,24 +58,7 @@ def register_model(
     return decorate
 
 
-def _load_builtin() -> None:
-    # Importing the modules registers their models.
-    from memo.models import (  # noqa: F401
-        amnet,
-        amnetvid,
-        cnn_transformer,
-        fusion,
-        m3s,
-        resmem,
-        resnet3d,
-        semantic,
-        tiny,
-        vmemnet,
-    )
-
-
 def get_entry(name: str) -> ModelEntry:
-    _load_builtin()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -76,5 +73,4 @@ def create_model(name: str, **arch_args: Any) -> nn.Module:
 
 
 def list_models() -> list[str]:
-    _load_builtin()
     return sorted(_REGISTRY)

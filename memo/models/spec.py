@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
+import numpy as np
+
 from memo.errors import BundleError
 
 Stream = Literal["keyframes", "clip", "text", "features", "lowlevel"]
 STREAMS: tuple[str, ...] = ("keyframes", "clip", "text", "features", "lowlevel")
 FORMAT = "memo-bundle/1"
+AGGREGATES: tuple[str, ...] = ("mean", "median")
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ class ModelSpec:
     ``unit`` says what one row of a batch is: ``"frame"`` (each keyframe is scored on its
     own and the video score is the ``aggregate`` of its frames, as the VideoMem paper's
     frame baselines do) or ``"video"`` (one row per video; frame inputs then carry a time
-    axis: ``(B, T, C, H, W)``).
+    axis: ``(B, T, C, H, W)``). ``aggregate`` is ``"mean"`` or ``"median"`` (robust to a few
+    odd frames such as a black fade); with one row per video it changes nothing.
     """
 
     name: str
@@ -91,7 +95,7 @@ class ModelSpec:
     inputs: tuple[InputSpec, ...] = ()
     outputs: tuple[OutputSpec, ...] = (OutputSpec("score"),)
     unit: Literal["frame", "video"] = "frame"
-    aggregate: Literal["mean"] = "mean"
+    aggregate: Literal["mean", "median"] = "mean"
     description: str = ""
     licence: str | None = None
     export_atol: float = 1e-4
@@ -100,6 +104,10 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if not self.inputs:
             raise BundleError(f"model {self.name!r}: no inputs declared")
+        if self.aggregate not in AGGREGATES:
+            raise BundleError(
+                f"model {self.name!r}: unknown aggregate {self.aggregate!r} (one of {', '.join(AGGREGATES)})"
+            )
         if self.unit == "frame" and (len(self.inputs) != 1 or self.inputs[0].stream != "keyframes"):
             raise BundleError(f"model {self.name!r}: unit 'frame' needs exactly one keyframes input")
         names = [i.name for i in self.inputs] + [o.name for o in self.outputs]
@@ -113,6 +121,11 @@ class ModelSpec:
     @property
     def output_names(self) -> tuple[str, ...]:
         return tuple(o.name for o in self.outputs)
+
+    def aggregate_rows(self, values: Any) -> float:
+        """One video's score from its rows' scores (the frames of a ``unit="frame"`` model)."""
+        rows = np.asarray(values, dtype=np.float64).reshape(-1)
+        return float(np.median(rows) if self.aggregate == "median" else rows.mean())
 
     def input(self, name: str) -> InputSpec:
         for spec in self.inputs:

@@ -326,7 +326,7 @@ def _ok_row(pending: _Pending, bundle: Bundle, per_frame: bool) -> dict[str, Any
     row["warning"] = "; ".join(dict.fromkeys(video.warnings))
     for name in bundle.spec.output_names:
         values = np.concatenate(pending.outputs[name]).astype(np.float64).reshape(-1)
-        row[name] = float(values.mean())
+        row[name] = bundle.spec.aggregate_rows(values)
         if per_frame:
             row[f"frame_{name}"] = [round(float(v), 6) for v in values]
     return row

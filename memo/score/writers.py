@@ -5,7 +5,7 @@
   (no trailing newline) is dropped when the file is resumed.
 * Parquet cannot be appended to (its footer is written last), so finished rows go to a
   JSONL journal beside it (``NAME.parquet.journal.jsonl``) as they finish, and the
-  Parquet file is rewritten atomically (temporary file + rename) every few seconds and
+  Parquet file is rewritten atomically (:func:`memo.fsio.atomic_path`) every few seconds and
   at the end, after which the journal is removed. A killed run leaves a valid Parquet
   file with the rows up to its last rewrite and the journal with the rest; ``--resume``
   reads both.
@@ -19,13 +19,13 @@ import csv
 import io
 import json
 import math
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from memo.errors import MissingDependency, OutputError
+from memo.fsio import atomic_path
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 
@@ -175,10 +175,8 @@ class JsonlWriter:
         self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def write(self, row: dict[str, Any]) -> None:
-        self._handle.write(
-            json.dumps({c: _json_value(row.get(c)) for c in self.columns}, ensure_ascii=False) + "\n"
-        )
-        self._handle.flush()
+        text = json.dumps({c: _json_value(row.get(c)) for c in self.columns}, ensure_ascii=False)
+        _append(self.path, self._handle, text + "\n")
 
     def close(self) -> None:
         self._handle.close()
@@ -240,12 +238,10 @@ class ParquetWriter:
 
         table = pa.Table.from_pylist(self.rows) if self.rows else pa.table({c: [] for c in self.columns})
         table = table.select(self.columns) if self.rows else table
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, self.path)
+            with atomic_path(self.path) as tmp:
+                pq.write_table(table, tmp)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise _write_error(self.path, exc) from exc
         self._last_flush = time.monotonic()
         self._dirty = False

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from memo.errors import MemoError
-from memo.models.bundle import write_json_atomic
+from memo.fsio import atomic_path, atomic_write_json
 from memo.trainer.engine import FitState, load_optimizer, optimizer_tensors
 
 log = logging.getLogger(__name__)
@@ -48,7 +46,7 @@ class Checkpoint:
             raise MemoError(f"{self.path}: unreadable checkpoint state ({exc})") from exc
 
     def write(self) -> None:
-        write_json_atomic(self.path, self.data)
+        atomic_write_json(self.path, self.data)
 
     # ---------------------------------------------------------------- finished phases
 
@@ -84,14 +82,8 @@ class Checkpoint:
             tensors["rng.cuda"] = torch.cuda.get_rng_state()
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{phase.replace('/', '-')}-epoch{state.epoch:04d}.safetensors"
-        fd, tmp = tempfile.mkstemp(prefix=".ckpt.", dir=self.folder)
-        os.close(fd)
-        try:
-            save_file(tensors, tmp)
-            os.replace(tmp, self.folder / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(self.folder / name) as tmp:
+            save_file(tensors, str(tmp))
         old = self.data.get("current")
         self.data["current"] = {
             "phase": phase,

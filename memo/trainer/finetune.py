@@ -15,9 +15,6 @@ fine-tuning is meant for a GPU or small datasets.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -25,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from memo.data.text import load_encoder
+from memo.fsio import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +66,6 @@ class TextFinetune(nn.Module):
 def save_encoder(model: TextFinetune, bundle_dir: Path) -> Path:
     """Write the fine-tuned encoder (safetensors) into ``bundle_dir/text_encoder`` atomically."""
     target = bundle_dir / ENCODER_DIR
-    tmp = Path(tempfile.mkdtemp(prefix=f".{ENCODER_DIR}.", dir=bundle_dir))
-    try:
+    with atomic_dir(target) as tmp:
         model.encoder.save(str(tmp), safe_serialization=True)  # type: ignore[operator]
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target

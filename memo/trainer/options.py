@@ -41,6 +41,7 @@ PATH_KEYS = frozenset(
     {
         "data",
         "output",
+        "captions",
         "features",
         "feature_rows",
         "videos",
@@ -63,6 +64,7 @@ class TrainOptions:
     # dataset details
     id_column: str = "path"
     text_columns: list[str] = field(default_factory=list)
+    captions: Path | None = None  # csv: a separate caption file (long or wide) joined by id
     features: Path | None = None
     feature_rows: Path | None = None
     videos: Path | None = None
@@ -237,6 +239,8 @@ def validate(options: TrainOptions) -> None:
         raise InputError("choose one protocol: --folds, --fold-file or --val-split")
     if options.ensemble < 1:
         raise InputError("--ensemble must be at least 1")
+    if options.captions is not None and options.dataset != "csv":
+        raise InputError(f"--captions is for the csv dataset ({options.dataset} brings its own captions)")
     if options.split != "train" and options.dataset != "memento10k":
         raise InputError("--split picks a Memento10k split (train, val, test); other datasets have one file")
     if options.decay_alpha and DECAY not in options.targets:

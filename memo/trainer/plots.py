@@ -6,8 +6,6 @@ matplotlib (the ``train`` extra) is imported here only, with the Agg backend (no
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import numpy as np
 
 from memo.data.datasets import LabelledSet
 from memo.errors import MissingDependency
+from memo.fsio import atomic_path
 from memo.trainer.metrics import evaluate
 
 log = logging.getLogger(__name__)
@@ -32,15 +31,8 @@ def _pyplot():  # type: ignore[no-untyped-def]
 
 
 def _save(fig, path: Path) -> Path:  # type: ignore[no-untyped-def]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -65,7 +65,7 @@ def load_dataset(options: TrainOptions, path: Path | None = None) -> LabelledSet
         return load_memento(path, split, options.videos)
     return load_csv(
         path, options.targets, options.id_column, options.text_columns, options.videos,
-        options.features, options.feature_rows,
+        options.features, options.feature_rows, options.captions,
     )  # fmt: skip
 
 

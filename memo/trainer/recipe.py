@@ -31,7 +31,7 @@ import torch
 
 from memo.data.datasets import CheckReport
 from memo.errors import MemoError
-from memo.models.bundle import write_json_atomic
+from memo.fsio import atomic_write_json
 from memo.trainer.assemble import assemble_bundle
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.crossval import cross_validate, epoch_hook, phase_plan
@@ -83,7 +83,7 @@ def _run(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
     out = options.output
     if not ckpt.exists():
         out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out / RECORD, recorded(options))
+        atomic_write_json(out / RECORD, recorded(options))
         ckpt.write()
     build(prepared, options, progress)
     tb = _tensorboard(out) if options.tensorboard else None

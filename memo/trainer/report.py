@@ -10,8 +10,6 @@ only because it ran out of epochs: the report says so.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,8 @@ import numpy as np
 import torch
 
 from memo.data.datasets import LabelledSet
-from memo.models.bundle import Bundle, write_json_atomic
+from memo.fsio import atomic_open, atomic_write_json
+from memo.models.bundle import Bundle
 from memo.trainer.crossval import CrossValResult
 from memo.trainer.final import FinalResult
 from memo.trainer.metrics import evaluate, summarise
@@ -125,18 +124,12 @@ def write_predictions(
     """``id, <t>_true..., <t>_pred...`` for every item (empty where never predicted); atomic."""
     if all(np.isnan(v).all() for v in preds.values()):
         return False
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["id", *[f"{t}_true" for t in targets], *[f"{t}_pred" for t in targets]])
-            for i, item in enumerate(data.ids):
-                writer.writerow([item, *[f"{data.targets[t][i]:.6f}" for t in targets],
-                                 *["" if np.isnan(preds[t][i]) else f"{preds[t][i]:.6f}" for t in targets]])  # fmt: skip
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", *[f"{t}_true" for t in targets], *[f"{t}_pred" for t in targets]])
+        for i, item in enumerate(data.ids):
+            writer.writerow([item, *[f"{data.targets[t][i]:.6f}" for t in targets],
+                             *["" if np.isnan(preds[t][i]) else f"{preds[t][i]:.6f}" for t in targets]])  # fmt: skip
     return True
 
 
@@ -155,7 +148,7 @@ def write_report(
         result["test"], test_preds = evaluate_bundle(bundle, prepared.test_data, options)
         write_predictions(out / "predictions_test.csv", prepared.test_data, test_preds, options.targets)
     result["seconds"] = round(seconds, 2)
-    write_json_atomic(out / "metrics.json", result)
+    atomic_write_json(out / "metrics.json", result)
     write_predictions(out / "predictions.csv", prepared.data, crossval.oof, options.targets)
     if options.plots:
         from memo.trainer.plots import write_plots
@@ -165,5 +158,5 @@ def write_report(
             out / "plots", prepared.data, crossval.oof, crossval.folds, curves, options.targets
         )
         result["plots"] = [str(p) for p in paths]
-        write_json_atomic(out / "metrics.json", result)
+        atomic_write_json(out / "metrics.json", result)
     return result
