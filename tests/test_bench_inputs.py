@@ -80,3 +80,32 @@ def test_bench_with_dali_on_the_cpu(framecnn_bundle, tmp_path) -> None:
     assert report.decoder == "dali"
     assert [r.status for r in report.rows] == ["ok"]
     assert report.rows[0].e2e_videos_per_s and report.rows[0].decode_ms_per_video
+
+
+def test_cli_bench_takes_features_for_a_feature_model(sample_dir, tmp_path) -> None:
+    import json
+    import subprocess
+
+    import numpy as np
+
+    from memo.data.features import video_key
+    from tests.conftest import memo_command, subprocess_env
+
+    spec = fusion_spec(streams={"feat": {"stream": "features", "dim": 4}})
+    bundle = save_bundle(tmp_path / "fusion", spec, create_model("fusion-mlp", **spec.arch_args).state_dict())
+    features = tmp_path / "features"
+    features.mkdir()
+    for i, path in enumerate(sorted(Path(sample_dir).iterdir())):
+        np.save(
+            features / f"{video_key(path.name)}.npy", np.random.default_rng(i).random(4).astype(np.float32)
+        )
+    args = [str(bundle.path), "--backends", "torch", "--batch-sizes", "1,2", "--videos", str(sample_dir)]
+    args += ["--device", "cpu", "--iterations", "2", "--max-seconds", "1", "--threads", "1", "--json"]
+    done = subprocess.run([*memo_command(), "bench", *args, "--features", str(features)],
+                          capture_output=True, text=True, env=subprocess_env(), timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [r["status"] for r in report["rows"]] == ["ok", "ok"] and report["decoder"] == "none"
+    refused = subprocess.run([*memo_command(), "bench", *args], capture_output=True, text=True,
+                             env=subprocess_env(), timeout=300)  # fmt: skip
+    assert refused.returncode == 2 and "--features" in refused.stderr

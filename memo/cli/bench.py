@@ -84,7 +84,7 @@ def bench_command(
     from memo.cli.score import _stream_providers
 
     try:
-        providers = _stream_providers(text, features, feature_rows, model, device)
+        providers = _stream_providers((text, None, None), features, feature_rows, model, device)
     except MemoError as exc:
         raise fail(str(exc)) from None
     try:
