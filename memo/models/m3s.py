@@ -53,6 +53,7 @@ from memo.models.m3s_trunks import (
     clip_trunk_preprocess,
     image_trunk_dim,
     image_trunk_preprocess,
+    pretrained_parts,
 )
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
@@ -150,27 +151,8 @@ def m3s_spec(
         unit="video",
         description="M3-S: low/mid/high tiers + distinctiveness, MLP head (Dumont et al., CVPR 2023)",
         export_atol=1e-4,
-        metadata={"pretrained": _pretrained_parts(args)},
+        metadata={"pretrained": pretrained_parts(args)},
     )
-
-
-def _pretrained_parts(args: dict[str, Any]) -> dict[str, str]:
-    """Where each tier's frozen trunk comes from, and what is fitted (``memo models``)."""
-    parts: dict[str, str] = {}
-    for tier in ("mid", "high"):
-        trunk = (args.get(tier) or {}).get("trunk")
-        if tier not in args:
-            continue
-        if trunk is None:
-            parts[tier] = "precomputed vector from the user's files"
-        elif trunk in ("tiny", "tiny3d"):
-            parts[tier] = f"{trunk}: fixed-seed random conv net, no pretrained weights"
-        elif trunk == "resmem":
-            parts[tier] = "ResMem's embedding, from the resmem package, offline"
-        else:
-            parts[tier] = f"frozen {trunk}: weights from the user's file (M3S.load_trunk)"
-    parts["PCA, clusters, kNN bank, head"] = "fitted on the training set (fit_m3s)"
-    return parts
 
 
 def pool_lowlevel(
