@@ -30,12 +30,21 @@ def explain_command(
         "explain"
     ),
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    decoder: Annotated[
+        str,
+        typer.Option(
+            help="Frame decoder: auto (DALI when installed and the device is CUDA, else PyAV), pyav, "
+            "or dali (pip install 'memo[dali]'; files DALI cannot decode fall back to PyAV)."
+        ),
+    ] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
 ) -> None:
     from memo.explain import ExplainOptions, explain_videos
 
-    options = ExplainOptions(videos=[str(v) for v in videos], output=output, model=model, device=device)
+    options = ExplainOptions(
+        videos=[str(v) for v in videos], output=output, model=model, device=device, decoder=decoder
+    )
     try:
         results = explain_videos(options)
     except MemoError as exc:
@@ -45,7 +54,7 @@ def explain_command(
         console.print(f"[red]failed:[/] {escape(r.error or '')}", highlight=False, soft_wrap=True)
     if as_json:
         rows = [{"video": r.video, "folder": str(r.folder) if r.folder else None, "scores": r.scores,
-                 "maps": r.maps, "error": r.error} for r in results]  # fmt: skip
+                 "maps": r.maps, "decoder": r.decoder, "error": r.error} for r in results]  # fmt: skip
         print(json.dumps(rows, indent=2))
     elif not quiet:
         for r in results:

@@ -7,6 +7,9 @@ frames exactly as the model saw them: sampled, resized and cropped as its bundle
 writes, per video, ``<out>/<video>/<map>_f<k>.png``, ``contact_sheet.png`` (frames on top,
 one row per map) and ``scores.json`` (every output of the model, i.e. each head's score
 where a model has several). A model without attention maps gets its scores and frames only.
+
+Frames are decoded by the run's decoder (``auto``, ``pyav``, ``dali``; a file DALI cannot
+take falls back to PyAV), and ``scores.json`` records which decoder produced them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from memo.data.decoders import DecoderChoice, DecoderError, resolve_decoder
 from memo.data.inputs import StreamProvider, prepare_video
 from memo.errors import InputError, MemoError
 from memo.explain.render import contact_sheet, overlay
@@ -38,6 +42,7 @@ class ExplainOptions:
     model: str = "resmem"
     device: str = "cpu"
     providers: Mapping[str, StreamProvider] = field(default_factory=dict)
+    decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
 
 
 @dataclass
@@ -48,11 +53,14 @@ class ExplainResult:
     maps: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     error: str | None = None
+    decoder: str = ""  # the decoder that produced the frames ("pyav", "dali")
 
 
 def display_frames(array: np.ndarray, item: InputSpec) -> np.ndarray:
     """Model input of one video -> ``uint8 (T, H, W, 3)`` as the model saw it (normalisation undone)."""
     assert item.preprocess is not None
+    if hasattr(array, "cpu"):  # a torch tensor (DALI on a GPU): copied to the host to be drawn
+        array = array.cpu().numpy()
     frames = array.transpose(1, 0, 2, 3) if item.stream == "clip" else array  # (T, 3, H, W)
     mean = np.asarray(item.preprocess.mean, dtype=np.float32)[:, None, None]
     std = np.asarray(item.preprocess.std, dtype=np.float32)[:, None, None]
@@ -95,11 +103,17 @@ def _slug(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).name) or "video"
 
 
-def explain_one(path: str, bundle: Bundle, module: torch.nn.Module, options: ExplainOptions) -> ExplainResult:
+def explain_one(
+    path: str,
+    bundle: Bundle,
+    module: torch.nn.Module,
+    options: ExplainOptions,
+    decoder: DecoderChoice | None = None,
+) -> ExplainResult:
     spec = bundle.spec
     item = _visual(spec)
-    prepared = prepare_video(path, spec, options.providers)
-    inputs = {k: torch.from_numpy(v).to(options.device) for k, v in prepared.arrays.items()}
+    prepared = prepare_video(path, spec, options.providers, decoder)
+    inputs = {k: torch.as_tensor(v).to(options.device) for k, v in prepared.arrays.items()}
     with torch.inference_mode():
         outputs = module(**inputs)
         maps_fn: Callable[..., Mapping[str, torch.Tensor]] | None = getattr(module, "attention", None)
@@ -108,7 +122,7 @@ def explain_one(path: str, bundle: Bundle, module: torch.nn.Module, options: Exp
     frames = display_frames(array if spec.unit == "frame" else array[0], item)
     folder = options.output / _slug(path)
     folder.mkdir(parents=True, exist_ok=True)
-    result = ExplainResult(path, folder, _scores(outputs, spec), sorted(maps))
+    result = ExplainResult(path, folder, _scores(outputs, spec), sorted(maps), decoder=prepared.decoder)
     rows = [("frames", [_image(f) for f in frames])]
     for name, stack in maps.items():
         images = []
@@ -122,7 +136,7 @@ def explain_one(path: str, bundle: Bundle, module: torch.nn.Module, options: Exp
         f"{k}={v:.3f}" for k, v in result.scores.items() if isinstance(v, float)
     )
     result.files.append(_save(contact_sheet(rows, title), folder / "contact_sheet.png"))
-    atomic_write_json(folder / "scores.json", {"video": path, **result.scores})
+    atomic_write_json(folder / "scores.json", {"video": path, "decoder": result.decoder, **result.scores})
     result.files.append(folder / "scores.json")
     return result
 
@@ -144,14 +158,16 @@ def explain_videos(
 ) -> list[ExplainResult]:
     """Explain every video; a video that cannot be read gets a result with its one-line error."""
     from memo.models.named import resolve_model
+    from memo.runtime.base import resolve_device
 
+    decoder = resolve_decoder(options.decoder, resolve_device(options.device))  # usage errors first
     bundle = resolve_model(options.model)
     module = bundle.build_module().eval().to(options.device)
     results = []
     for path in options.videos:
         try:
-            result = explain_one(path, bundle, module, options)
-        except (InputError, OSError) as exc:
+            result = explain_one(path, bundle, module, options, decoder)
+        except (InputError, DecoderError, OSError) as exc:
             result = ExplainResult(path, None, error=str(exc))
         results.append(result)
         if on_result:
