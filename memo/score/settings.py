@@ -25,6 +25,7 @@ from memo import __version__
 from memo.errors import OutputError
 from memo.fsio import atomic_write_json, memo_home
 from memo.models.bundle import Bundle
+from memo.models.spec import FROM_VIDEO
 
 FORMAT = "memo-scores/1"
 SUFFIX = ".memo.json"
@@ -88,7 +89,7 @@ def score_settings(bundle: Bundle, precision: str = "fp32") -> dict[str, Any]:
     for item in spec.inputs:
         prefix = f"input {item.name}"
         settings[f"{prefix}: stream"] = item.stream
-        if item.stream in ("keyframes", "clip"):
+        if item.stream in FROM_VIDEO:
             settings[f"{prefix}: frames"] = item.num_frames
             settings[f"{prefix}: fps"] = item.fps
             settings[f"{prefix}: preprocessing"] = json.loads(json.dumps(asdict(item.preprocess)))  # type: ignore[arg-type]

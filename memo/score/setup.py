@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from memo.errors import BundleError, MemoError, OutputError
-from memo.models.spec import ModelSpec
+from memo.models.spec import FROM_VIDEO, ModelSpec
 from memo.score.settings import sidecar_path
 from memo.score.writers import output_format
 
-FRAME_STREAMS = ("keyframes", "clip")
-
 
 def needs_frames(spec: ModelSpec) -> bool:
-    return any(i.stream in FRAME_STREAMS for i in spec.inputs)
+    return any(i.stream in FROM_VIDEO for i in spec.inputs)
 
 
 def check_numbers(batch_size: int, workers: int, threads: int | None) -> None:
@@ -68,7 +66,7 @@ def check_side_inputs(spec: ModelSpec, providers: Mapping[str, Any]) -> None:
     """A bundle with a text / features input needs ``--text`` / ``--features``: say so once."""
     flags = {"text": "--text CAPTIONS.csv", "features": "--features PATH"}
     for item in spec.inputs:
-        if item.stream not in FRAME_STREAMS and item.stream not in providers:
+        if item.stream not in FROM_VIDEO and item.stream not in providers:
             raise BundleError(
                 f"model {spec.name!r} needs a {item.stream} input ({item.name!r}): "
                 f"give it with {flags.get(item.stream, '--' + item.stream)}"
