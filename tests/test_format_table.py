@@ -17,6 +17,7 @@ from memo.formats import BENCH_BACKENDS, DEFAULT_PRECISION, FORMATS, PRECISIONS,
 
 SHARED_FLAGS = {
     "--opset",
+    "--quiet",
     "--batch",
     "--simplify",
     "--workspace-gb",

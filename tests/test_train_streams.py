@@ -69,8 +69,8 @@ def test_text_bundle_records_its_encoder_and_scores_with_captions(tmp_path: Path
          str(tmp_path / "s2.csv"), "--device", "cpu", "--quiet"],
         env=subprocess_env(), capture_output=True, text=True,
     )  # fmt: skip
-    assert missing.returncode == 1
-    assert "needs a text input ('text') and none was given" in (tmp_path / "s2.csv").read_text()
+    assert missing.returncode == 2  # a setup error: one line, before any work or file (issue 8)
+    assert "needs a text input ('text')" in missing.stderr and not (tmp_path / "s2.csv").exists()
 
 
 def test_features_bundle_scores_from_a_features_folder(tmp_path: Path, sample_dir: Path) -> None:

@@ -7,6 +7,11 @@ by export's own check, :func:`memo.export.parity.parity_problems`: a row that mi
 ``failed``). With an explicit ``videos`` folder each row also times decode + inference per
 video, so the bottleneck of the end-to-end path is visible.
 
+Each model is fed its own inputs, as its spec declares them (keyframes, clips, low-level
+measurements; captions and precomputed features from ``providers``, as ``memo score`` takes
+them), decoded by the run's decoder (``auto``, ``pyav``, ``dali``): the parity reference, the
+timed batches and the end-to-end pass all use the same decoder's frames.
+
 Nothing here is written per backend: the backend matrix and artifact names come from the
 format table (:mod:`memo.formats`), every backend is loaded with the same
 :class:`~memo.runtime.options.LoadOptions`, and what a backend cannot do is its own
@@ -28,7 +33,8 @@ import numpy as np
 from memo.bench.env import environment, load_average
 from memo.bench.measure import PeakRss, percentiles_ms, rss_bytes, time_calls
 from memo.bench.rows import BenchRow
-from memo.data.inputs import PreparedVideo, prepare_video
+from memo.data.decoders import DecoderChoice, resolve_decoder
+from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
 from memo.errors import MemoError
 from memo.export.parity import SPEARMAN_FLOOR, parity_problems, spearman, tolerance
 from memo.export.samples import prepare_samples, sample_videos
@@ -55,6 +61,8 @@ class BenchOptions:
     max_seconds: float = 20.0  # per row, for the latency loop (at least 3 timed calls)
     sample_count: int = 8
     threads: int | None = None  # LoadOptions.threads: intra-op threads of the backends that take it
+    decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
+    providers: Mapping[str, StreamProvider] = field(default_factory=dict)  # text/features inputs
 
 
 @dataclass
@@ -64,6 +72,7 @@ class BenchReport:
     environment: dict[str, Any]
     videos: list[str]
     end_to_end: bool
+    decoder: str = ""  # the run's decoder; "dali+pyav" when some files fell back
     rows: list[BenchRow] = field(default_factory=list)
 
     @property
@@ -77,6 +86,7 @@ class BenchReport:
             "environment": self.environment,
             "videos": self.videos,
             "end_to_end": self.end_to_end,
+            "decoder": self.decoder,
             "parity_reference": "torch fp32 on the same device and videos",
             "spearman_floor": SPEARMAN_FLOOR,
             "rows": [r.to_json() for r in self.rows],
@@ -99,19 +109,33 @@ def check_options(options: BenchOptions) -> None:
         raise MemoError("--threads must be at least 1")
 
 
+def check_inputs(bundle: Bundle, providers: Mapping[str, StreamProvider]) -> None:
+    """A model with caption or feature inputs needs them given (as ``memo score`` takes them)."""
+    for item in bundle.spec.inputs:
+        if item.stream in ("text", "features") and item.stream not in providers:
+            flag = "--text CSV" if item.stream == "text" else "--features PATH"
+            raise MemoError(
+                f"model {bundle.label!r} needs a {item.stream} input ({item.name!r}): give {flag}"
+            )
+
+
 def run_bench(options: BenchOptions, on_row: Callable[[BenchRow], None] | None = None) -> BenchReport:
     check_options(options)
     bundle = resolve_model(options.model)
+    check_inputs(bundle, options.providers)
     device = resolve_device(options.device)
+    decoder = resolve_decoder(options.decoder, device)
     paths = sample_videos(options.videos, options.sample_count)
-    samples = prepare_samples(bundle.spec, paths)
+    samples = prepare_samples(bundle.spec, paths, options.providers, decoder)
+    used = "+".join(sorted({part for s in samples for part in s.decoder.split("+") if part})) or "none"
     report = BenchReport(
-        bundle.label, device, environment(), [s.path for s in samples], options.videos is not None
+        bundle.label, device, environment(), [s.path for s in samples], options.videos is not None, used
     )
     reference = _reference_scores(bundle, device, samples)
     for backend in options.backends:
         for precision in options.precisions:
-            for row in _bench_pair(bundle, device, backend, precision, samples, reference, options):
+            pair = _bench_pair(bundle, device, backend, precision, samples, reference, options, decoder)
+            for row in pair:
                 report.rows.append(row)
                 if on_row:
                     on_row(row)
@@ -158,6 +182,7 @@ def _bench_pair(
     samples: Sequence[PreparedVideo],
     reference: list[float] | None,
     options: BenchOptions,
+    decoder: DecoderChoice,
 ) -> list[BenchRow]:
     rows = [BenchRow(backend, precision, b, device=device) for b in options.batch_sizes]
     load = load_options(options, precision)
@@ -177,7 +202,7 @@ def _bench_pair(
     try:
         for row in rows:
             try:
-                _measure(row, session, bundle, samples, reference, options, baseline)
+                _measure(row, session, bundle, samples, reference, options, baseline, decoder)
             except Exception as exc:  # every failure is a row
                 log.debug("bench row failed", exc_info=exc)
                 row.status, row.reason = "failed", _short(exc)
@@ -195,6 +220,7 @@ def _measure(
     reference: list[float] | None,
     options: BenchOptions,
     baseline: int,
+    decoder: DecoderChoice,
 ) -> None:
     cuda = row.device.startswith("cuda")  # the device asked for; then what the session runs on
     row.device = session.device
@@ -208,7 +234,7 @@ def _measure(
     )
     with PeakRss(baseline) as rss:
         session.run(batch)
-        scores, decode_s, infer_s = _score_videos(session, bundle, samples, row.batch, options.videos)
+        scores, decode_s, infer_s = _score_videos(session, bundle, samples, row.batch, options, decoder)
     row.iterations = len(times)
     row.latency_p50_ms, row.latency_p90_ms, row.latency_p99_ms = (round(v, 3) for v in percentiles_ms(times))
     row.frames_per_s = round(row.batch * len(times) / sum(times), 3)
@@ -236,15 +262,16 @@ def _score_videos(
     bundle: Bundle,
     samples: Sequence[PreparedVideo],
     batch: int,
-    videos: Path | None,
+    options: BenchOptions,
+    decoder: DecoderChoice,
 ) -> tuple[list[float], float, float]:
     """Per-video scores at this batch size; with ``videos``, decoding is redone and timed."""
     scores: list[float] = []
     decode_s = infer_s = 0.0
     for sample in samples:
-        if videos is not None:
+        if options.videos is not None:
             t0 = time.perf_counter()
-            sample = prepare_video(sample.path, bundle.spec)
+            sample = prepare_video(sample.path, bundle.spec, options.providers, decoder)
             decode_s += time.perf_counter() - t0
         t0 = time.perf_counter()
         scores.append(_video_score(session, sample.arrays, sample.rows, bundle, batch))
@@ -273,10 +300,15 @@ def _batch_of(samples: Sequence[PreparedVideo], size: int) -> dict[str, np.ndarr
     names = list(samples[0].arrays)
     batch = {}
     for name in names:
-        every = np.concatenate([s.arrays[name] for s in samples])
+        every = np.concatenate([_host(s.arrays[name]) for s in samples])
         index = np.arange(size) % every.shape[0]
         batch[name] = np.ascontiguousarray(every[index], dtype=np.float32)
     return batch
+
+
+def _host(array: Any) -> np.ndarray:
+    """A NumPy array (frames DALI left on a GPU are copied once, to build the timed batch)."""
+    return array.cpu().numpy() if hasattr(array, "cpu") else np.asarray(array)
 
 
 def _peak_memory(cuda: bool, rss: PeakRss) -> tuple[float, str]:

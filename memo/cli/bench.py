@@ -42,6 +42,25 @@ def bench_command(
         Path | None, typer.Option(help="Videos to measure on; also times decode + inference end to end.")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    decoder: Annotated[
+        str,
+        typer.Option(
+            help="Frame decoder for the samples and the end-to-end pass: auto (DALI when installed and the "
+            "device is CUDA, else PyAV), pyav, or dali (pip install 'memo[dali]')."
+        ),
+    ] = "auto",
+    text: Annotated[
+        Path | None, typer.Option(help="Captions CSV, for a model with a text input (as memo score).")
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            help="Precomputed features (file or folder of <id>.npy), for a model with a features input."
+        ),
+    ] = None,
+    feature_rows: Annotated[
+        Path | None, typer.Option("--feature-rows", help="Row-order file of a --features matrix.")
+    ] = None,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed calls before timing.")] = 2,
     iterations: Annotated[int, typer.Option(min=1, help="Timed calls per row (at most).")] = 20,
     max_seconds: Annotated[
@@ -62,7 +81,12 @@ def bench_command(
 
     from memo.bench import BenchOptions, run_bench
     from memo.bench.output import to_json_text, write_csv
+    from memo.cli.score import _stream_providers
 
+    try:
+        providers = _stream_providers((text, None, None), features, feature_rows, model, device)
+    except MemoError as exc:
+        raise fail(str(exc)) from None
     try:
         options = BenchOptions(
             model=model,
@@ -75,6 +99,8 @@ def bench_command(
             iterations=iterations,
             max_seconds=max_seconds,
             threads=threads,
+            decoder=decoder,
+            providers=providers,
         )
     except ValueError:
         raise fail(f"--batch-sizes {batch_sizes!r}: expected integers, e.g. 1,8,32") from None
@@ -99,7 +125,8 @@ def _render_bench(report) -> None:  # type: ignore[no-untyped-def]
     console.print(
         f"[bold]{report.model}[/] on {env['cpu']} ({env['cores']} cores), GPU: {env['gpu'] or 'none'}; "
         + ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
-        + f"; load average {env['load_average_start']} -> {env.get('load_average_end')}",
+        + f"; load average {env['load_average_start']} -> {env.get('load_average_end')}"
+        + f"; decoder {report.decoder}",
         highlight=False,
     )
     columns = [

@@ -38,6 +38,13 @@ def explain_command(
         typer.Option(help="Precomputed features for models with a features input (as memo score)."),
     ] = None,
     feature_rows: Annotated[Path | None, typer.Option(help="Row-order file of a --features matrix.")] = None,
+    decoder: Annotated[
+        str,
+        typer.Option(
+            help="Frame decoder: auto (DALI when installed and the device is CUDA, else PyAV), pyav, "
+            "or dali (pip install 'memo[dali]'; files DALI cannot decode fall back to PyAV)."
+        ),
+    ] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
 ) -> None:
@@ -47,7 +54,12 @@ def explain_command(
     try:
         providers = _stream_providers((text, None, None), features, feature_rows, model, device)
         options = ExplainOptions(
-            videos=[str(v) for v in videos], output=output, model=model, device=device, providers=providers
+            videos=[str(v) for v in videos],
+            output=output,
+            model=model,
+            device=device,
+            decoder=decoder,
+            providers=providers,
         )
         results = explain_videos(options)
     except MemoError as exc:
@@ -57,7 +69,7 @@ def explain_command(
         console.print(f"[red]failed:[/] {escape(r.error or '')}", highlight=False, soft_wrap=True)
     if as_json:
         rows = [{"video": r.video, "folder": str(r.folder) if r.folder else None, "scores": r.scores,
-                 "maps": r.maps, "error": r.error} for r in results]  # fmt: skip
+                 "maps": r.maps, "decoder": r.decoder, "error": r.error} for r in results]  # fmt: skip
         print(json.dumps(rows, indent=2))
     elif not quiet:
         for r in results:

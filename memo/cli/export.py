@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +41,7 @@ def _common_options(
         Path | None, typer.Option(help="Videos for validation (default ../shared/videos, else generated).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the export records on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
 ) -> None:
     """Signature template of the options every format shares (never called)."""
 
@@ -106,17 +108,21 @@ def register(target: typer.Typer, formats: Mapping[str, Format] = FORMATS) -> No
     target.command("export", help=export_help(formats), no_args_is_help=True)(make_export_command(formats))
 
 
-def _export(formats: list[str], precision: str, model: str, as_json: bool, **options: Any) -> None:
+def _export(
+    formats: list[str], precision: str, model: str, as_json: bool, quiet: bool, **options: Any
+) -> None:
     from memo.export.runner import ExportOptions, run_export
 
     try:
         export_options = ExportOptions(model=model, formats=formats, precision=precision, **options)
-        with console.status("exporting and validating ..."):
+        with nullcontext() if quiet or as_json else console.status("exporting and validating ..."):
             results = run_export(export_options)
     except MemoError as exc:
         raise fail(str(exc)) from None
     if as_json:
         print(json.dumps([{"path": str(r.path), **r.record} for r in results], indent=2, default=str))
+        return
+    if quiet:
         return
     table = Table(title=f"memo export: {model}")
     for column in ("artifact", "precision", "max abs diff", "mean abs diff", "Spearman", "videos", "note"):

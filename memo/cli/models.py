@@ -1,24 +1,47 @@
-"""`memo models`: list architectures and named pretrained models."""
+"""`memo models`: the architectures memo builds and the named pretrained models (on stdout, to pipe)."""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
 from rich.table import Table
 
-from memo.cli.app import RESMEM_NOTE, app, console
+from memo.cli.app import RESMEM_NOTE, app, stdout
 
 
-@app.command("models", help="List the model architectures and named pretrained models.")
-def models_command() -> None:
+@app.command(
+    "models",
+    help=(
+        "List the model architectures: paper, inputs, parameters, GFLOPs per video of the default "
+        "configuration (counted on the meta device), pretrained parts and offline bundles.\n\n"
+        "Example: [bold]memo models --json[/]"
+    ),
+)
+def models_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON on stdout.")] = False,
+) -> None:
+    from memo.models.catalogue import catalogue, format_gflops, format_params
     from memo.models.named import NAMED
-    from memo.models.registry import get_entry, list_models
 
-    table = Table(title="architectures")
-    table.add_column("name")
-    table.add_column("inputs")
-    table.add_column("paper")
-    for name in list_models():
-        entry = get_entry(name)
-        spec = entry.default_spec()
-        table.add_row(name, ", ".join(f"{i.name}:{i.stream}" for i in spec.inputs), entry.paper)
-    console.print(table)
-    console.print(f"named pretrained models: {', '.join(NAMED)}  ({RESMEM_NOTE})")
+    rows = catalogue()
+    if as_json:
+        print(json.dumps({"architectures": [r.to_json() for r in rows], "named": list(NAMED)}, indent=2))
+        return
+    table = Table(title="architectures (default configurations; details below)")
+    table.add_column("name", no_wrap=True)
+    table.add_column("inputs", overflow="fold")
+    for column in ("params", "GFLOPs/video", "offline bundle"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for r in rows:
+        cells = [r.name, r.inputs, format_params(r.params), format_gflops(r.gflops_per_video)]
+        table.add_row(*cells, r.offline_bundle or "-")
+    stdout.print(table)
+    for r in rows:
+        stdout.print(f"[bold]{r.name}[/]: {escape(r.paper)}", highlight=False)
+        stdout.print(f"  pretrained: {escape(r.pretrained)}", highlight=False)
+        if r.note:
+            stdout.print(f"  note: {escape(r.note)}", highlight=False)
+    stdout.print(f"named pretrained models: {', '.join(NAMED)}  ({RESMEM_NOTE})", highlight=False)

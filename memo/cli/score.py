@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,8 @@ from rich.table import Table
 from memo.cli.app import RESMEM_NOTE, app, console, fail
 from memo.errors import MemoError
 
+log = logging.getLogger("memo.cli.score")
+
 
 @app.command(
     help=(
@@ -35,8 +38,12 @@ from memo.errors import MemoError
 )
 def score(
     paths: Annotated[
-        list[Path], typer.Argument(help="Video files and/or folders. Example: ./videos/ clip.mp4")
-    ],
+        list[Path] | None,
+        typer.Argument(
+            help="Video files and/or folders. Example: ./videos/ clip.mp4 (or --files-from / --manifest; "
+            "a text- or features-only model without paths scores every id of --text / --features)"
+        ),
+    ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Result file: scores.csv, scores.jsonl or scores.parquet.")
     ] = Path("scores.csv"),
@@ -113,10 +120,34 @@ def score(
     feature_rows: Annotated[
         Path | None, typer.Option(help="Row-order file of a --features matrix (line i names row i's video).")
     ] = None,
+    files_from: Annotated[
+        str | None,
+        typer.Option("--files-from", help="Read paths from this file, one per line ('-': standard input)."),
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(help="CSV or Parquet table with a column of paths (relative to the table's folder)."),
+    ] = None,
+    path_column: Annotated[
+        str | None,
+        typer.Option("--path-column", help="The --manifest column holding the paths (default: path)."),
+    ] = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed/--no-retry-failed", help="With --resume: score failed rows again."),
+    ] = True,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="Intra-op threads of PyTorch / ONNX Runtime (default: all cores)."),
+    ] = None,
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
     from memo.score import ScoreOptions, score_videos
 
+    if path_column is not None and manifest is None:
+        raise fail("--path-column needs --manifest")
+    if not retry_failed and not resume:
+        raise fail("--no-retry-failed only applies with --resume")
     try:
         _check_decoder(decoder, device)
         providers = _stream_providers((text, id_column, text_column), features, feature_rows, model, device)
@@ -124,7 +155,7 @@ def score(
         raise fail(str(exc)) from None
 
     options = ScoreOptions(
-        inputs=[str(p) for p in paths],
+        inputs=[str(p) for p in paths or []],
         output=output,
         model=model,
         backend=backend,
@@ -139,6 +170,11 @@ def score(
         extensions=tuple(ext.split(",")) if ext else DEFAULT_EXTENSIONS,
         decoder=decoder,
         providers=providers,
+        threads=threads,
+        files_from=files_from,
+        manifest=manifest,
+        path_column=path_column or "path",
+        retry_failed=retry_failed,
     )
     show = not quiet and not as_json
     progress = Progress(
@@ -159,12 +195,13 @@ def score(
     def on_start(total: int, skipped: int) -> None:
         progress.start()  # only once the work is known: errors before that print alone
         if show and skipped:
-            console.print(f"resuming: {skipped} of {total} videos already in {output}")
+            console.print(f"resuming: {skipped} of {total} videos already in {output}", highlight=False)
         progress.update(task, total=total - skipped)
 
     def on_row(row: dict, summary) -> None:  # type: ignore[no-untyped-def]
-        progress.update(task, advance=1, rate=f"{summary.videos_per_second:.2f}", failed=summary.failed)
-        if show and row["status"] != "ok":
+        rate = f"{summary.videos_per_second:.2f}"
+        progress.update(task, advance=1, rate=rate, failed=summary.new_failed)
+        if show and row["status"] != "ok":  # each failure once, here; the summary groups them
             progress.console.print(
                 f"[yellow]failed:[/] {escape(row['error'])}", highlight=False, soft_wrap=True
             )
@@ -181,10 +218,14 @@ def score(
         raise fail(str(exc)) from None
     progress.stop()
 
+    log.info(
+        "summary: %d rows in %s, %d scored, %d failed (this run: %d scored, %d failed)",
+        summary.total, output, summary.scored, summary.failed, summary.new_scored, summary.new_failed,
+    )  # fmt: skip
     if as_json:
         print(json.dumps(summary.to_json(), indent=2))
     elif not quiet:
-        _render_summary(summary)
+        render_summary(summary)
     raise typer.Exit(1 if summary.failed else 0)
 
 
@@ -221,7 +262,8 @@ def _stream_providers(
     return providers
 
 
-def _render_summary(summary) -> None:  # type: ignore[no-untyped-def]
+def render_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    """The whole file's figures; failures grouped by reason (count and first paths), once each."""
     data = summary.to_json()
     mean = f"{data['mean_score']:.4f}" if data["mean_score"] is not None else "-"
     head = Table(
@@ -229,16 +271,23 @@ def _render_summary(summary) -> None:  # type: ignore[no-untyped-def]
     )
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("videos", str(data["total"]))
+    head.add_row("rows in the file", str(data["total"]))
     if data["skipped"]:
-        head.add_row("already done (resume)", str(data["skipped"]))
+        head.add_row("kept from before (resume)", str(data["skipped"]))
+    if data["retried"]:
+        head.add_row("failed before, retried", str(data["retried"]))
     head.add_row("scored", str(data["scored"]))
     if data["with_warnings"]:
         head.add_row("scored with warnings", str(data["with_warnings"]))
     head.add_row("failed", f"[red]{data['failed']}[/]" if data["failed"] else "0")
     head.add_row("mean score", mean)
     head.add_row("decoder", data["decoder"])
-    head.add_row("time", f"{data['seconds']:.1f} s ({data['videos_per_second']:.2f} videos/s)")
+    run = data["this_run"]
+    head.add_row(
+        "this run",
+        f"{run['scored']} scored, {run['failed']} failed in {data['seconds']:.1f} s "
+        f"({data['videos_per_second']:.2f} videos/s)",
+    )
     head.add_row("output", escape(data["output"]))
     console.print(head)
     if data["top"]:
@@ -251,9 +300,14 @@ def _render_summary(summary) -> None:  # type: ignore[no-untyped-def]
         for i, item in enumerate(data["bottom"], 1):
             ranks.add_row(f"bottom {i}", f"{item['score']:.4f}", escape(item["path"]))
         console.print(ranks)
-    if data["failures"]:
-        fails = Table(title=f"{data['failed']} failed", title_style="red")
-        fails.add_column("why")
-        for item in data["failures"]:
-            fails.add_row(escape(item["error"]))
+    if data["failure_reasons"]:
+        fails = Table(title=f"{data['failed']} failed, by reason", title_style="red")
+        fails.add_column("count", justify="right")
+        fails.add_column("reason")
+        fails.add_column("first paths")
+        for group in data["failure_reasons"]:
+            more = " ..." if group["count"] > len(group["paths"]) else ""
+            fails.add_row(
+                str(group["count"]), escape(group["reason"]), escape(", ".join(group["paths"]) + more)
+            )
         console.print(fails)

@@ -24,7 +24,7 @@ PARAM_FIELDS = {
     "video_backbone": "video_backbone", "backbone_weights": "backbone_weights", "frames": "num_frames",
     "id_column": "id_column", "text_column": "text_columns", "captions": "captions", "check": "check", "resume": "resume",
     "overwrite": "overwrite", "tensorboard": "tensorboard", "plots": "plots", "cache_dir": "cache_dir",
-    "threads": "threads",
+    "threads": "threads", "accumulate": "accumulate", "workers": "workers", "augment": "augment",
 }  # fmt: skip
 FIT_PARAMS = (
     "loss", "alpha_weight", "epochs", "batch_size", "lr", "weight_decay", "schedule", "step_size", "gamma",
@@ -159,11 +159,24 @@ def train_command(
         str, typer.Option(help="Frozen video backbone: resmem or torchvision:<arch> with --backbone-weights.")
     ] = "resmem",
     backbone_weights: Annotated[
-        Path | None, typer.Option(help="Local weights of a torchvision backbone.")
+        Path | None,
+        typer.Option(
+            help="Local weights of a torchvision backbone (video models: their trunk's, tensors only)."
+        ),
     ] = None,
     frames: Annotated[
         int, typer.Option("--frames", "-n", min=1, help="Keyframes per video (keyframes input).")
     ] = 7,
+    accumulate: Annotated[
+        int, typer.Option(min=1, help="Video models: batches per optimizer step (gradient accumulation).")
+    ] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(min=0, help="Video models: DataLoader worker processes (0: in the training process)."),
+    ] = 0,
+    augment: Annotated[
+        bool, typer.Option(help="Video models: random crop + flip while training (scoring never applies it).")
+    ] = True,
     id_column: Annotated[str, typer.Option(help="csv: the column naming each video (path or id).")] = "path",
     text_column: Annotated[list[str] | None, typer.Option(help="csv: caption column(s) (repeat).")] = None,
     captions: Annotated[

@@ -11,10 +11,14 @@ The rule, documented in the README:
   (a directory reached twice through links is not walked again).
 * Results are sorted and de-duplicated (a file reached by a relative and an absolute path
   counts once), so the order of a run is deterministic.
+* A named path that does not exist is kept as an input (its row says "no such file") as
+  long as something else was found: one typo in a 50,000-line list must not stop the run.
+  Only when nothing at all exists is it an error.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -38,20 +42,43 @@ def discover_videos(
 ) -> list[str]:
     """Expand files and directories into a sorted list of video paths (as strings).
 
-    Raises :class:`InputError` for a command-line path that does not exist at all.
+    Missing paths are kept (see the module rule); raises :class:`InputError` when every
+    named path is missing.
     """
     wanted = normalise_extensions(extensions)
     found: dict[str, str] = {}  # absolute path -> the path as first spelled
+    missing: list[str] = []
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
             for video in _walk(path, wanted):
                 found.setdefault(_key(video), video)
-        elif path.exists() or path.is_symlink():
-            found.setdefault(_key(str(path)), str(path))
         else:
-            raise InputError(f"{raw}: no such file or directory")
+            if not (path.exists() or path.is_symlink()):
+                missing.append(str(raw))
+            found.setdefault(_key(str(path)), str(path))
+    if missing and len(set(missing)) >= len(found):
+        more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
+        raise InputError(f"{missing[0]}: no such file or directory{more}")
     return sorted(found.values())
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be opened, told apart before any decoder sees it; ``None`` if it can.
+
+    A symbolic-link loop (``a -> b -> a``) and a missing file both fail ``os.path.exists``;
+    ``os.stat``'s errno tells them apart, so a loop is reported as a loop.
+    """
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{path}: symbolic-link loop (the link leads back to itself)"
+        if exc.errno == errno.ENOENT:
+            if os.path.islink(path):
+                return f"{path}: dangling symbolic link (target {os.readlink(path)!r} does not exist)"
+            return f"{path}: no such file"
+    return None
 
 
 def _key(path: str) -> str:

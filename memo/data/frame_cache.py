@@ -13,6 +13,13 @@ One file per video (``<sha256>.npz``, written atomically), keyed by the video's 
 and modification time and by every setting that changes the stored pixels, so an
 interrupted fill keeps what it finished and a changed video or spec is decoded again. The
 cache is bounded: past ``max_bytes`` the least recently used entries are removed.
+
+Decoding goes through a :class:`~memo.data.decoders.DecoderChoice` (default PyAV; with DALI,
+a file DALI cannot take falls back to PyAV for that file only). The sampled times are memo's
+either way; DALI's frames come back to the host (the cache is on disk) and are resized by
+the same PIL call. A non-PyAV decoder is part of the key (two correct decoders differ by a
+level or two of 8-bit colour); PyAV entries keep the key they always had. Each entry records
+the decoder that produced it (:attr:`CachedVideo.decoder`).
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from memo.data.decode import clip_times, index_video, keyframe_times, read_frames_at
+from memo.data.decode import VideoInfo, clip_times, index_video, keyframe_times, read_frames_at
+from memo.data.decoders import DecoderChoice, DecoderError
 from memo.data.preprocess import _RESAMPLE, resized_size
 from memo.errors import InputError
 from memo.fsio import atomic_open
@@ -47,6 +55,7 @@ class CachedVideo:
 
     frames: dict[str, np.ndarray]
     warnings: tuple[str, ...] = ()
+    decoder: str = ""  # the decoder(s) that produced the frames, e.g. "pyav", "dali"; "" if not recorded
 
 
 def visual_inputs(spec: ModelSpec) -> tuple[InputSpec, ...]:
@@ -63,27 +72,45 @@ def _resize(image: Image.Image, item: InputSpec) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def decode_for_cache(path: str, spec: ModelSpec) -> CachedVideo:
-    """Decode and resize the frames of every visual input of ``spec`` (raises InputError)."""
+def _sample(
+    path: str, times: list[float], info: VideoInfo, decoder: DecoderChoice | None
+) -> tuple[list[Image.Image], list[str], str]:
+    """The frames on screen at ``times`` as PIL images, their warnings, the decoder used."""
+    if decoder is None or decoder.name == "pyav":
+        sample = read_frames_at(path, times, info)
+        return list(sample.images), list(sample.warnings), "pyav"
+    try:
+        decoded = decoder.read(path, times, info)
+    except ValueError as exc:  # PyAV's fallback stacks frames: sizes that change mid-stream
+        raise InputError(f"{path}: {exc}") from exc
+    return [Image.fromarray(frame) for frame in decoded.frames], decoded.warnings, decoded.decoder
+
+
+def decode_for_cache(path: str, spec: ModelSpec, decoder: DecoderChoice | None = None) -> CachedVideo:
+    """Decode and resize the frames of every visual input of ``spec`` (raises InputError, or
+    DecoderError when a decoder without fallback cannot take the file); ``decoder`` defaults
+    to PyAV."""
     info = index_video(path)
     frames: dict[str, np.ndarray] = {}
     warnings: list[str] = []
+    used: list[str] = []
     for item in visual_inputs(spec):
         if item.stream == "keyframes":
             times = keyframe_times(info, item.num_frames)
         else:
             times = clip_times(info, item.num_frames, float(item.fps or 0))
-        sample = read_frames_at(path, times, info)
-        warnings.extend(sample.warnings)
-        resized = [_resize(image, item) for image in sample.images]
+        images, sample_warnings, name = _sample(path, times, info, decoder)
+        warnings.extend(sample_warnings)
+        used.append(name)
+        resized = [_resize(image, item) for image in images]
         if len({a.shape for a in resized}) != 1:
             raise InputError(f"{path}: frames change size mid-stream; cannot stack them")
         frames[item.name] = np.stack(resized)
-    return CachedVideo(frames, tuple(warnings))
+    return CachedVideo(frames, tuple(warnings), "+".join(dict.fromkeys(used)))
 
 
-def _settings(spec: ModelSpec) -> list[dict[str, object]]:
-    out = []
+def _settings(spec: ModelSpec, decoder: DecoderChoice | None = None) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
     for item in visual_inputs(spec):
         assert item.preprocess is not None
         out.append(
@@ -96,19 +123,34 @@ def _settings(spec: ModelSpec) -> list[dict[str, object]]:
                 "interpolation": item.preprocess.interpolation,
             }
         )
+    if decoder is not None and decoder.name != "pyav":  # PyAV entries keep their earlier keys
+        out.append({"decoder": decoder.name})
     return out
 
 
 class FrameCache:
-    """Frames of ``spec``'s visual inputs for many videos, one ``.npz`` file per video."""
+    """Frames of ``spec``'s visual inputs for many videos, one ``.npz`` file per video.
 
-    def __init__(self, root: str | Path, spec: ModelSpec, max_bytes: int | None = None) -> None:
+    ``decoder``: a choice from :func:`memo.data.decoders.resolve_decoder` (resolve it, and so
+    refuse a bad ``--decoder``, before any work); ``None`` is PyAV. Fill the cache from the
+    main process (:meth:`fill`): DALI pipelines are per thread and not meant for forked
+    DataLoader workers, which then only read the files.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        spec: ModelSpec,
+        max_bytes: int | None = None,
+        decoder: DecoderChoice | None = None,
+    ) -> None:
         if not visual_inputs(spec):
             raise ValueError(f"model {spec.name!r} has no keyframes/clip input to cache")
         self.root = Path(root)
         self.spec = spec
         self.max_bytes = max_bytes
-        self._settings = json.dumps(_settings(spec), sort_keys=True)
+        self.decoder = decoder
+        self._settings = json.dumps(_settings(spec, decoder), sort_keys=True)
         self._lock = threading.Lock()
         self._total: int | None = None
 
@@ -138,19 +180,21 @@ class FrameCache:
             with np.load(target, allow_pickle=False) as data:
                 frames = {k: data[k] for k in data.files if not k.startswith("__")}
                 warnings = tuple(str(w) for w in data["__warnings__"]) if "__warnings__" in data else ()
+                used = str(data["__decoder__"]) if "__decoder__" in data else ""
             os.utime(target)  # recency, for the size bound
-            return CachedVideo(frames, warnings)
+            return CachedVideo(frames, warnings, used)
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as exc:  # a damaged cache entry is decoded again
             log.warning("%s: unreadable cache entry for %s (%s); decoding again", target, path, exc)
-        video = decode_for_cache(path, self.spec)
+        video = decode_for_cache(path, self.spec, self.decoder)
         self._store(target, video)
         return video
 
     def _store(self, target: Path, video: CachedVideo) -> None:
         arrays = dict(video.frames)
         arrays["__warnings__"] = np.asarray(list(video.warnings), dtype=np.str_)
+        arrays["__decoder__"] = np.asarray(video.decoder, dtype=np.str_)
         with atomic_open(target, "wb") as handle:
             np.savez(handle, **arrays)
         self._account(target.stat().st_size)
@@ -177,7 +221,7 @@ class FrameCache:
             try:
                 self.load(path)
                 return path, None
-            except InputError as exc:
+            except (InputError, DecoderError) as exc:
                 return path, str(exc)
             except OSError as exc:
                 return path, f"{path}: {exc.strerror or exc}"

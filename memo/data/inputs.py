@@ -33,6 +33,7 @@ class PreparedVideo:
     seconds: float
     warnings: list[str] = field(default_factory=list)
     decoder: str = ""  # decoder(s) that produced the frames, e.g. "pyav", "dali"; "" without frames
+    times: list[float] = field(default_factory=list)  # presentation time (s) of each frame row used
 
 
 def prepare_video(
@@ -53,6 +54,7 @@ def prepare_video(
     arrays: dict[str, np.ndarray] = {}
     warnings: list[str] = []
     frames_used = 0
+    frame_times: list[float] = []
     info = None
     for input_spec in spec.inputs:
         if input_spec.stream in ("keyframes", "clip"):
@@ -66,6 +68,7 @@ def prepare_video(
             array = sample.array
             used.append(sample.decoder)
             frames_used = max(frames_used, sample.distinct)
+            frame_times = frame_times or [float(t) for t in sample.times]
             warnings.extend(sample.warnings)
             if sample.distinct < len(times):
                 warnings.append(
@@ -91,4 +94,5 @@ def prepare_video(
             arrays[input_spec.name] = np.asarray(provider.get(path, input_spec), dtype=np.float32)[None]
     rows = next(iter(arrays.values())).shape[0]
     seconds = time.perf_counter() - started
-    return PreparedVideo(path, arrays, rows, frames_used, seconds, warnings, "+".join(dict.fromkeys(used)))
+    decoder_names = "+".join(dict.fromkeys(used))
+    return PreparedVideo(path, arrays, rows, frames_used, seconds, warnings, decoder_names, frame_times)

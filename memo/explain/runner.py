@@ -10,6 +10,9 @@ where a model has several). A model without attention maps gets its scores and f
 A model with per-module contributions (``contributions(**inputs)``, e.g. ``m3s``) also gets
 ``contributions_<output>.png``, a bar chart per video (:mod:`memo.explain.contrib`), even
 when it takes no frames (then there is no contact sheet).
+
+Frames are decoded by the run's decoder (``auto``, ``pyav``, ``dali``; a file DALI cannot
+take falls back to PyAV), and ``scores.json`` records which decoder produced them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from memo.data.decoders import DecoderChoice, DecoderError, resolve_decoder
 from memo.data.inputs import StreamProvider, prepare_video
 from memo.errors import InputError, MemoError
 from memo.explain.render import contact_sheet, overlay
@@ -41,6 +45,7 @@ class ExplainOptions:
     model: str = "resmem"
     device: str = "cpu"
     providers: Mapping[str, StreamProvider] = field(default_factory=dict)  # --text / --features inputs
+    decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
 
 
 @dataclass
@@ -51,11 +56,14 @@ class ExplainResult:
     maps: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     error: str | None = None
+    decoder: str = ""  # the decoder that produced the frames ("pyav", "dali")
 
 
 def display_frames(array: np.ndarray, item: InputSpec) -> np.ndarray:
     """Model input of one video -> ``uint8 (T, H, W, 3)`` as the model saw it (normalisation undone)."""
     assert item.preprocess is not None
+    if hasattr(array, "cpu"):  # a torch tensor (DALI on a GPU): copied to the host to be drawn
+        array = array.cpu().numpy()
     frames = array.transpose(1, 0, 2, 3) if item.stream == "clip" else array  # (T, 3, H, W)
     mean = np.asarray(item.preprocess.mean, dtype=np.float32)[:, None, None]
     std = np.asarray(item.preprocess.std, dtype=np.float32)[:, None, None]
@@ -98,19 +106,25 @@ def _slug(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).name) or "video"
 
 
-def explain_one(path: str, bundle: Bundle, module: torch.nn.Module, options: ExplainOptions) -> ExplainResult:
+def explain_one(
+    path: str,
+    bundle: Bundle,
+    module: torch.nn.Module,
+    options: ExplainOptions,
+    decoder: DecoderChoice | None = None,
+) -> ExplainResult:
     spec = bundle.spec
     contrib_fn = getattr(module, "contributions", None)  # per-module contributions (m3s)
     item = _visual(spec) if contrib_fn is None or _has_frames(spec) else None
-    prepared = prepare_video(path, spec, options.providers)
-    inputs = {k: torch.from_numpy(v).to(options.device) for k, v in prepared.arrays.items()}
+    prepared = prepare_video(path, spec, options.providers, decoder)
+    inputs = {k: torch.as_tensor(v).to(options.device) for k, v in prepared.arrays.items()}
     with torch.inference_mode():
         outputs = module(**inputs)
         maps_fn: Callable[..., Mapping[str, torch.Tensor]] | None = getattr(module, "attention", None)
         maps = _per_video_maps(maps_fn(**inputs), spec) if maps_fn is not None else {}
     folder = options.output / _slug(path)
     folder.mkdir(parents=True, exist_ok=True)
-    result = ExplainResult(path, folder, _scores(outputs, spec), sorted(maps))
+    result = ExplainResult(path, folder, _scores(outputs, spec), sorted(maps), decoder=prepared.decoder)
     if contrib_fn is not None:
         from memo.explain.contrib import write_contributions
 
@@ -140,7 +154,9 @@ def _has_frames(spec: ModelSpec) -> bool:
 
 
 def _write_scores(result: ExplainResult, folder: Path) -> ExplainResult:
-    atomic_write_json(folder / "scores.json", {"video": result.video, **result.scores})
+    atomic_write_json(
+        folder / "scores.json", {"video": result.video, "decoder": result.decoder, **result.scores}
+    )
     result.files.append(folder / "scores.json")
     return result
 
@@ -162,14 +178,16 @@ def explain_videos(
 ) -> list[ExplainResult]:
     """Explain every video; a video that cannot be read gets a result with its one-line error."""
     from memo.models.named import resolve_model
+    from memo.runtime.base import resolve_device
 
+    decoder = resolve_decoder(options.decoder, resolve_device(options.device))  # usage errors first
     bundle = resolve_model(options.model)
     module = bundle.build_module().eval().to(options.device)
     results = []
     for path in options.videos:
         try:
-            result = explain_one(path, bundle, module, options)
-        except (InputError, OSError) as exc:
+            result = explain_one(path, bundle, module, options, decoder)
+        except (InputError, DecoderError, OSError) as exc:
             result = ExplainResult(path, None, error=str(exc))
         results.append(result)
         if on_result:

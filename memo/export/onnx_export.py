@@ -18,12 +18,14 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from memo.data.inputs import StreamProvider
 from memo.errors import MissingDependency
 from memo.export.errors import ExportError, ValidationFailed
 from memo.export.fp16 import convert_fp16
@@ -148,8 +150,12 @@ def export_onnx(
     videos: str | Path | None = None,
     sample_count: int = 8,
     external_data_threshold: int = PROTOBUF_LIMIT,
+    providers: Mapping[str, StreamProvider] | None = None,
 ) -> ExportResult:
-    """Export ``bundle`` to ONNX, validate it, and record the result in ``export.json``."""
+    """Export ``bundle`` to ONNX, validate it, and record the result in ``export.json``.
+
+    ``providers`` supply the caption / feature inputs of a model that has them (validation
+    runs the model on real videos and needs every input)."""
     check_precision(precision)
     require_onnx_stack(simplify=simplify, fp16=precision == "fp16")
     import onnx
@@ -192,7 +198,7 @@ def export_onnx(
         log.info("exported %s in %.1f s", artifact, record["seconds_export"])
 
         started = time.perf_counter()
-        validation = validate_onnx(bundle, target, precision, videos, sample_count)
+        validation = validate_onnx(bundle, target, precision, videos, sample_count, providers)
         record["seconds_validate"] = round(time.perf_counter() - started, 2)
         record["validation"] = validation.to_json()
         if not validation.passed:  # recorded beside, never over, the record of an installed artifact
@@ -211,10 +217,15 @@ def export_onnx(
 
 
 def validate_onnx(
-    bundle: Bundle, path: Path, precision: str, videos: str | Path | None = None, sample_count: int = 8
+    bundle: Bundle,
+    path: Path,
+    precision: str,
+    videos: str | Path | None = None,
+    sample_count: int = 8,
+    providers: Mapping[str, StreamProvider] | None = None,
 ) -> Validation:
     """PyTorch (fp32, CPU) vs ONNX Runtime (CPU) on real frames."""
-    samples = prepare_samples(bundle.spec, sample_videos(videos, sample_count))
+    samples = prepare_samples(bundle.spec, sample_videos(videos, sample_count), providers)
     reference = load_session(bundle, "torch", "cpu")
     candidate = load_session(bundle, "onnx", "cpu", LoadOptions(precision=precision, path=path))
     atol = tolerance(precision, bundle.spec.export_atol)

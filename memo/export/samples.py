@@ -8,11 +8,12 @@ cached under ``$MEMO_HOME/samples``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from memo.data.decoders import DecoderChoice
 from memo.data.discover import discover_videos
-from memo.data.inputs import PreparedVideo, prepare_video
+from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
 from memo.data.synthetic import write_samples
 from memo.errors import MemoError
 from memo.fsio import memo_home
@@ -44,12 +45,21 @@ def sample_videos(videos: str | Path | None = None, count: int = 8) -> list[str]
     return sorted(paths)[:count]
 
 
-def prepare_samples(spec: ModelSpec, paths: Sequence[str]) -> list[PreparedVideo]:
-    """Decode and preprocess each path for ``spec``; unreadable videos are skipped with a warning."""
+def prepare_samples(
+    spec: ModelSpec,
+    paths: Sequence[str],
+    providers: Mapping[str, StreamProvider] | None = None,
+    decoder: DecoderChoice | None = None,
+) -> list[PreparedVideo]:
+    """Decode and preprocess each path for ``spec``; unreadable videos are skipped with a warning.
+
+    ``providers`` supply the non-visual inputs (captions, precomputed features) of models that
+    have them; ``decoder`` (default PyAV) decodes the frames.
+    """
     prepared = []
     for path in paths:
         try:
-            prepared.append(prepare_video(path, spec))
+            prepared.append(prepare_video(path, spec, providers, decoder))
         except MemoError as exc:
             log.warning("skipping sample %s: %s", path, exc)
     if not prepared:

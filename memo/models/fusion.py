@@ -95,7 +95,26 @@ def fusion_spec(
         unit="video",
         description="late-fusion MLP over caption embeddings, precomputed features and/or frozen video features",
         export_atol=1e-4,
+        metadata={"pretrained": _pretrained_parts(inputs, video_backbone)},
     )
+
+
+def _pretrained_parts(inputs: list[InputSpec], video_backbone: str | None) -> dict[str, str]:
+    """What each stream's frozen encoder is and where its weights come from (``memo models``)."""
+    parts: dict[str, str] = {}
+    for item in inputs:
+        if item.stream == "text":
+            parts[item.name] = (
+                f"caption encoder {item.encoder or 'default'} (weights from its package, offline; not in the bundle)"
+            )
+        elif item.stream == "features":
+            parts[item.name] = "precomputed features from the user's files"
+        elif (video_backbone or "resmem") == "resmem":
+            parts[item.name] = "frozen ResMem network, from the resmem package, offline"
+        else:
+            parts[item.name] = f"frozen {video_backbone}: weights from the file given as --backbone-weights"
+    parts["head"] = "new"
+    return parts
 
 
 class _Member(nn.Module):

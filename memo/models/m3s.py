@@ -53,6 +53,7 @@ from memo.models.m3s_trunks import (
     clip_trunk_preprocess,
     image_trunk_dim,
     image_trunk_preprocess,
+    pretrained_parts,
 )
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
@@ -150,6 +151,7 @@ def m3s_spec(
         unit="video",
         description="M3-S: low/mid/high tiers + distinctiveness, MLP head (Dumont et al., CVPR 2023)",
         export_atol=1e-4,
+        metadata={"pretrained": pretrained_parts(args)},
     )
 
 

@@ -15,6 +15,7 @@ available offline here. memo offers instead:
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import torch
 from torch import nn
@@ -82,3 +83,22 @@ def clip_trunk_dim(name: str) -> int:
 
 def clip_trunk_preprocess(name: str) -> Preprocess:
     return TINY_PREPROCESS if name == "tiny3d" else KINETICS_PREPROCESS
+
+
+def pretrained_parts(args: dict[str, Any]) -> dict[str, str]:
+    """Where each tier's frozen trunk comes from, and what is fitted (``memo models``)."""
+    parts: dict[str, str] = {}
+    for tier in ("mid", "high"):
+        trunk = (args.get(tier) or {}).get("trunk")
+        if tier not in args:
+            continue
+        if trunk is None:
+            parts[tier] = "precomputed vector from the user's files"
+        elif trunk in ("tiny", "tiny3d"):
+            parts[tier] = f"{trunk}: fixed-seed random conv net, no pretrained weights"
+        elif trunk == "resmem":
+            parts[tier] = "ResMem's embedding, from the resmem package, offline"
+        else:
+            parts[tier] = f"frozen {trunk}: weights from the user's file (M3S.load_trunk)"
+    parts["PCA, clusters, kNN bank, head"] = "fitted on the training set (fit_m3s)"
+    return parts

@@ -24,6 +24,8 @@ from memo.models.resmem import resmem_spec
 log = logging.getLogger(__name__)
 
 NAMED = ("resmem",)
+# name -> the spec function of the named bundle's architecture (for ``memo models``)
+NAMED_SPECS = {"resmem": resmem_spec}
 DEFAULT_MODEL = "resmem"
 
 

@@ -3,7 +3,8 @@
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and
 convolutions, 2 FLOPs per multiply-add; elementwise ops are not counted) on one video's
 input as the spec defines it: ``num_frames`` rows of ``(3, H, W)`` for a ``frame`` model,
-one row of every input for a ``video`` model. The count runs on the ``meta`` device (no
+one row of every input for a ``video`` model. Inputs computed outside the model (caption
+embeddings, precomputed features, low-level measurements) are not counted. The count runs on the ``meta`` device (no
 arithmetic, no memory for activations), on a copy of the module.
 """
 
@@ -38,6 +39,9 @@ def video_inputs(
     for item in spec.inputs:
         if item.stream in ("text", "features"):
             shapes[item.name] = (videos, int(item.dim or 0))
+            continue
+        if item.stream == "lowlevel":  # (B, T, D) measurements, see memo.data.lowlevel
+            shapes[item.name] = (videos, item.num_frames, int(item.dim or 0))
             continue
         assert item.preprocess is not None
         height, width = item.preprocess.crop

@@ -45,6 +45,10 @@ def resmem_spec(num_frames: int = 7) -> ModelSpec:
         "frames: the VideoMem paper's frame-averaged image memorability baseline",
         licence=LICENCE,
         export_atol=1e-4,
+        metadata={
+            "pretrained": "whole network: ResMem weights (trained on LaMem + MemCat), from the resmem "
+            "package, offline"
+        },
     )
 
 

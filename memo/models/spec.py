@@ -15,6 +15,8 @@ from memo.errors import BundleError
 
 Stream = Literal["keyframes", "clip", "text", "features", "lowlevel"]
 STREAMS: tuple[str, ...] = ("keyframes", "clip", "text", "features", "lowlevel")
+#: Inputs memo computes from the video file itself (the others come from side files).
+FROM_VIDEO: tuple[str, ...] = ("keyframes", "clip", "lowlevel")
 FORMAT = "memo-bundle/1"
 AGGREGATES: tuple[str, ...] = ("mean", "median")
 

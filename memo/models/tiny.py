@@ -36,6 +36,7 @@ def framecnn_spec(size: int = 64, num_frames: int = 7) -> ModelSpec:
         outputs=(OutputSpec("score", "memorability of the frame, in [0, 1]"),),
         unit="frame",
         description="small frame CNN (tests, quick experiments)",
+        metadata={"pretrained": "none (trained from scratch)"},
     )
 
 

@@ -52,7 +52,10 @@ def pretrained_source(trunk: str, argument: str = "backbone_weights", example: s
         )
     if trunk == "small":
         return "none (small trunk, trained from scratch)"
-    return f"torchvision {trunk}: weights from the file given as {argument} (e.g. {example}), else random"
+    source = f"torchvision {trunk}: weights from the file given as {argument} (e.g. {example}), else random"
+    if trunk in FRAME_TRUNKS:
+        source += "; or trunk='resmem': ResMem's ResNet-152, offline"
+    return source
 
 
 def grid_size(size: int, stages: int = 4) -> int:

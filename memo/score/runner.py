@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,16 +20,28 @@ from typing import Any
 import numpy as np
 
 from memo.data.decoders import DecoderChoice, resolve_decoder
-from memo.data.discover import DEFAULT_EXTENSIONS, discover_videos
+from memo.data.discover import DEFAULT_EXTENSIONS, discover_videos, path_problem
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
 from memo.data.prefetch import prefetch
-from memo.errors import MemoError, OutputError
+from memo.errors import InputError, MemoError
 from memo.models.bundle import Bundle
 from memo.models.named import DEFAULT_MODEL, resolve_model
+from memo.models.spec import ModelSpec
 from memo.runtime.base import Session, load_session, resolve_device
-from memo.score.writers import open_writer
+from memo.score.settings import check_resume, score_settings, sidecar_path, write_sidecar
+from memo.score.setup import check_numbers, check_output, check_side_inputs, needs_frames
+from memo.score.sources import listed_inputs, provider_ids
+from memo.score.summary import ScoreSummary
+from memo.score.writers import ResultWriter, open_writer
 
 log = logging.getLogger(__name__)
+
+# While scoring, the model (main thread) and the decoders (worker threads) share the GIL.
+# After each PyTorch op the main thread must win the GIL back from a decoder that holds it
+# in Python code, which by default can take the whole 5 ms switch interval: a ResNet-152
+# forward is hundreds of module calls, so the model waits seconds per batch. A short
+# interval hands the GIL back quickly (see docs/performance.md).
+SWITCH_INTERVAL = 0.0002
 
 
 @dataclass
@@ -47,60 +60,12 @@ class ScoreOptions:
     extensions: Sequence[str] = DEFAULT_EXTENSIONS
     decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
     providers: Mapping[str, StreamProvider] = field(default_factory=dict)
+    threads: int | None = None  # intra-op threads of PyTorch / ONNX Runtime (None: theirs)
+    files_from: str | Path | None = None  # one path per line; "-" = standard input
+    manifest: Path | None = None  # CSV / Parquet with a column of paths
+    path_column: str = "path"
+    retry_failed: bool = True  # on resume, score the file's failed rows again
     explain: bool = False  # add the model's per-module contribution columns (memo.score.contrib)
-
-
-@dataclass
-class ScoreSummary:
-    output: Path
-    model: str
-    backend: str
-    device: str
-    decoder: str = ""  # the run's decoder; rows say which one each file used (fallbacks)
-    total: int = 0
-    skipped: int = 0  # already in the output (resume)
-    scored: int = 0
-    failed: int = 0
-    warned: int = 0
-    seconds: float = 0.0
-    scores: list[tuple[str, float]] = field(default_factory=list)  # (path, first output)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    interrupted: bool = False
-
-    @property
-    def videos_per_second(self) -> float:
-        done = self.scored + self.failed
-        return done / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def mean_score(self) -> float | None:
-        return float(np.mean([s for _, s in self.scores])) if self.scores else None
-
-    def ranked(self) -> list[tuple[str, float]]:
-        return sorted(self.scores, key=lambda item: item[1], reverse=True)
-
-    def to_json(self, top: int = 5) -> dict[str, Any]:
-        ranked = self.ranked()
-        return {
-            "output": str(self.output),
-            "model": self.model,
-            "backend": self.backend,
-            "device": self.device,
-            "decoder": self.decoder,
-            "total": self.total,
-            "skipped": self.skipped,
-            "scored": self.scored,
-            "failed": self.failed,
-            "with_warnings": self.warned,
-            "seconds": round(self.seconds, 3),
-            "videos_per_second": round(self.videos_per_second, 3),
-            "mean_score": self.mean_score,
-            "top": [{"path": p, "score": s} for p, s in ranked[:top]],
-            # the least memorable, without repeating any of the top ones on small runs
-            "bottom": [{"path": p, "score": s} for p, s in ranked[max(top, len(ranked) - top) :][::-1]],
-            "failures": [{"path": p, "error": e} for p, e in self.failures],
-            "interrupted": self.interrupted,
-        }
 
 
 ProgressCallback = Callable[[dict[str, Any], ScoreSummary], None]
@@ -110,11 +75,21 @@ def result_columns(bundle: Bundle, per_frame: bool, explain: bool = False) -> li
     from memo.score.contrib import contribution_columns
 
     outputs = list(bundle.spec.output_names)
-    columns = ["path", *outputs, *(contribution_columns(bundle) if explain else []), "frames", "status",
-               "error", "warning"]  # fmt: skip
-    columns += ["model", "model_version", "seconds", "decoder"]
+    columns = [
+        "path",
+        *outputs,
+        *(contribution_columns(bundle) if explain else []),
+        "frames",
+        "status",
+        "error",
+        "warning",
+        "model",
+        "model_version",
+        "backend",
+    ]
+    columns += ["seconds", "decoder"]
     if per_frame:
-        columns += [f"frame_{name}" for name in outputs]
+        columns += ["frame_times", *(f"frame_{name}" for name in outputs)]
     return columns
 
 
@@ -141,92 +116,142 @@ def score_videos(
     on_start: Callable[[int, int], None] | None = None,
     on_row: ProgressCallback | None = None,
 ) -> ScoreSummary:
-    """Score every video under ``options.inputs`` into ``options.output``.
+    """Score every input of ``options`` into ``options.output``; the summary covers the whole file.
 
-    ``on_start(total, skipped)`` is called once the work is known; ``on_row(row, summary)``
-    after each row is written. Raises :class:`MemoError` for problems with the run itself
-    (bad model, bad output file); problems with single videos become failed rows.
+    Everything that does not depend on one video (options, model, side inputs, output
+    location, resume settings, backend and device) is checked first and raises
+    :class:`MemoError` before any output is created or changed. Problems with single
+    videos become failed rows. ``on_start(total, skipped)`` is called once the work is
+    known; ``on_row(row, summary)`` after each row is written.
     """
-    if options.batch_size < 1:
-        raise MemoError("--batch-size must be at least 1")
-    decoder = resolve_decoder(options.decoder, resolve_device(options.device))
+    check_numbers(options.batch_size, options.workers, options.threads)
+    check_output(options.output, resume=options.resume, overwrite=options.overwrite)
     bundle = prepare_bundle(options)
     if options.explain:
         from memo.score.contrib import check_explain
 
         check_explain(bundle, options.backend)
-    paths = discover_videos(options.inputs, options.extensions)
-    if not paths:
-        shown = ", ".join(str(p) for p in options.inputs)
-        raise MemoError(f"no videos found under {shown} (extensions: {', '.join(options.extensions)})")
-    columns = result_columns(bundle, options.per_frame, options.explain)
-    writer = open_writer(options.output, columns, resume=options.resume, overwrite=options.overwrite)
-    try:
-        _check_same_model(options.output, writer.done.values(), bundle)
-        device = resolve_device(options.device)
-    except BaseException:
-        writer.close()
-        raise
-    summary = ScoreSummary(options.output, bundle.label, options.backend, device, decoder.name, len(paths))
+    check_side_inputs(bundle.spec, options.providers)
+    decoder = resolve_decoder(options.decoder, resolve_device(options.device))
+    paths = _inputs(options, bundle)
+    settings = score_settings(bundle)
+    previous = check_resume(options.output, settings) if options.resume else None
+    session = _load(bundle, options)
+    if options.explain:
+        from memo.score.contrib import ContributionSession
+
+        session = ContributionSession(session, bundle)
+    backend = str(getattr(session, "chosen", session.backend))  # auto -> what it picked
+    log.info("scoring %d inputs with %s on %s/%s", len(paths), bundle.label, backend, session.device)
+    keys = {_same_file_key(p) for p in paths}
+    dropped: list[str] = []
+
+    def drop(row: dict[str, Any]) -> bool:  # failed rows of this run's inputs are scored again
+        again = options.retry_failed and row.get("status") != "ok" and _same_file_key(row["path"]) in keys
+        if again:
+            dropped.append(row["path"])
+        return again
+
+    writer = _open(options, bundle, settings, backend, previous, drop)
+    summary = ScoreSummary(options.output, bundle.label, backend, session.device, decoder.name)
+    new_rows: list[dict[str, Any]] = []
     try:
         done = {_same_file_key(p) for p in writer.done}  # ./videos/a.mp4 and /abs/videos/a.mp4 match
         todo = [p for p in paths if _same_file_key(p) not in done]
-        summary.skipped = len(paths) - len(todo)
-        session = load_session(bundle, options.backend, device)
-        if options.explain:
-            from memo.score.contrib import ContributionSession
-
-            session = ContributionSession(session, bundle)
-        summary.device = session.device
+        summary.skipped, summary.retried = len(paths) - len(todo), len(dropped)
         if on_start:
             on_start(len(paths), summary.skipped)
         started = time.perf_counter()
-
-        def emit(row: dict[str, Any]) -> None:
-            writer.write(row)
-            _count(summary, row, bundle)
-            summary.seconds = time.perf_counter() - started
-            if on_row:
-                on_row(row, summary)
-
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
         try:
             for row in _score_rows(todo, bundle, session, options, decoder):
-                emit(row)
+                row["backend"] = backend
+                writer.write(row)
+                new_rows.append(row)
+                summary.count_new(row)
+                summary.seconds = time.perf_counter() - started
+                _log_row(row, bundle)
+                if on_row:
+                    on_row(row, summary)
         except KeyboardInterrupt:
             summary.interrupted = True
             raise
         finally:
+            sys.setswitchinterval(switch)
             summary.seconds = time.perf_counter() - started
     finally:
         writer.close()
+        summary.set_file_rows([*writer.done.values(), *new_rows], bundle.spec.output_names[0])
     return summary
 
 
-def _check_same_model(output: Path, rows: Iterable[Mapping[str, Any]], bundle: Bundle) -> None:
-    """Refuse to resume a file scored by another model: its scores would not be comparable."""
-    this = (bundle.spec.name, str(bundle.spec.version))
-    others = sorted({(str(r.get("model")), str(r.get("model_version"))) for r in rows} - {this})
-    if others:
-        found = ", ".join(f"{name} {version}" for name, version in others)
-        raise OutputError(
-            f"{output}: holds scores from model {found}, this run uses {this[0]} {this[1]} "
-            "(use another output file, or --overwrite)"
+def _inputs(options: ScoreOptions, bundle: Bundle) -> list[str]:
+    """The paths (or, for a bundle that needs no frames, the ids) this run scores."""
+    listed = listed_inputs(options.inputs, options.files_from, options.manifest, options.path_column)
+    if not needs_frames(bundle.spec):
+        if not listed:
+            listed = provider_ids(options.providers)
+        ids: dict[str, None] = {}
+        for item in listed:  # folders are expanded; anything else is an id, never opened
+            found = discover_videos([item], options.extensions) if Path(item).is_dir() else [item]
+            ids.update(dict.fromkeys(found))
+        if not ids:
+            raise MemoError("nothing to score: the caption / feature file has no ids")
+        return list(ids)
+    if not listed:
+        raise MemoError("nothing to score: give video files or folders, --files-from or --manifest")
+    paths = discover_videos(listed, options.extensions)
+    if not paths:
+        shown = ", ".join(str(p) for p in listed[:3]) + (" ..." if len(listed) > 3 else "")
+        raise MemoError(f"no videos found under {shown} (extensions: {', '.join(options.extensions)})")
+    return paths
+
+
+def _load(bundle: Bundle, options: ScoreOptions) -> Session:
+    """The session, with ``--threads`` as the runtime's intra-op threads (LoadOptions)."""
+    from memo.runtime.options import LoadOptions
+
+    device = resolve_device(options.device)
+    return load_session(bundle, options.backend, device, LoadOptions(threads=options.threads))
+
+
+def _open(
+    options: ScoreOptions,
+    bundle: Bundle,
+    settings: dict[str, Any],
+    backend: str,
+    previous: dict[str, Any] | None,
+    drop: Callable[[dict[str, Any]], bool],
+) -> ResultWriter:
+    """The settings record first, then the result file (a fresh record goes if that fails)."""
+    fresh = previous is None
+    write_sidecar(options.output, settings, backend, previous)
+    try:
+        return open_writer(
+            options.output,
+            result_columns(bundle, options.per_frame, options.explain),
+            resume=options.resume,
+            overwrite=options.overwrite,
+            drop=drop,
         )
+    except BaseException:
+        if fresh and not options.output.exists():
+            sidecar_path(options.output).unlink(missing_ok=True)
+        raise
+
+
+def _log_row(row: dict[str, Any], bundle: Bundle) -> None:
+    if row["status"] == "ok":
+        log.debug(
+            "scored %s: %s=%r", row["path"], bundle.spec.output_names[0], row[bundle.spec.output_names[0]]
+        )
+    else:
+        log.debug("failed %s", row["error"])
 
 
 def _same_file_key(path: str) -> str:
     return os.path.normcase(os.path.abspath(path))
-
-
-def _count(summary: ScoreSummary, row: dict[str, Any], bundle: Bundle) -> None:
-    if row["status"] == "ok":
-        summary.scored += 1
-        summary.scores.append((row["path"], float(row[bundle.spec.output_names[0]])))
-        if row["warning"]:
-            summary.warned += 1
-    else:
-        summary.failed += 1
-        summary.failures.append((row["path"], row["error"]))
 
 
 @dataclass
@@ -243,12 +268,17 @@ def _score_rows(
     """Yield one finished row per path, in completion order."""
     spec = bundle.spec
 
+    frames = needs_frames(spec)
+
     def prepare(path: str) -> PreparedVideo:
+        problem = path_problem(path) if frames else None  # ids of text/features bundles are not files
+        if problem:
+            raise InputError(problem)
         return prepare_video(path, spec, options.providers, decoder)
 
     queue: list[tuple[_Pending, int]] = []  # (video, first row not yet batched)
     queued_rows = 0
-    for path, prepared in prefetch(paths, prepare, workers=options.workers):
+    for path, prepared in prefetch(paths, prepare, workers=options.workers, depth=_depth(spec, options)):
         if isinstance(prepared, Exception):
             yield _failed_row(path, prepared, bundle, options.per_frame)
             continue
@@ -260,6 +290,16 @@ def _score_rows(
     while queue:
         queue, queued_rows, finished = _run_batch(queue, queued_rows, session, options.batch_size)
         yield from (_ok_row(p, bundle, options.per_frame) for p in finished)
+
+
+def _depth(spec: ModelSpec, options: ScoreOptions) -> int:
+    """Videos decoded ahead: two batches' worth of rows plus one per worker.
+
+    The old fixed ``2 * workers`` (4 videos = 28 rows of 7 frames) held less than two
+    batches of 16, so the model waited on the decoders at every batch boundary.
+    """
+    rows = 1 if spec.unit == "video" else max((i.num_frames for i in spec.inputs), default=1)
+    return max(2 * options.workers, options.workers + -(-2 * options.batch_size // rows))
 
 
 def _run_batch(
@@ -319,7 +359,7 @@ def _base_row(path: str, bundle: Bundle) -> dict[str, Any]:
     row: dict[str, Any] = {"path": path}
     row.update({name: None for name in bundle.spec.output_names})
     row.update(frames=0, status="failed", error="", warning="", model=bundle.spec.name,
-               model_version=bundle.spec.version, seconds=0.0, decoder="")  # fmt: skip
+               model_version=bundle.spec.version, backend="", seconds=0.0, decoder="")  # fmt: skip
     return row
 
 
@@ -332,7 +372,7 @@ def _ok_row(pending: _Pending, bundle: Bundle, per_frame: bool) -> dict[str, Any
     if "__error__" in pending.outputs:
         row["error"] = f"{video.path}: inference failed ({pending.outputs['__error__'][0][0]})"
         if per_frame:
-            row.update({f"frame_{n}": None for n in bundle.spec.output_names})
+            row.update({f"frame_{n}": None for n in bundle.spec.output_names}, frame_times=None)
         return row
     row["status"] = "ok"
     row["warning"] = "; ".join(dict.fromkeys(video.warnings))
@@ -340,7 +380,9 @@ def _ok_row(pending: _Pending, bundle: Bundle, per_frame: bool) -> dict[str, Any
         values = np.concatenate(pending.outputs[name]).astype(np.float64).reshape(-1)
         row[name] = bundle.spec.aggregate_rows(values)
         if per_frame:
-            row[f"frame_{name}"] = [round(float(v), 6) for v in values]
+            row[f"frame_{name}"] = [float(v) for v in values]
+    if per_frame:
+        row["frame_times"] = list(video.times) if video.times else None
     for name in (n for n in pending.outputs if n.startswith("contrib_")):  # --explain
         row[name] = float(np.concatenate(pending.outputs[name]).astype(np.float64).mean())
     return row
@@ -354,5 +396,5 @@ def _failed_row(path: str, exc: Exception, bundle: Bundle, per_frame: bool) -> d
         log.debug("unexpected error on %s", path, exc_info=exc)
     row["error"] = message
     if per_frame:
-        row.update({f"frame_{n}": None for n in bundle.spec.output_names})
+        row.update({f"frame_{n}": None for n in bundle.spec.output_names}, frame_times=None)
     return row

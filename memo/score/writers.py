@@ -10,7 +10,13 @@
   file with the rows up to its last rewrite and the journal with the rest; ``--resume``
   reads both.
 
-Opening an existing file without ``resume`` or ``overwrite`` is refused.
+Opening an existing file without ``resume`` or ``overwrite`` is refused. On resume, rows
+the caller wants redone (``drop``: failed rows, by default) and older duplicates of a path
+are removed first by an atomic rewrite (temporary file + rename), so the file always ends
+with exactly one row per input.
+
+CSV keeps the full precision of floats (``repr``, which round-trips exactly), like JSONL
+and Parquet.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import io
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,7 +52,13 @@ def output_format(path: Path) -> str:
     return fmt
 
 
-def open_writer(path: Path, columns: Sequence[str], *, resume: bool, overwrite: bool) -> ResultWriter:
+DropRule = Callable[[dict[str, Any]], bool]
+
+
+def open_writer(
+    path: Path, columns: Sequence[str], *, resume: bool, overwrite: bool, drop: DropRule | None = None
+) -> ResultWriter:
+    """Open ``path`` for appending rows; on resume, first rewrite it without the rows ``drop`` picks."""
     fmt = output_format(path)
     if resume and overwrite:
         raise OutputError("--resume and --overwrite contradict each other: pick one")
@@ -62,10 +74,10 @@ def open_writer(path: Path, columns: Sequence[str], *, resume: bool, overwrite: 
             if fmt == "parquet":
                 _journal(path).unlink(missing_ok=True)
         if fmt == "csv":
-            return CsvWriter(path, columns)
+            return CsvWriter(path, columns, drop)
         if fmt == "jsonl":
-            return JsonlWriter(path, columns)
-        return ParquetWriter(path, columns)
+            return JsonlWriter(path, columns, drop)
+        return ParquetWriter(path, columns, drop=drop)
     except OSError as exc:
         raise _write_error(path, exc) from exc
     except (UnicodeDecodeError, ValueError, csv.Error) as exc:  # JSONDecodeError is a ValueError
@@ -98,8 +110,43 @@ def _drop_partial_last_line(path: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
+def _keep(rows: Iterable[dict[str, Any]], drop: DropRule | None) -> tuple[dict[str, dict[str, Any]], bool]:
+    """One row per path (the last one written wins) minus the dropped; and whether any went."""
+    latest: dict[str, dict[str, Any]] = {}
+    count = 0
+    for row in rows:
+        latest.pop(row["path"], None)  # re-insert: order follows the last write
+        latest[row["path"]] = row
+        count += 1
+    kept = {p: r for p, r in latest.items() if not (drop and drop(r))}
+    return kept, len(kept) != count
+
+
+def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` then rename over ``path`` (memo.fsio.atomic_path); one-line error on failure."""
+    try:
+        with atomic_path(path) as tmp:
+            write(tmp)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+
+
+def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: _csv_value(row.get(c)) for c in columns})
+
+
+def _write_jsonl(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps({c: _json_value(row.get(c)) for c in columns}, ensure_ascii=False) + "\n")
+
+
 class CsvWriter:
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+    def __init__(self, path: Path, columns: Sequence[str], drop: DropRule | None = None) -> None:
         self.path = path
         self.columns = list(columns)
         self.done: dict[str, dict[str, Any]] = {}
@@ -108,8 +155,9 @@ class CsvWriter:
             with open(path, newline="", encoding="utf-8") as handle:
                 reader = csv.DictReader(handle)
                 _check_columns(path, reader.fieldnames or [], self.columns)
-                for row in reader:
-                    self.done[row["path"]] = row
+                self.done, changed = _keep(reader, drop)
+            if changed:
+                _replace_atomically(path, lambda tmp: _write_csv(tmp, self.columns, self.done.values()))
         self._handle = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._csv = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="raise")
         if self._handle.tell() == 0:
@@ -136,12 +184,13 @@ def _append(path: Path, handle: io.TextIOBase, text: str) -> None:
 
 
 def _csv_value(value: Any) -> Any:
+    """Floats as ``repr`` (the shortest text that reads back to the same float)."""
     if value is None:
         return ""
     if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6f}"
+        return "" if math.isnan(value) else repr(value)
     if isinstance(value, list | tuple):
-        return " ".join(f"{v:.6f}" if isinstance(v, float) else str(v) for v in value)
+        return " ".join(repr(float(v)) if isinstance(v, float) else str(v) for v in value)
     return value
 
 
@@ -163,15 +212,18 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 class JsonlWriter:
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+    def __init__(self, path: Path, columns: Sequence[str], drop: DropRule | None = None) -> None:
         self.path = path
         self.columns = list(columns)
         self.done: dict[str, dict[str, Any]] = {}
         if path.exists() and path.stat().st_size > 0:
             _drop_partial_last_line(path)
-            for row in _read_jsonl(path):
+            rows = _read_jsonl(path)
+            for row in rows:
                 _check_columns(path, list(row), self.columns)
-                self.done[row["path"]] = row
+            self.done, changed = _keep(rows, drop)
+            if changed:
+                _replace_atomically(path, lambda tmp: _write_jsonl(tmp, self.columns, self.done.values()))
         self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def write(self, row: dict[str, Any]) -> None:
@@ -195,7 +247,9 @@ def _journal(path: Path) -> Path:
 class ParquetWriter:
     """Parquet output: JSONL journal as rows finish + periodic atomic rewrite."""
 
-    def __init__(self, path: Path, columns: Sequence[str], every_seconds: float = 5.0) -> None:
+    def __init__(
+        self, path: Path, columns: Sequence[str], every_seconds: float = 5.0, drop: DropRule | None = None
+    ) -> None:
         try:
             import pyarrow  # noqa: F401
         except ImportError as exc:
@@ -217,9 +271,12 @@ class ParquetWriter:
         journal = _journal(path)
         if journal.exists():
             _drop_partial_last_line(journal)
-            known = {r["path"] for r in self.rows}
-            self.rows += [r for r in _read_jsonl(journal) if r["path"] not in known]
-        self.done = {r["path"]: r for r in self.rows}
+            self.rows += _read_jsonl(journal)
+        self.done, changed = _keep(self.rows, drop)
+        self.rows = list(self.done.values())
+        if changed:  # rewrite without them, then start an empty journal: nothing dropped comes back
+            self.flush()
+            _replace_atomically(journal, lambda tmp: tmp.write_bytes(b""))
         self._journal = open(journal, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._last_flush = time.monotonic()
         self._dirty = bool(self.rows) and journal.stat().st_size > 0
@@ -238,11 +295,7 @@ class ParquetWriter:
 
         table = pa.Table.from_pylist(self.rows) if self.rows else pa.table({c: [] for c in self.columns})
         table = table.select(self.columns) if self.rows else table
-        try:
-            with atomic_path(self.path) as tmp:
-                pq.write_table(table, tmp)
-        except OSError as exc:
-            raise _write_error(self.path, exc) from exc
+        _replace_atomically(self.path, lambda tmp: pq.write_table(table, tmp))
         self._last_flush = time.monotonic()
         self._dirty = False
 

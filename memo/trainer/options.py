@@ -30,6 +30,7 @@ from typing import Any
 
 from memo.errors import InputError, MemoError
 from memo.trainer.engine import DECAY, FitConfig
+from memo.trainer.video_options import VIDEO_MODELS, check_video_options
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,10 @@ class TrainOptions:
     dropout: float = 0.5
     input_dropout: float = 0.1
     ensemble: int = 1
+    # video models trained end to end (memo/trainer/video_recipe.py)
+    accumulate: int = 1  # batches per optimizer step
+    workers: int = 0  # DataLoader worker processes (and frame-cache decoding threads, at least 1)
+    augment: bool = True  # random crop + flip while training
     # optimisation
     fit: FitConfig = field(default_factory=FitConfig)
     # run
@@ -261,7 +266,7 @@ def validate(options: TrainOptions) -> None:
 
 
 #: Architectures ``memo train`` knows how to train (each recipe adds its own).
-TRAINABLE = {"fusion-mlp", "m3s"}
+TRAINABLE = {"fusion-mlp", "m3s", *VIDEO_MODELS}
 
 
 def _check_model(options: TrainOptions) -> None:
@@ -282,6 +287,8 @@ def _check_model(options: TrainOptions) -> None:
         from memo.trainer.m3s_recipe import check_m3s_options
 
         check_m3s_options(options)
+    if options.model in VIDEO_MODELS:
+        check_video_options(options)
 
 
 def parse_model_args(pairs: list[str]) -> dict[str, Any]:

@@ -39,12 +39,13 @@ from memo.trainer.final import train_final
 from memo.trainer.options import RECORD, TrainOptions, recorded, validate
 from memo.trainer.prepare import ProgressFn, build, check
 from memo.trainer.report import write_report
+from memo.trainer.video_options import VIDEO_MODELS
 
 log = logging.getLogger(__name__)
 
 # Options that say how to run, not what to compute: a resume may change them freely.
 RUN_KEYS = frozenset(
-    {"resume", "check", "overwrite", "output", "threads", "plots", "tensorboard", "cache_dir"}
+    {"resume", "check", "overwrite", "output", "threads", "plots", "tensorboard", "cache_dir", "workers"}
 )
 
 
@@ -77,14 +78,15 @@ def _run(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
     started = time.perf_counter()
     validate(options)
     options, ckpt = open_run(options)
+    if options.model in VIDEO_MODELS:  # networks trained end to end on frames
+        from memo.trainer.video_recipe import train_video
+
+        return train_video(options, ckpt, progress, started)
     prepared = check(options)
     if options.check:
         return TrainResult(options.output, None, {}, prepared.report, time.perf_counter() - started)
     out = options.output
-    if not ckpt.exists():
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out / RECORD, recorded(options))
-        ckpt.write()
+    start_run(options, ckpt)
     build(prepared, options, progress)
     tb = _tensorboard(out) if options.tensorboard else None
     hook = epoch_hook(phase_plan(prepared.splits, options), progress, tb)
@@ -95,6 +97,14 @@ def _run(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
     if tb is not None:
         tb.close()
     return TrainResult(out, bundle.path, metrics, prepared.report, time.perf_counter() - started)
+
+
+def start_run(options: TrainOptions, ckpt: Checkpoint) -> None:
+    """Create the run directory with its ``options.json`` and first checkpoint (once)."""
+    if not ckpt.exists():
+        options.output.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(options.output / RECORD, recorded(options))
+        ckpt.write()
 
 
 def open_run(options: TrainOptions) -> tuple[TrainOptions, Checkpoint]:
@@ -113,7 +123,7 @@ def open_run(options: TrainOptions) -> tuple[TrainOptions, Checkpoint]:
         if changed:
             log.warning("resuming with the checkpoint's options; ignoring the given %s", ", ".join(changed))
         saved.resume = True
-        for key in ("output", "threads", "plots", "cache_dir", "tensorboard"):  # how to run: the given values
+        for key in sorted(RUN_KEYS - {"resume", "check", "overwrite"}):  # how to run: the given values
             setattr(saved, key, getattr(options, key))
         return saved, ckpt
     if not options.check:

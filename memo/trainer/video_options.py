@@ -1,0 +1,110 @@
+"""Which architectures ``memo train`` trains end to end on video, and how (losses, stages).
+
+A video model's spec metadata says how it is trained: ``head_losses`` (model output -> loss
+name) and, for models whose paper trains in stages, ``recipe`` (a list of
+:class:`memo.models.stages.Stage` records). This module turns those, plus the run's options,
+into a :class:`StagePlan` per stage: which parameters train (``set_stage``), until which
+epoch, at what multiple of ``--lr``, with which loss on which output.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from memo.errors import InputError
+from memo.models.spec import ModelSpec
+from memo.trainer.engine import FitConfig
+from memo.trainer.video_fit import HeadLoss
+
+#: Architectures trained end to end on decoded frames (``memo train --model NAME``).
+VIDEO_MODELS = frozenset(
+    {
+        "amnet",
+        "amnet-mean",
+        "amnet-rnn",
+        "amnetvid",
+        "vmemnet",
+        "resnet3d",
+        "semantic-embedding",
+        "cnn-transformer",
+        "framecnn",
+        "resmem",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    name: str
+    train: str  # "all" or "head" (StagedModel.set_stage)
+    end_epoch: int  # the stage runs until this many epochs in total have been trained
+    lr_scale: float  # multiple of --lr
+    heads: tuple[HeadLoss, ...]
+
+
+def check_video_options(options: Any) -> None:
+    """Options a video model cannot take, refused before any work (``options``: TrainOptions)."""
+    if len(options.targets) != 1:
+        raise InputError(
+            f"--model {options.model}: one target per video model run (given: {', '.join(options.targets)}); "
+            "train short- and long-term separately, as AMNetVid's note does"
+        )
+    if options.ensemble != 1:
+        raise InputError(f"--model {options.model}: --ensemble must be 1 (one network per bundle)")
+    if options.finetune_text or options.decay_alpha:
+        raise InputError(f"--model {options.model}: --finetune-text and --decay-alpha are fusion-mlp options")
+    if options.accumulate < 1:
+        raise InputError("--accumulate must be at least 1")
+    if options.workers < 0:
+        raise InputError("--workers must be 0 or more")
+    spec = build_spec(options.model, options.model_args)
+    if options.backbone_weights is not None:
+        from memo.models.registry import get_entry
+
+        params = inspect.signature(get_entry(options.model).builder).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        if "backbone_weights" not in params and not takes_any:
+            raise InputError(f"--model {options.model}: this architecture takes no --backbone-weights")
+        if not options.backbone_weights.is_file():
+            raise InputError(f"{options.backbone_weights}: no such weights file (--backbone-weights)")
+    heads = spec.metadata.get("head_losses") or {}
+    if len(heads) > 1 and options.fit.loss != FitConfig().loss:
+        raise InputError(
+            f"--loss: {options.model} has {len(heads)} heads ({', '.join(heads)}); set their losses with "
+            '--model-arg \'head_losses={"semantic": "mse", "spatial": "ranking"}\''
+        )
+
+
+def build_spec(name: str, model_args: dict[str, Any]) -> ModelSpec:
+    """The architecture's default spec with ``--model-arg`` overrides (a bad argument: InputError)."""
+    from memo.models.registry import get_entry
+
+    entry = get_entry(name)
+    try:
+        return entry.default_spec(**model_args)
+    except TypeError as exc:
+        params = [p for p in inspect.signature(entry.default_spec).parameters if p != "arch"]
+        raise InputError(f"--model-arg for {name}: {exc} (its arguments: {', '.join(params)})") from None
+
+
+def stage_plan(spec: ModelSpec, cfg: FitConfig, loss_override: str | None) -> list[StagePlan]:
+    """The stages of ``spec``'s recipe (one ``all`` stage without one), capped at ``cfg.epochs``."""
+    head_losses: dict[str, str] = dict(spec.metadata.get("head_losses") or {spec.outputs[0].name: cfg.loss})
+    recipe = spec.metadata.get("recipe") or [
+        {"name": "train", "train": "all", "loss": None, "epochs": None, "lr": None}
+    ]
+    first_lr = recipe[0].get("lr") or 1.0
+    plans, end = [], 0
+    for stage in recipe:
+        end = cfg.epochs if stage.get("epochs") is None else min(cfg.epochs, end + int(stage["epochs"]))
+        heads = tuple(
+            HeadLoss(output, loss_override or stage.get("loss") or loss)
+            for output, loss in head_losses.items()
+        )
+        scale = (stage.get("lr") or first_lr) / first_lr
+        plans.append(StagePlan(stage["name"], stage["train"], end, scale, heads))
+        if end >= cfg.epochs:
+            break
+    return plans
