@@ -30,6 +30,14 @@ def explain_command(
         "explain"
     ),
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    text: Annotated[
+        Path | None, typer.Option(help="Captions for models with a text input (CSV, as memo score --text).")
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(help="Precomputed features for models with a features input (as memo score)."),
+    ] = None,
+    feature_rows: Annotated[Path | None, typer.Option(help="Row-order file of a --features matrix.")] = None,
     decoder: Annotated[
         str,
         typer.Option(
@@ -40,12 +48,19 @@ def explain_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
 ) -> None:
+    from memo.cli.score import _stream_providers
     from memo.explain import ExplainOptions, explain_videos
 
-    options = ExplainOptions(
-        videos=[str(v) for v in videos], output=output, model=model, device=device, decoder=decoder
-    )
     try:
+        providers = _stream_providers((text, None, None), features, feature_rows, model, device)
+        options = ExplainOptions(
+            videos=[str(v) for v in videos],
+            output=output,
+            model=model,
+            device=device,
+            decoder=decoder,
+            providers=providers,
+        )
         results = explain_videos(options)
     except MemoError as exc:
         raise fail(str(exc)) from None

@@ -76,6 +76,12 @@ def score(
         typer.Option("--frames", "-n", min=1, help="Keyframes per video (default: the model's, 7)."),
     ] = None,
     per_frame: Annotated[bool, typer.Option("--per-frame", help="Also write each frame's score.")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Also write each module's contribution (contrib_<module>; m3s bundles)."
+        ),
+    ] = False,
     resume: Annotated[
         bool, typer.Option("--resume", help="Skip videos already in OUTPUT and append.")
     ] = False,
@@ -158,6 +164,7 @@ def score(
         workers=workers,
         num_frames=frames,
         per_frame=per_frame,
+        explain=explain,
         resume=resume,
         overwrite=overwrite,
         extensions=tuple(ext.split(",")) if ext else DEFAULT_EXTENSIONS,

@@ -28,7 +28,7 @@ PARAM_FIELDS = {
 }  # fmt: skip
 FIT_PARAMS = (
     "loss", "alpha_weight", "epochs", "batch_size", "lr", "weight_decay", "schedule", "step_size", "gamma",
-    "grad_clip", "patience", "caption_sampling", "device", "amp",
+    "grad_clip", "patience", "caption_sampling", "device", "amp", "rank_tau",
 )  # fmt: skip
 # Where a value came from, by name: typer >= 0.29 bundles its own click, so the enum class varies.
 EXPLICIT = frozenset({"COMMANDLINE", "ENVIRONMENT", "PROMPT"})
@@ -97,6 +97,9 @@ def train_command(
         bool, typer.Option("--decay-alpha", help="Memento10k: also predict the decay alpha (auxiliary loss).")
     ] = False,
     alpha_weight: Annotated[float, typer.Option(help="Weight of the decay-alpha loss.")] = 0.1,
+    rank_tau: Annotated[
+        float, typer.Option(help="Soft-rank temperature of the spearman / mse-to-spearman losses.")
+    ] = 0.01,
     folds: Annotated[int | None, typer.Option(help="K-fold cross-validation with K folds.")] = None,
     fold_file: Annotated[
         Path | None, typer.Option(help="Fold file (int64 permutation of 1-based rows), e.g. VMemNet's.")

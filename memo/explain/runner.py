@@ -7,6 +7,9 @@ frames exactly as the model saw them: sampled, resized and cropped as its bundle
 writes, per video, ``<out>/<video>/<map>_f<k>.png``, ``contact_sheet.png`` (frames on top,
 one row per map) and ``scores.json`` (every output of the model, i.e. each head's score
 where a model has several). A model without attention maps gets its scores and frames only.
+A model with per-module contributions (``contributions(**inputs)``, e.g. ``m3s``) also gets
+``contributions_<output>.png``, a bar chart per video (:mod:`memo.explain.contrib`), even
+when it takes no frames (then there is no contact sheet).
 
 Frames are decoded by the run's decoder (``auto``, ``pyav``, ``dali``; a file DALI cannot
 take falls back to PyAV), and ``scores.json`` records which decoder produced them.
@@ -41,7 +44,7 @@ class ExplainOptions:
     output: Path
     model: str = "resmem"
     device: str = "cpu"
-    providers: Mapping[str, StreamProvider] = field(default_factory=dict)
+    providers: Mapping[str, StreamProvider] = field(default_factory=dict)  # --text / --features inputs
     decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
 
 
@@ -111,18 +114,25 @@ def explain_one(
     decoder: DecoderChoice | None = None,
 ) -> ExplainResult:
     spec = bundle.spec
-    item = _visual(spec)
+    contrib_fn = getattr(module, "contributions", None)  # per-module contributions (m3s)
+    item = _visual(spec) if contrib_fn is None or _has_frames(spec) else None
     prepared = prepare_video(path, spec, options.providers, decoder)
     inputs = {k: torch.as_tensor(v).to(options.device) for k, v in prepared.arrays.items()}
     with torch.inference_mode():
         outputs = module(**inputs)
         maps_fn: Callable[..., Mapping[str, torch.Tensor]] | None = getattr(module, "attention", None)
         maps = _per_video_maps(maps_fn(**inputs), spec) if maps_fn is not None else {}
-    array = prepared.arrays[item.name]
-    frames = display_frames(array if spec.unit == "frame" else array[0], item)
     folder = options.output / _slug(path)
     folder.mkdir(parents=True, exist_ok=True)
     result = ExplainResult(path, folder, _scores(outputs, spec), sorted(maps), decoder=prepared.decoder)
+    if contrib_fn is not None:
+        from memo.explain.contrib import write_contributions
+
+        result.files += write_contributions(contrib_fn(**inputs), result.scores, path, folder)
+    if item is None:  # nothing to draw frames of (e.g. m3s on precomputed inputs or low-level only)
+        return _write_scores(result, folder)
+    array = prepared.arrays[item.name]
+    frames = display_frames(array if spec.unit == "frame" else array[0], item)
     rows = [("frames", [_image(f) for f in frames])]
     for name, stack in maps.items():
         images = []
@@ -136,7 +146,17 @@ def explain_one(
         f"{k}={v:.3f}" for k, v in result.scores.items() if isinstance(v, float)
     )
     result.files.append(_save(contact_sheet(rows, title), folder / "contact_sheet.png"))
-    atomic_write_json(folder / "scores.json", {"video": path, "decoder": result.decoder, **result.scores})
+    return _write_scores(result, folder)
+
+
+def _has_frames(spec: ModelSpec) -> bool:
+    return any(i.stream in ("keyframes", "clip") for i in spec.inputs)
+
+
+def _write_scores(result: ExplainResult, folder: Path) -> ExplainResult:
+    atomic_write_json(
+        folder / "scores.json", {"video": result.video, "decoder": result.decoder, **result.scores}
+    )
     result.files.append(folder / "scores.json")
     return result
 

@@ -65,14 +65,28 @@ class ScoreOptions:
     manifest: Path | None = None  # CSV / Parquet with a column of paths
     path_column: str = "path"
     retry_failed: bool = True  # on resume, score the file's failed rows again
+    explain: bool = False  # add the model's per-module contribution columns (memo.score.contrib)
 
 
 ProgressCallback = Callable[[dict[str, Any], ScoreSummary], None]
 
 
-def result_columns(bundle: Bundle, per_frame: bool) -> list[str]:
+def result_columns(bundle: Bundle, per_frame: bool, explain: bool = False) -> list[str]:
+    from memo.score.contrib import contribution_columns
+
     outputs = list(bundle.spec.output_names)
-    columns = ["path", *outputs, "frames", "status", "error", "warning", "model", "model_version", "backend"]
+    columns = [
+        "path",
+        *outputs,
+        *(contribution_columns(bundle) if explain else []),
+        "frames",
+        "status",
+        "error",
+        "warning",
+        "model",
+        "model_version",
+        "backend",
+    ]
     columns += ["seconds", "decoder"]
     if per_frame:
         columns += ["frame_times", *(f"frame_{name}" for name in outputs)]
@@ -113,12 +127,20 @@ def score_videos(
     check_numbers(options.batch_size, options.workers, options.threads)
     check_output(options.output, resume=options.resume, overwrite=options.overwrite)
     bundle = prepare_bundle(options)
+    if options.explain:
+        from memo.score.contrib import check_explain
+
+        check_explain(bundle, options.backend)
     check_side_inputs(bundle.spec, options.providers)
     decoder = resolve_decoder(options.decoder, resolve_device(options.device))
     paths = _inputs(options, bundle)
     settings = score_settings(bundle)
     previous = check_resume(options.output, settings) if options.resume else None
     session = _load(bundle, options)
+    if options.explain:
+        from memo.score.contrib import ContributionSession
+
+        session = ContributionSession(session, bundle)
     backend = str(getattr(session, "chosen", session.backend))  # auto -> what it picked
     log.info("scoring %d inputs with %s on %s/%s", len(paths), bundle.label, backend, session.device)
     keys = {_same_file_key(p) for p in paths}
@@ -208,7 +230,7 @@ def _open(
     try:
         return open_writer(
             options.output,
-            result_columns(bundle, options.per_frame),
+            result_columns(bundle, options.per_frame, options.explain),
             resume=options.resume,
             overwrite=options.overwrite,
             drop=drop,
@@ -361,6 +383,8 @@ def _ok_row(pending: _Pending, bundle: Bundle, per_frame: bool) -> dict[str, Any
             row[f"frame_{name}"] = [float(v) for v in values]
     if per_frame:
         row["frame_times"] = list(video.times) if video.times else None
+    for name in (n for n in pending.outputs if n.startswith("contrib_")):  # --explain
+        row[name] = float(np.concatenate(pending.outputs[name]).astype(np.float64).mean())
     return row
 
 

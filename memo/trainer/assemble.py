@@ -62,6 +62,10 @@ def merged_weights(options: TrainOptions, final: FinalResult) -> dict[str, torch
 def assemble_bundle(options: TrainOptions, prepared: Prepared, final: FinalResult, folder: Path) -> Bundle:
     """Write the bundle to ``folder`` and check that it loads."""
     assert prepared.vectors is not None
+    if options.model == "m3s":
+        from memo.trainer.m3s_recipe import assemble_m3s
+
+        return assemble_m3s(options, final, folder)
     means = [float(prepared.data.targets[t].mean()) for t in options.targets]
     spec = model_spec(options, prepared.vectors, means, options.ensemble)
     bundle = save_bundle(folder, spec, merged_weights(options, final))

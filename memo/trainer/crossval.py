@@ -103,10 +103,15 @@ def train_member(
     means = [float(data.targets[t][fit_index].mean()) for t in options.targets]
     dims = {k: int(v["dim"]) for k, v in vectors.input_info.items()}
     torch.manual_seed(seed)
-    model = FusionMLP(
-        dims, options.targets, options.hidden, options.dropout, options.input_dropout, None, means,
-        log_inputs=list(vectors.log_inputs),
-    )  # fmt: skip
+    if options.model == "m3s":  # transforms fitted on the head's training items only
+        from memo.trainer.m3s_recipe import m3s_member
+
+        model = m3s_member(options, vectors, fit_index)
+    else:
+        model = FusionMLP(
+            dims, options.targets, options.hidden, options.dropout, options.input_dropout, None, means,
+            log_inputs=list(vectors.log_inputs),
+        )  # fmt: skip
     if options.finetune_text:
         from memo.trainer.finetune import TextFinetune
 

@@ -42,6 +42,7 @@ class FitConfig:
     patience: int = 15
     amp: bool = True  # bf16 autocast, CUDA only
     alpha_weight: float = 0.1
+    rank_tau: float = 0.01  # soft-rank temperature of the spearman losses (memo.trainer.losses)
     caption_sampling: str = "mean"  # mean | random (random subset of an item's captions per epoch)
     device: str = "auto"  # auto: cuda when torch sees a GPU, else cpu (resolved on construction)
 
@@ -150,7 +151,7 @@ def _batch_loss(
     loss_fn: Any,
     means: dict[str, float],
     alpha_scale: float,
-    ctx_base: dict[str, int],
+    ctx_base: dict[str, Any],
     device: torch.device,
 ) -> torch.Tensor:
     """The sum of every output's loss on one batch (the decay alpha weighted by ``alpha_weight``)."""
@@ -204,7 +205,7 @@ def fit(
         model.train()
         vectors = _epoch_vectors(train, generator, cfg.caption_sampling)
         order = torch.randperm(n, generator=generator).to(device)
-        ctx_base = {"epoch": epoch, "epochs": cfg.epochs}
+        ctx_base = {"epoch": epoch, "epochs": cfg.epochs, "tau": cfg.rank_tau}
         total, batches = 0.0, 0
         for start in range(0, n, cfg.batch_size):
             index = order[start : start + cfg.batch_size]

@@ -10,6 +10,9 @@
   predictions' ranks made differentiable by a pairwise sigmoid relaxation
   (rank_i = ½ + Σ_j σ((p_i − p_j)/τ)); at τ → 0 these are scipy's average ranks, ties
   included (see :func:`hard_rank`). Plain PyTorch, O(B²) memory per batch, no extension.
+  τ is ``FitConfig.rank_tau`` (``--rank-tau``, default 0.01). Predictions are sigmoid scores
+  that differ by ~0.01–0.05 across a batch, so at τ = 0.01 most pairs sit on the flat tails
+  of the sigmoid; docs/results.md (M3-S) measures τ = 0.1–1 as better on VideoMem.
   The relaxation follows the spirit of Blondel et al., "Fast Differentiable Sorting and
   Ranking", ICML 2020, without their O(B log B) projection.
 * ``mse-to-spearman``: M3-S's schedule: ``(1 − w)·MSE + w·(1 − Spearman)`` with ``w``
@@ -61,6 +64,7 @@ class LossContext:
     epoch: int  # 0-based
     epochs: int
     target_mean: float
+    tau: float = 0.01  # soft-rank temperature (FitConfig.rank_tau)
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, LossContext], torch.Tensor]
@@ -86,7 +90,7 @@ def _mse_tails(p: torch.Tensor, y: torch.Tensor, ctx: LossContext) -> torch.Tens
 def _spearman(p: torch.Tensor, y: torch.Tensor, ctx: LossContext) -> torch.Tensor:
     if p.numel() < 2:
         return p.sum() * 0.0
-    return 1.0 - spearman(p, y)
+    return 1.0 - spearman(p, y, ctx.tau)
 
 
 def spearman_weight(ctx: LossContext) -> float:

@@ -266,7 +266,7 @@ def validate(options: TrainOptions) -> None:
 
 
 #: Architectures ``memo train`` knows how to train (each recipe adds its own).
-TRAINABLE = {"fusion-mlp", *VIDEO_MODELS}
+TRAINABLE = {"fusion-mlp", "m3s", *VIDEO_MODELS}
 
 
 def _check_model(options: TrainOptions) -> None:
@@ -283,6 +283,10 @@ def _check_model(options: TrainOptions) -> None:
             f"--model {options.model}: memo train cannot train this architecture yet "
             f"(trainable: {', '.join(sorted(TRAINABLE))})"
         )
+    if options.model == "m3s":
+        from memo.trainer.m3s_recipe import check_m3s_options
+
+        check_m3s_options(options)
     if options.model in VIDEO_MODELS:
         check_video_options(options)
 

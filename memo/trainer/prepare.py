@@ -36,6 +36,7 @@ class Vectors:
     captions: tuple[np.ndarray, np.ndarray] | None  # caption rows, owner (for caption sampling)
     input_info: dict[str, dict[str, Any]]  # input name -> spec info for fusion_spec
     extraction: dict[str, float] = field(default_factory=dict)
+    model_spec: Any = None  # the unfitted spec of a model built from these vectors (m3s)
 
     @property
     def log_inputs(self) -> tuple[str, ...]:
@@ -101,6 +102,10 @@ def build(prepared: Prepared, options: TrainOptions, progress: ProgressFn | None
 
 
 def build_vectors(data: LabelledSet, options: TrainOptions, progress: ProgressFn | None = None) -> Vectors:
+    if options.model == "m3s":
+        from memo.trainer.m3s_recipe import m3s_vectors
+
+        return m3s_vectors(data, options, progress)
     vectors = Vectors({}, None, {})
     if "text" in options.inputs:
         _text_vectors(vectors, data, options, progress)

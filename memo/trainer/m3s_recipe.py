@@ -1,0 +1,213 @@
+"""The recipe's M3-S path (``memo train --model m3s``): tier vectors, per-split fitting, the bundle.
+
+The recipe's steps stay the same (:mod:`memo.trainer.recipe`); this module supplies what is
+M3-S specific, called from a few hooks:
+
+* :func:`m3s_vectors` (step 1) — the *raw* tier vectors of every item, computed once:
+  ``mid`` / ``high`` from the precomputed inputs (``features``: e.g. VideoMem's COCO-80
+  class scores; ``text``: cached caption or title embeddings) or from the video through
+  a frozen trunk, ``low`` from memo's ``lowlevel`` stream. These are
+  :meth:`memo.models.m3s.M3S.raw_vectors`, i.e. what the model computes before anything
+  fitted on a training set is applied.
+* :func:`m3s_member` (steps 2-3) — a fresh model whose training-set transforms
+  (:func:`memo.models.m3s_fit.fit_m3s`: PCA, t-SNE + DBSCAN clusters, kNN bank, standardisation)
+  are fitted on the items the head trains on — the fold's training part minus its inner
+  validation items in cross-validation, every labelled item for the final bundle — so no
+  held-out item ever shapes them. The transforms are a deterministic function of those items
+  and ``seed``, so a resumed run refits them identically before loading the checkpoint.
+* :func:`assemble_m3s` (step 4) — the final model (buffers included) as an ``m3s`` bundle.
+
+``--model-arg`` keys: the arguments of :func:`memo.models.m3s.m3s_spec` (``modules``,
+``similarity_over``, ``similarity_methods``, ``knn_k``, ``low_size``, ...); ``mid`` / ``high``
+are ``features`` or ``text`` (a precomputed input) or a trunk name (``resmem``,
+``torchvision:<arch>``, ``tiny``, ``tiny3d``); ``mid_weights`` / ``high_weights`` a trunk's
+weight file; and the fitting arguments ``eps``, ``min_samples``, ``max_tsne``, ``max_rows``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from memo.data.datasets import LabelledSet
+from memo.errors import InputError
+from memo.models.bundle import Bundle, save_bundle
+from memo.models.spec import ModelSpec
+from memo.trainer.options import TrainOptions
+
+log = logging.getLogger(__name__)
+
+SPEC_KEYS = frozenset(
+    {"modules", "mid", "high", "similarity_over", "similarity_methods", "knn_k", "sim_components",
+     "low_size", "low_frames", "temporal_std", "hog_components", "mid_frames", "clip_frames", "clip_fps",
+     "hidden"}
+)  # fmt: skip
+FIT_KEYS = frozenset({"eps", "min_samples", "max_tsne", "max_rows"})
+WEIGHT_KEYS = frozenset({"mid_weights", "high_weights"})
+PRECOMPUTED = ("features", "text")
+TUPLE_KEYS = ("modules", "similarity_over", "similarity_methods", "hidden")
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return (value,)
+
+
+def sources(options: TrainOptions) -> dict[str, str]:
+    """Where the mid and high tiers come from: ``features``, ``text`` or a trunk name."""
+    args = options.model_args
+    mid = args.get("mid") or ("features" if "features" in options.inputs else options.video_backbone)
+    high = args.get("high") or ("text" if "text" in options.inputs else "torchvision:r3d_18")
+    return {"mid": str(mid), "high": str(high)}
+
+
+def check_m3s_options(options: TrainOptions) -> None:
+    """Everything about an m3s run that can be checked before any work."""
+    from memo.models.m3s import m3s_spec
+
+    unknown = sorted(set(options.model_args) - SPEC_KEYS - FIT_KEYS - WEIGHT_KEYS)
+    if unknown:
+        known = ", ".join(sorted(SPEC_KEYS | FIT_KEYS | WEIGHT_KEYS))
+        raise InputError(f"--model-arg: unknown m3s argument(s) {', '.join(unknown)} (known: {known})")
+    if options.ensemble != 1 or options.finetune_text or options.decay_alpha:
+        raise InputError("--model m3s: use --ensemble 1, without --finetune-text or --decay-alpha")
+    for tier, source in sources(options).items():
+        if source in PRECOMPUTED and source not in options.inputs:
+            raise InputError(f"--model-arg {tier}={source}: add --input {source}")
+    try:
+        m3s_spec(**spec_args(options, {"features": 1, "text": 1}, trunks=False))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--model m3s: {exc}") from None
+
+
+def spec_args(options: TrainOptions, dims: dict[str, int], trunks: bool = True) -> dict[str, Any]:
+    """The :func:`m3s_spec` arguments of a run (``dims``: width of each precomputed input)."""
+    args = {k: v for k, v in options.model_args.items() if k in SPEC_KEYS}
+    for key in TUPLE_KEYS:
+        if key in args:
+            args[key] = _as_tuple(args[key])
+    if "hidden" in args:
+        args["hidden"] = tuple(int(h) for h in args["hidden"])
+    if "modules" in args and args["modules"] != ("similarity",) and "similarity_over" not in args:
+        # default: distinctiveness over every other tier the run uses
+        args["similarity_over"] = tuple(t for t in args["modules"] if t != "similarity")
+    for tier, source in sources(options).items():
+        if source in PRECOMPUTED:
+            info: dict[str, Any] = {"stream": source, "dim": int(dims[source])}
+            if source == "text":
+                info["encoder"] = options.text_encoder
+            elif dims.get("features_log"):
+                info["log"] = True
+            args[tier] = info
+        else:
+            args[tier] = source if trunks else "tiny" if tier == "mid" else "tiny3d"
+    args["outputs"] = tuple(options.targets)
+    return args
+
+
+_TRUNK_STATES: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+
+
+def load_trunks(model: torch.nn.Module, options: TrainOptions) -> None:
+    """Load the user's (or the ``resmem`` package's) weights into the model's frozen trunks."""
+    from memo.data.video_features import backbone_state
+
+    for tier, source in sources(options).items():
+        trunk = getattr(model, f"{tier}_trunk", None)
+        if trunk is None or source in ("tiny", "tiny3d"):
+            continue
+        weights = options.model_args.get(f"{tier}_weights")
+        if weights is None and tier == "mid" and source == options.video_backbone:
+            weights = options.backbone_weights
+        key = (source, str(weights))
+        if key not in _TRUNK_STATES:
+            _TRUNK_STATES[key] = backbone_state(source, weights)
+        model.load_trunk(tier, _TRUNK_STATES[key])  # type: ignore[operator]
+
+
+def m3s_vectors(data: LabelledSet, options: TrainOptions, progress: Any = None) -> Any:
+    """The raw tier vectors of every item (:class:`memo.trainer.prepare.Vectors`, keys
+    ``low`` ``(N, T, D)``, ``mid``, ``high``), and the unfitted spec in ``input_info``."""
+    from memo.models.m3s import M3S
+    from memo.models.m3s import m3s_spec as make_spec
+    from memo.models.registry import create_model
+    from memo.trainer.prepare import Vectors, build_vectors
+
+    kinds = [k for k in options.inputs if k in PRECOMPUTED]
+    base = (
+        build_vectors(data, replace(options, model="fusion-mlp", inputs=kinds), progress)
+        if kinds
+        else Vectors({}, None, {})
+    )
+    dims: dict[str, Any] = {k: int(v.shape[1]) for k, v in base.per_item.items()}
+    dims["features_log"] = bool(base.input_info.get("features", {}).get("log"))
+    spec = make_spec(**spec_args(options, dims))
+    model = create_model("m3s", **spec.arch_args)
+    assert isinstance(model, M3S)
+    load_trunks(model, options)
+    inputs = {i.name: base.per_item[i.stream] for i in spec.inputs if i.stream in PRECOMPUTED}
+    with torch.no_grad():
+        raw = {
+            k: v.numpy()
+            for k, v in model.raw_vectors({k: torch.from_numpy(v) for k, v in inputs.items()}).items()
+        }
+    video_inputs = [i for i in spec.inputs if i.stream not in PRECOMPUTED]
+    if video_inputs:
+        raw |= _video_raw(model, spec.with_(inputs=tuple(video_inputs)), data, progress)
+    return Vectors(raw, None, {}, base.extraction, model_spec=spec)
+
+
+def _video_raw(model: Any, spec: ModelSpec, data: LabelledSet, progress: Any) -> dict[str, np.ndarray]:
+    """Raw vectors of the video tiers: memo's data layer, then the frozen trunks, one video at a time.
+
+    Not cached on disk (unlike caption embeddings): a run computes them once per run."""
+    from memo.data.inputs import prepare_video
+
+    if data.videos is None or any(v is None for v in data.videos):
+        raise InputError(
+            f"{data.source or data.name}: m3s tiers from video need every item's video (--videos)"
+        )
+    parts: dict[str, list[np.ndarray]] = {}
+    stage = f"m3s: low/mid/high inputs of {len(data)} videos"
+    for done, path in enumerate(data.videos):
+        arrays = prepare_video(str(path), spec).arrays
+        with torch.no_grad():
+            raw = model.raw_vectors({k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()})
+        for key, value in raw.items():
+            parts.setdefault(key, []).append(value.numpy())
+        if progress is not None:
+            progress({"stage": stage, "done": done + 1, "total": len(data), "unit": "videos"})
+    return {k: np.concatenate(v).astype(np.float32) for k, v in parts.items()}
+
+
+def m3s_member(options: TrainOptions, vectors: Any, fit_index: np.ndarray) -> torch.nn.Module:
+    """A model with its transforms fitted on ``fit_index`` (and a fresh head); ``model.memo_spec``
+    is the fitted spec. Seed torch before calling: the head is initialised here."""
+    from memo.models.m3s_fit import fit_m3s, spec_with_fit
+    from memo.models.registry import create_model
+
+    spec = vectors.model_spec
+    model = create_model("m3s", **spec.arch_args)
+    load_trunks(model, options)
+    fit_args = {k: v for k, v in options.model_args.items() if k in FIT_KEYS}
+    raw = {k: v[fit_index] for k, v in vectors.per_item.items()}
+    fitted = fit_m3s(model, raw, seed=options.seed, **fit_args)  # type: ignore[arg-type]
+    model.memo_spec = spec_with_fit(spec, fitted)  # type: ignore[assignment]
+    return model
+
+
+def assemble_m3s(options: TrainOptions, final: Any, folder: Path) -> Bundle:
+    """The final model (fitted buffers, head and trunk weights) as an ``m3s`` bundle; loaded back strictly."""
+    assert final.model is not None
+    spec: ModelSpec = final.model.memo_spec
+    bundle = save_bundle(folder, spec, final.members[0])
+    bundle.build_module()
+    return bundle

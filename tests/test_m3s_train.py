@@ -1,0 +1,207 @@
+"""M3-S through ``memo train`` (generated videos), its configs, ``memo score --explain`` and ``memo explain``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from memo.cli import app
+from memo.data.m3s_planted import write_planted
+from memo.errors import InputError
+from memo.explain import ExplainOptions, explain_videos
+from memo.trainer import FitConfig, TrainOptions, train
+from memo.trainer.losses import LossContext, get_loss
+from memo.trainer.options import read_config, validate
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+TINY = {"mid": "tiny", "low_size": 32, "low_frames": 3, "mid_frames": 2, "min_samples": 2}
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("m3strain")
+    planted = write_planted(folder / "videos", 24, size=32, frames=6, seed=3)
+    lines = ["path,score"] + [f"{Path(v.path).name},{v.label:.6f}" for v in planted]
+    (folder / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def _options(folder: Path, out: Path, modules: str, **changes) -> TrainOptions:  # type: ignore[no-untyped-def]
+    values = {
+        "dataset": "csv", "data": folder / "labels.csv", "videos": folder / "videos", "output": out,
+        "targets": ["score"], "inputs": ["keyframes"], "model": "m3s",
+        "model_args": {"modules": modules, **TINY}, "val_split": 0.25, "plots": False,
+        "fit": FitConfig(epochs=3, batch_size=8, lr=1e-3, loss="mse-to-spearman", device="cpu"),
+    }  # fmt: skip
+    values.update(changes)
+    return TrainOptions(**values)
+
+
+@pytest.fixture(scope="module")
+def trained(videos: Path) -> Path:
+    result = train(_options(videos, videos / "run", "low,mid,similarity"))
+    assert result.bundle is not None
+    return result.bundle
+
+
+def test_memo_train_m3s_writes_a_fitted_bundle_fitted_on_all_items(trained: Path, videos: Path) -> None:
+    config = json.loads((trained / "config.json").read_text())
+    assert config["architecture"] == "m3s"
+    assert config["arch_args"]["modules"] == ["low", "mid", "similarity"]
+    assert config["arch_args"]["similarity"]["over"] == ["low", "mid"]  # default: every other tier
+    assert config["metadata"]["m3s_fit"]["videos"] == 24  # the final bundle: every labelled item
+    metrics = json.loads((trained.parent / "metrics.json").read_text())
+    assert metrics["folds"][0]["n_test"] == 6
+    assert math.isfinite(metrics["folds"][0]["score"]["spearman"])
+
+
+def test_fold_transforms_are_fitted_on_the_training_part_only(videos: Path, tmp_path: Path) -> None:
+    from memo.trainer.m3s_recipe import m3s_member
+    from memo.trainer.prepare import prepare
+
+    options = _options(videos, tmp_path / "x", "low,similarity")
+    validate(options)
+    prepared = prepare(options)
+    assert prepared.vectors is not None
+    part = prepared.splits[0].train[:12]
+    torch.manual_seed(0)
+    model = m3s_member(options, prepared.vectors, part)
+    assert model.memo_spec.metadata["m3s_fit"]["videos"] == 12
+    bank = model.get_buffer("sim_low_bank")
+    assert bank.shape[0] == 12
+
+
+def test_m3s_options_are_checked_before_any_work(videos: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown m3s argument"):
+        validate(_options(videos, tmp_path / "y", "low", model_args={"modules": "low", "colour": 1}))
+    with pytest.raises(InputError, match="bad modules"):
+        validate(_options(videos, tmp_path / "y", "low", model_args={"modules": "low,texture"}))
+    with pytest.raises(InputError, match="--input features"):
+        validate(_options(videos, tmp_path / "y", "mid", model_args={"modules": "mid", "mid": "features"}))
+    with pytest.raises(InputError, match="ensemble 1"):
+        validate(_options(videos, tmp_path / "y", "low", ensemble=2))
+
+
+def test_m3s_configs_load_and_validate() -> None:
+    names = sorted(p.name for p in CONFIGS.glob("*m3s*.toml"))
+    assert len(names) >= 6
+    for name in names:
+        options = TrainOptions(**read_config(CONFIGS / name))
+        validate(options)
+        assert options.model == "m3s"
+        assert "modules" in options.model_args
+    vm = TrainOptions(**read_config(CONFIGS / "videomem-short-m3s-sim.toml"))
+    assert vm.model_args["modules"] == "mid,high,similarity" and vm.fit.loss == "mse-to-spearman"
+    assert vm.fold_file is not None and vm.fold_file.name == "vmemnet_fold_permutation.bin"
+
+
+def test_score_explain_adds_one_column_per_module(trained: Path, videos: Path, tmp_path: Path) -> None:
+    clips = sorted((videos / "videos").glob("*.mp4"))[:3]
+    out = tmp_path / "scores.csv"
+    args = [
+        "score",
+        *map(str, clips),
+        "-m",
+        str(trained),
+        "-o",
+        str(out),
+        "--explain",
+        "-q",
+        "--device",
+        "cpu",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 3
+    for row in rows:
+        assert row["status"] == "ok"
+        values = [float(row[f"contrib_{t}"]) for t in ("low", "mid", "similarity")]
+        assert all(math.isfinite(v) for v in values)
+    assert any(abs(float(r["contrib_low"])) > 0 for r in rows)
+    plain = CliRunner().invoke(
+        app, ["score", str(clips[0]), "-m", str(trained), "-o", str(tmp_path / "p.csv"), "-q"]
+    )
+    assert plain.exit_code == 0 and "contrib_low" not in (tmp_path / "p.csv").read_text().splitlines()[0]
+    refused = CliRunner().invoke(
+        app, ["score", str(clips[0]), "-o", str(tmp_path / "r.csv"), "--explain", "-q"]
+    )
+    assert refused.exit_code != 0 and "contributions" in refused.output
+
+
+def test_explain_draws_a_contribution_chart_without_frames_input(videos: Path) -> None:
+    low = train(_options(videos, videos / "low-run", "low")).bundle  # only the lowlevel input: no frames
+    assert low is not None
+    assert [i["stream"] for i in json.loads((low / "config.json").read_text())["inputs"]] == ["lowlevel"]
+    clip = str(sorted((videos / "videos").glob("*.mp4"))[0])
+    [result] = explain_videos(ExplainOptions([clip], videos / "explained", model=str(low)))
+    assert result.error is None and result.folder is not None
+    chart = result.folder / "contributions_score.png"
+    with Image.open(chart) as image:
+        assert image.format == "PNG" and image.width > 100 and image.height > 40
+        pixels = np.asarray(image.convert("RGB"))
+    assert (pixels != 255).any()  # something is drawn
+    scores = json.loads((result.folder / "scores.json").read_text())
+    assert set(scores["contributions"]["score"]) == {"low"}
+    assert not (result.folder / "contact_sheet.png").exists()
+    cli = CliRunner().invoke(
+        app, ["explain", clip, "-m", str(low), "-o", str(videos / "explained-cli"), "--json"]
+    )
+    assert cli.exit_code == 0, cli.output
+    assert (videos / "explained-cli" / Path(clip).name / "contributions_score.png").is_file()
+
+
+def test_explain_on_m3s_with_frames_writes_chart_and_sheet(trained: Path, videos: Path) -> None:
+    clip = str(sorted((videos / "videos").glob("*.mp4"))[1])
+    [result] = explain_videos(ExplainOptions([clip], videos / "explained2", model=str(trained)))
+    assert result.error is None and result.folder is not None
+    assert (result.folder / "contact_sheet.png").exists()
+    contribs = json.loads((result.folder / "scores.json").read_text())["contributions"]["score"]
+    assert set(contribs) == {"low", "mid", "similarity"}
+    Image.open(result.folder / "contributions_score.png").verify()
+
+
+def test_soft_rank_temperature_reaches_the_loss() -> None:
+    gen = torch.Generator().manual_seed(0)
+    pred, target = torch.rand(128, generator=gen), torch.rand(128, generator=gen)
+    loss = get_loss("spearman")
+    sharp = loss(pred, target, LossContext(0, 2, 0.5, tau=1e-4))
+    soft = loss(pred, target, LossContext(0, 2, 0.5, tau=1.0))
+    assert not torch.isclose(sharp, soft)
+    pred.requires_grad_(True)
+    mixed = get_loss("mse-to-spearman")(pred, target, LossContext(1, 2, 0.5, tau=0.01))
+    mixed.backward()
+    assert pred.grad is not None and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
+def test_a_resumed_m3s_head_matches_an_uninterrupted_one(videos: Path, tmp_path: Path) -> None:
+    """The fold's transforms are refitted identically on resume, then the checkpoint is loaded."""
+    from dataclasses import replace
+
+    from memo.trainer.checkpoint import Checkpoint
+    from memo.trainer.crossval import train_member
+    from memo.trainer.prepare import prepare
+
+    options = _options(videos, tmp_path / "z", "low,similarity")
+    options.fit = replace(options.fit, schedule="constant", patience=0, loss="mse")  # no epoch-count terms
+    validate(options)
+    prepared = prepare(options)
+    index = prepared.splits[0].train
+    cfg3 = replace(options.fit, epochs=3)
+    straight, _ = train_member("p", options, prepared, index, None, cfg3, 7, Checkpoint(tmp_path / "a"))
+    ckpt = Checkpoint(tmp_path / "b")
+    train_member("p", options, prepared, index, None, replace(options.fit, epochs=2), 7, ckpt)
+    resumed_ckpt = Checkpoint(tmp_path / "b")
+    resumed_ckpt.load()
+    resumed, state = train_member("p", options, prepared, index, None, cfg3, 7, resumed_ckpt)
+    assert state.epoch == 3 and len(state.history) == 3
+    for key, value in straight.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0)
