@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -20,6 +19,34 @@ from rich.progress import (
 from rich.table import Table
 
 from memo.cli.app import RESMEM_NOTE, app, console, fail
+from memo.cli.score_options import (
+    AsJsonOpt,
+    BackendOpt,
+    BatchSizeOpt,
+    DecoderOpt,
+    DeviceOpt,
+    ExplainOpt,
+    ExtOpt,
+    FeatureRowsOpt,
+    FeaturesOpt,
+    FilesFromOpt,
+    FramesOpt,
+    IdColumnOpt,
+    ManifestOpt,
+    ModelOpt,
+    OutputOpt,
+    OverwriteOpt,
+    PathColumnOpt,
+    PathsOpt,
+    PerFrameOpt,
+    QuietOpt,
+    ResumeOpt,
+    RetryFailedOpt,
+    TextColumnOpt,
+    TextOpt,
+    ThreadsOpt,
+    WorkersOpt,
+)
 from memo.errors import MemoError
 
 log = logging.getLogger("memo.cli.score")
@@ -37,109 +64,32 @@ log = logging.getLogger("memo.cli.score")
     no_args_is_help=True,
 )
 def score(
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Video files and/or folders. Example: ./videos/ clip.mp4 (or --files-from / --manifest; "
-            "a text- or features-only model without paths scores every id of --text / --features)"
-        ),
-    ] = None,
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Result file: scores.csv, scores.jsonl or scores.parquet.")
-    ] = Path("scores.csv"),
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model", "-m", help="Bundle directory or named model. Example: --model runs/vm8/bundle"
-        ),
-    ] = "resmem",
-    backend: Annotated[
-        str,
-        typer.Option(help="Runtime backend: torch, onnx (memo export --onnx first), trt (--trt) or auto."),
-    ] = "torch",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    decoder: Annotated[
-        str,
-        typer.Option(
-            help="Frame decoder: auto (DALI when installed and the device is CUDA, else PyAV), pyav, "
-            "or dali (pip install 'memo[dali]'; files DALI cannot decode fall back to PyAV)."
-        ),
-    ] = "auto",
-    batch_size: Annotated[
-        int, typer.Option("--batch-size", "-b", min=1, help="Frames (or videos) per inference batch.")
-    ] = 16,
-    workers: Annotated[
-        int, typer.Option("--workers", "-w", min=1, help="Decoding threads ahead of the model.")
-    ] = 2,
-    frames: Annotated[
-        int | None,
-        typer.Option("--frames", "-n", min=1, help="Keyframes per video (default: the model's, 7)."),
-    ] = None,
-    per_frame: Annotated[bool, typer.Option("--per-frame", help="Also write each frame's score.")] = False,
-    explain: Annotated[
-        bool,
-        typer.Option(
-            "--explain", help="Also write each module's contribution (contrib_<module>; m3s bundles)."
-        ),
-    ] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Skip videos already in OUTPUT and append.")
-    ] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
-    ext: Annotated[
-        str | None,
-        typer.Option(help="Extensions to pick up inside folders, comma-separated. Example: --ext mp4,webm"),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")
-    ] = False,
-    text: Annotated[
-        Path | None,
-        typer.Option(
-            help="Captions for models with a text input: CSV with a path/id column and caption column(s), "
-            "one row per caption (long) or one per video (wide)."
-        ),
-    ] = None,
-    id_column: Annotated[
-        str | None,
-        typer.Option(help="--text: the column naming each video (default: path, id, video_id ...)."),
-    ] = None,
-    text_column: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="--text: caption column(s) (repeat; default: caption, description_N, text, title)."
-        ),
-    ] = None,
-    features: Annotated[
-        Path | None,
-        typer.Option(
-            help="Precomputed features for models with a features input: a folder of <id>.npy or a matrix."
-        ),
-    ] = None,
-    feature_rows: Annotated[
-        Path | None, typer.Option(help="Row-order file of a --features matrix (line i names row i's video).")
-    ] = None,
-    files_from: Annotated[
-        str | None,
-        typer.Option("--files-from", help="Read paths from this file, one per line ('-': standard input)."),
-    ] = None,
-    manifest: Annotated[
-        Path | None,
-        typer.Option(help="CSV or Parquet table with a column of paths (relative to the table's folder)."),
-    ] = None,
-    path_column: Annotated[
-        str | None,
-        typer.Option("--path-column", help="The --manifest column holding the paths (default: path)."),
-    ] = None,
-    retry_failed: Annotated[
-        bool,
-        typer.Option("--retry-failed/--no-retry-failed", help="With --resume: score failed rows again."),
-    ] = True,
-    threads: Annotated[
-        int | None,
-        typer.Option(min=1, help="Intra-op threads of PyTorch / ONNX Runtime (default: all cores)."),
-    ] = None,
+    paths: PathsOpt = None,
+    output: OutputOpt = Path("scores.csv"),
+    model: ModelOpt = "resmem",
+    backend: BackendOpt = "torch",
+    device: DeviceOpt = "auto",
+    decoder: DecoderOpt = "auto",
+    batch_size: BatchSizeOpt = 16,
+    workers: WorkersOpt = 2,
+    frames: FramesOpt = None,
+    per_frame: PerFrameOpt = False,
+    explain: ExplainOpt = False,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    ext: ExtOpt = None,
+    quiet: QuietOpt = False,
+    as_json: AsJsonOpt = False,
+    text: TextOpt = None,
+    id_column: IdColumnOpt = None,
+    text_column: TextColumnOpt = None,
+    features: FeaturesOpt = None,
+    feature_rows: FeatureRowsOpt = None,
+    files_from: FilesFromOpt = None,
+    manifest: ManifestOpt = None,
+    path_column: PathColumnOpt = None,
+    retry_failed: RetryFailedOpt = True,
+    threads: ThreadsOpt = None,
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
     from memo.score import ScoreOptions, score_videos
@@ -177,6 +127,33 @@ def score(
         retry_failed=retry_failed,
     )
     show = not quiet and not as_json
+    progress, on_start, on_row = _progress(show, output)
+
+    try:
+        summary = score_videos(options, on_start=on_start, on_row=on_row)
+    except KeyboardInterrupt:
+        progress.stop()
+        console.print(f"\ninterrupted: finished rows are in {output}; run again with --resume to continue")
+        raise typer.Exit(130) from None
+    except MemoError as exc:
+        if progress.live.is_started:
+            progress.stop()
+        raise fail(str(exc)) from None
+    progress.stop()
+
+    log.info(
+        "summary: %d rows in %s, %d scored, %d failed (this run: %d scored, %d failed)",
+        summary.total, output, summary.scored, summary.failed, summary.new_scored, summary.new_failed,
+    )  # fmt: skip
+    if as_json:
+        print(json.dumps(summary.to_json(), indent=2))
+    elif not quiet:
+        render_summary(summary)
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+def _progress(show: bool, output: Path):  # type: ignore[no-untyped-def]
+    """The progress bar and the two callbacks ``score_videos`` reports through."""
     progress = Progress(
         TextColumn("[bold]scoring"),
         BarColumn(),
@@ -206,27 +183,7 @@ def score(
                 f"[yellow]failed:[/] {escape(row['error'])}", highlight=False, soft_wrap=True
             )
 
-    try:
-        summary = score_videos(options, on_start=on_start, on_row=on_row)
-    except KeyboardInterrupt:
-        progress.stop()
-        console.print(f"\ninterrupted: finished rows are in {output}; run again with --resume to continue")
-        raise typer.Exit(130) from None
-    except MemoError as exc:
-        if progress.live.is_started:
-            progress.stop()
-        raise fail(str(exc)) from None
-    progress.stop()
-
-    log.info(
-        "summary: %d rows in %s, %d scored, %d failed (this run: %d scored, %d failed)",
-        summary.total, output, summary.scored, summary.failed, summary.new_scored, summary.new_failed,
-    )  # fmt: skip
-    if as_json:
-        print(json.dumps(summary.to_json(), indent=2))
-    elif not quiet:
-        render_summary(summary)
-    raise typer.Exit(1 if summary.failed else 0)
+    return progress, on_start, on_row
 
 
 def _check_decoder(decoder: str, device: str) -> None:

