@@ -26,6 +26,7 @@ from memo.cli.train_options import (
     ConfigOpt,
     DataOpt,
     DecayAlphaOpt,
+    DecoderOpt,
     DeviceOpt,
     DropoutOpt,
     EnsembleOpt,
@@ -35,6 +36,7 @@ from memo.cli.train_options import (
     FinetuneTextOpt,
     FoldFileOpt,
     FoldsOpt,
+    FrameCacheGbOpt,
     FramesOpt,
     GammaOpt,
     GradClipOpt,
@@ -84,7 +86,7 @@ PARAM_FIELDS = {
     "video_backbone": "video_backbone", "backbone_weights": "backbone_weights", "frames": "num_frames",
     "id_column": "id_column", "text_column": "text_columns", "captions": "captions", "check": "check", "resume": "resume",
     "overwrite": "overwrite", "tensorboard": "tensorboard", "plots": "plots", "cache_dir": "cache_dir",
-    "threads": "threads", "accumulate": "accumulate", "workers": "workers", "augment": "augment",
+    "threads": "threads", "accumulate": "accumulate", "workers": "workers", "augment": "augment", "decoder": "decoder", "frame_cache_gb": "frame_cache_gb",
 }  # fmt: skip
 FIT_PARAMS = (
     "loss", "alpha_weight", "epochs", "batch_size", "lr", "weight_decay", "schedule", "step_size", "gamma",
@@ -157,6 +159,8 @@ def train_command(
     accumulate: AccumulateOpt = 1,
     workers: WorkersOpt = 0,
     augment: AugmentOpt = True,
+    decoder: DecoderOpt = "auto",
+    frame_cache_gb: FrameCacheGbOpt = None,
     id_column: IdColumnOpt = "path",
     text_column: TextColumnOpt = None,
     captions: CaptionsOpt = None,

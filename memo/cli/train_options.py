@@ -197,3 +197,18 @@ ThreadsOpt = Annotated[int, typer.Option(help="CPU threads for training (0: torc
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")]
 
 AsJsonOpt = Annotated[bool, typer.Option("--json", help="Print metrics.json's summary on stdout.")]
+
+DecoderOpt = Annotated[
+    str,
+    typer.Option(
+        help="Video models: the frame cache's decoder: auto (DALI when installed and the device is CUDA, "
+        "else PyAV), pyav or dali (files DALI cannot decode fall back to PyAV)."
+    ),
+]
+
+FrameCacheGbOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--frame-cache-gb", min=0.01, help="Video models: bound the frame cache (GB; LRU eviction)."
+    ),
+]

@@ -15,6 +15,9 @@ uses time can learn it:
   angle; the label is the speed. Any single frame shows the disc at a uniformly random angle
   whatever the speed; consecutive frames (a clip) show how far it moves.
 
+* ``bright`` (a *visual* control, not temporal): the disc moves as in ``speed`` at a random
+  speed, and its brightness is the label; every frame shows it, so frame models can learn it.
+
 ``write_planted(folder, n, mode)`` writes the videos and a ``labels.csv`` (``path,score``)
 that ``memo train csv`` reads.
 """
@@ -31,13 +34,20 @@ import numpy as np
 
 from memo.data.synthetic import KINDS, write_video
 
-MODES = ("order", "speed")
+MODES = ("order", "speed", "bright")
 
 
-def _disc(width: int, height: int, cx: float, cy: float, radius: float) -> np.ndarray:
+def _disc(
+    width: int,
+    height: int,
+    cx: float,
+    cy: float,
+    radius: float,
+    colour: tuple[int, int, int] = (230, 200, 60),
+) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
     image = np.full((height, width, 3), 40, dtype=np.uint8)
-    image[(x - cx) ** 2 + (y - cy) ** 2 < radius**2] = (230, 200, 60)
+    image[(x - cx) ** 2 + (y - cy) ** 2 < radius**2] = colour
     return image
 
 
@@ -57,12 +67,14 @@ def _order_painter(perm: Sequence[int], per_segment: int, size: int):  # type: i
     return paint
 
 
-def _speed_painter(phase: float, speed: float, size: int):  # type: ignore[no-untyped-def]
+def _speed_painter(phase: float, speed: float, size: int, level: float = 1.0):  # type: ignore[no-untyped-def]
+    colour = (round(230 * level), round(200 * level), round(60 * level))
+
     def paint(i: int) -> np.ndarray:
         angle = phase + speed * i
         cx = size / 2 + size * 0.3 * math.cos(angle)
         cy = size / 2 + size * 0.3 * math.sin(angle)
-        return _disc(size, size, cx, cy, size / 7)
+        return _disc(size, size, cx, cy, size / 7, colour)
 
     return paint
 

@@ -95,6 +95,8 @@ class TrainOptions:
     accumulate: int = 1  # batches per optimizer step
     workers: int = 0  # DataLoader worker processes (and frame-cache decoding threads, at least 1)
     augment: bool = True  # random crop + flip while training
+    decoder: str = "auto"  # frame cache decoder: auto (DALI on CUDA when installed), pyav or dali
+    frame_cache_gb: float | None = None  # bound of the frame cache (least recently used entries go)
     # optimisation
     fit: FitConfig = field(default_factory=FitConfig)
     # run

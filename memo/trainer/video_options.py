@@ -59,6 +59,12 @@ def check_video_options(options: Any) -> None:
         raise InputError("--accumulate must be at least 1")
     if options.workers < 0:
         raise InputError("--workers must be 0 or more")
+    if options.frame_cache_gb is not None and options.frame_cache_gb <= 0:
+        raise InputError("--frame-cache-gb must be positive")
+    from memo.data.decoders import resolve_decoder
+    from memo.runtime.base import resolve_device
+
+    resolve_decoder(options.decoder, resolve_device(options.fit.device))  # unknown or missing: refused now
     spec = build_spec(options.model, options.model_args)
     if options.backbone_weights is not None:
         from memo.models.registry import get_entry

@@ -74,7 +74,7 @@ def prepare_video(options: TrainOptions, progress: ProgressFn | None = None) -> 
     report = check_dataset(data, options.targets, streams)
     prepared = Prepared(data, report)
     root = (options.cache_dir or _default_cache()) / "frames" / spec.name
-    cache = FrameCache(root, spec)
+    cache = FrameCache(root, spec, _cache_bytes(options), decoder=_decoder(options))
     if not report.ok:
         if options.check:
             return VideoRun(prepared, spec, cache, {})
@@ -95,6 +95,18 @@ def prepare_video(options: TrainOptions, progress: ProgressFn | None = None) -> 
     if options.test is not None and not options.check:
         prepared.test_data = _test_set(options, cache, progress)
     return VideoRun(prepared, spec, cache, errors)
+
+
+def _cache_bytes(options: TrainOptions) -> int | None:
+    return None if options.frame_cache_gb is None else int(options.frame_cache_gb * 1e9)
+
+
+def _decoder(options: TrainOptions):  # type: ignore[no-untyped-def]
+    """The frame cache's decoder, resolved (and refused when unknown or not installed) up front."""
+    from memo.data.decoders import resolve_decoder
+    from memo.runtime.base import resolve_device
+
+    return resolve_decoder(options.decoder, resolve_device(options.fit.device))
 
 
 def _streams(spec: ModelSpec) -> list[str]:
