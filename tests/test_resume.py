@@ -24,7 +24,7 @@ VIDEOS = 12
 def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("library")
     for i in range(VIDEOS):
-        write_video(folder / f"clip_{i:02d}.mp4", "h264", frames=40, fps=20, width=64, height=48, seed=i)
+        write_video(folder / f"clip_{i:02d}.mp4", "h264", frames=120, fps=20, width=256, height=192, seed=i)
     (folder / "zz_broken.mp4").write_bytes(b"not a video at all")
     return folder
 

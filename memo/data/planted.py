@@ -16,7 +16,8 @@ uses time can learn it:
   whatever the speed; consecutive frames (a clip) show how far it moves.
 
 * ``bright`` (a *visual* control, not temporal): the disc moves as in ``speed`` at a random
-  speed, and its brightness is the label; every frame shows it, so frame models can learn it.
+  speed, and the brightness of the whole picture is the label; every frame shows it, so
+  frame models can learn it.
 
 ``write_planted(folder, n, mode)`` writes the videos and a ``labels.csv`` (``path,score``)
 that ``memo train csv`` reads.
@@ -44,9 +45,10 @@ def _disc(
     cy: float,
     radius: float,
     colour: tuple[int, int, int] = (230, 200, 60),
+    background: int = 40,
 ) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
-    image = np.full((height, width, 3), 40, dtype=np.uint8)
+    image = np.full((height, width, 3), background, dtype=np.uint8)
     image[(x - cx) ** 2 + (y - cy) ** 2 < radius**2] = colour
     return image
 
@@ -69,12 +71,13 @@ def _order_painter(perm: Sequence[int], per_segment: int, size: int):  # type: i
 
 def _speed_painter(phase: float, speed: float, size: int, level: float = 1.0):  # type: ignore[no-untyped-def]
     colour = (round(230 * level), round(200 * level), round(60 * level))
+    background = 40 if level == 1.0 else round(200 * level)  # ``bright``: the whole picture
 
     def paint(i: int) -> np.ndarray:
         angle = phase + speed * i
         cx = size / 2 + size * 0.3 * math.cos(angle)
         cy = size / 2 + size * 0.3 * math.sin(angle)
-        return _disc(size, size, cx, cy, size / 7, colour)
+        return _disc(size, size, cx, cy, size / 7, colour, background)
 
     return paint
 
