@@ -39,7 +39,15 @@ SMALL: dict[str, list[str]] = {
                         "heads=4", "ff=64", "hidden=16"],
     "amnetvid": ["num_frames=7", 'amnet={"trunk":"small","width":4,"size":32,"attn_dim":16,"hidden":16}',
                  "map_size=16", "hidden=8", "freeze_amnet=false"],
+    "amnet": ["trunk=small", "width=4", "size=32", "attn_dim=16", "hidden=16"],
+    "semantic-embedding": ["trunk=resnet18", "width=8", "layers=[1,1,1]", "frames=7", "size=32",
+                           "embed_dim=32", "hidden=16"],
 }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def disc_size(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_planted(tmp_path_factory.mktemp("size"), 72, "size", size=40, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +213,13 @@ def test_backbone_weights_reach_the_trunk(speed: Path, tmp_path: Path) -> None:
     run.backbone_weights = tmp_path / "bad.safetensors"
     with pytest.raises(MemoError, match=r"bad\.safetensors"):
         build_network(run, spec)
+
+
+@pytest.mark.parametrize("model", ["amnet", "semantic-embedding"])
+def test_frame_models_learn_a_visual_signal(model: str, disc_size: Path, tmp_path: Path) -> None:
+    """The frame models' control: a signal every frame shows (the disc's radius)."""
+    result = train(options(disc_size, tmp_path / "run", model, epochs=20, lr=3e-3))
+    assert held_out(result) >= 0.8, result.metrics["folds"]
 
 
 def test_the_frame_cache_decoder_and_bound_are_options(tmp_path: Path) -> None:

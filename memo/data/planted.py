@@ -15,9 +15,8 @@ uses time can learn it:
   angle; the label is the speed. Any single frame shows the disc at a uniformly random angle
   whatever the speed; consecutive frames (a clip) show how far it moves.
 
-* ``bright`` (a *visual* control, not temporal): the disc moves as in ``speed`` at a random
-  speed, and the brightness of the whole picture is the label; every frame shows it, so
-  frame models can learn it.
+* ``size`` (a *visual* control, not temporal): the disc moves as in ``speed`` at a random
+  speed, and its radius is the label; every frame shows it, so frame models can learn it.
 
 ``write_planted(folder, n, mode)`` writes the videos and a ``labels.csv`` (``path,score``)
 that ``memo train csv`` reads.
@@ -35,7 +34,7 @@ import numpy as np
 
 from memo.data.synthetic import KINDS, write_video
 
-MODES = ("order", "speed", "bright")
+MODES = ("order", "speed", "size")
 
 
 def _disc(
@@ -45,10 +44,9 @@ def _disc(
     cy: float,
     radius: float,
     colour: tuple[int, int, int] = (230, 200, 60),
-    background: int = 40,
 ) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
-    image = np.full((height, width, 3), background, dtype=np.uint8)
+    image = np.full((height, width, 3), 40, dtype=np.uint8)
     image[(x - cx) ** 2 + (y - cy) ** 2 < radius**2] = colour
     return image
 
@@ -69,15 +67,13 @@ def _order_painter(perm: Sequence[int], per_segment: int, size: int):  # type: i
     return paint
 
 
-def _speed_painter(phase: float, speed: float, size: int, level: float = 1.0):  # type: ignore[no-untyped-def]
-    colour = (round(230 * level), round(200 * level), round(60 * level))
-    background = 40 if level == 1.0 else round(200 * level)  # ``bright``: the whole picture
+def _speed_painter(phase: float, speed: float, size: int, radius: float = 1 / 7):  # type: ignore[no-untyped-def]
 
     def paint(i: int) -> np.ndarray:
         angle = phase + speed * i
         cx = size / 2 + size * 0.3 * math.cos(angle)
         cy = size / 2 + size * 0.3 * math.sin(angle)
-        return _disc(size, size, cx, cy, size / 7, colour, background)
+        return _disc(size, size, cx, cy, size * radius)
 
     return paint
 
@@ -107,13 +103,17 @@ def write_planted(
         if mode == "order":
             perm, label = order_video(rng, segments, size)
             painter, length = _order_painter(perm, frames_per_segment, size), segments * frames_per_segment
-        else:
+        elif mode == "speed":
             speed = float(rng.uniform(0.05, 0.6))  # radians per frame
             painter, length, label = (
                 _speed_painter(float(rng.uniform(0, 2 * math.pi)), speed, size),
                 frames,
                 speed,
             )
+        else:  # size
+            radius, speed = float(rng.uniform(0.08, 0.3)), float(rng.uniform(0.05, 0.6))
+            painter = _speed_painter(float(rng.uniform(0, 2 * math.pi)), speed, size, radius)
+            length, label = frames, radius
         write_video(target, kind, frames=length, fps=fps, width=size, height=size, painter=painter)
         rows.append((target.name, label))
     labels = folder / "labels.csv"
