@@ -229,26 +229,45 @@ def fit(
             "train_loss": total / max(1, batches),
         }
         state.epoch = epoch + 1
-        if val is not None and val.size >= 2:
-            record.update(validation_score(model, val, outputs))
-            score = record["val_spearman"]
-            if score > state.best_score:
-                state.best_score, state.best_epoch, state.bad_epochs = score, state.epoch, 0
-                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                state.bad_epochs += 1
-                if cfg.patience and state.bad_epochs >= cfg.patience:
-                    state.stopped = True
-        else:
-            state.best_epoch = state.epoch
-            best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        state.history.append(record)
+        val_record = validation_score(model, val, outputs) if val is not None and val.size >= 2 else None
+        best = close_epoch(model, state, record, val_record, cfg, best)
         log.debug("epoch %d: %s", state.epoch, record)
         if save is not None:
             save(model, optimizer, state, best, generator)
         if on_epoch is not None:
             on_epoch(state)
     return state, best
+
+
+def close_epoch(
+    model: nn.Module,
+    state: FitState,
+    record: dict[str, float],
+    val_record: dict[str, float] | None,
+    cfg: FitConfig,
+    best: dict[str, torch.Tensor],
+) -> dict[str, torch.Tensor]:
+    """Record an epoch and apply early stopping; returns the weights to keep so far.
+
+    With validation, the best ``val_spearman`` epoch's weights are kept (NaN never counts as
+    better) and ``cfg.patience`` epochs without improvement stop the run; without
+    validation, the last epoch's weights are kept.
+    """
+    if val_record is not None:
+        record.update(val_record)
+        score = record["val_spearman"]
+        if score > state.best_score:  # False for NaN
+            state.best_score, state.best_epoch, state.bad_epochs = score, state.epoch, 0
+            best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            state.bad_epochs += 1
+            if cfg.patience and state.bad_epochs >= cfg.patience:
+                state.stopped = True
+    else:
+        state.best_epoch = state.epoch
+        best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    state.history.append(record)
+    return best
 
 
 # ------------------------------------------------------------------ optimizer state <-> tensors

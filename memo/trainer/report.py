@@ -147,6 +147,19 @@ def write_report(
     if prepared.test_data is not None:
         result["test"], test_preds = evaluate_bundle(bundle, prepared.test_data, options)
         write_predictions(out / "predictions_test.csv", prepared.test_data, test_preds, options.targets)
+    return write_outputs(out, options, prepared, crossval, final, result, seconds)
+
+
+def write_outputs(
+    out: Path,
+    options: TrainOptions,
+    prepared: Prepared,
+    crossval: CrossValResult,
+    final: FinalResult,
+    result: dict[str, Any],
+    seconds: float,
+) -> dict[str, Any]:
+    """Write ``metrics.json`` (atomically), ``predictions.csv`` and the plots; return the metrics."""
     result["seconds"] = round(seconds, 2)
     atomic_write_json(out / "metrics.json", result)
     write_predictions(out / "predictions.csv", prepared.data, crossval.oof, options.targets)

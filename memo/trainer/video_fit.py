@@ -21,7 +21,6 @@ returns named outputs. What differs from the vector loop:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -33,7 +32,15 @@ from torch.utils.data import DataLoader, Dataset
 from memo.data.augment import to_input
 from memo.data.frame_cache import FrameCache, visual_inputs
 from memo.models.spec import ModelSpec
-from memo.trainer.engine import EpochFn, FitConfig, FitState, SaveFn, learning_rate, make_optimizer
+from memo.trainer.engine import (
+    EpochFn,
+    FitConfig,
+    FitState,
+    SaveFn,
+    close_epoch,
+    learning_rate,
+    make_optimizer,
+)
 from memo.trainer.losses import LossContext, get_loss
 from memo.trainer.metrics import evaluate
 
@@ -244,20 +251,9 @@ def fit_video(
         loss = _train_epoch(model, spec, loader, train, optimizer, cfg, opts, epoch)
         record: dict[str, float] = {"epoch": epoch + 1, "lr": learning_rate(cfg, epoch), "train_loss": loss}
         state.epoch = epoch + 1
-        if val is not None and val.size >= 2:
-            record.update(validation_record(model, spec, val, cfg, opts))
-            score = record["val_spearman"]
-            if not math.isnan(score) and score > state.best_score:
-                state.best_score, state.best_epoch, state.bad_epochs = score, state.epoch, 0
-                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                state.bad_epochs += 1
-                if cfg.patience and state.bad_epochs >= cfg.patience:
-                    state.stopped = True
-        else:
-            state.best_epoch = state.epoch
-            best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        state.history.append(record)
+        use_val = val is not None and val.size >= 2
+        val_record = validation_record(model, spec, val, cfg, opts) if use_val else None  # type: ignore[arg-type]
+        best = close_epoch(model, state, record, val_record, cfg, best)
         log.info("epoch %d: %s", state.epoch, record)
         if save is not None:
             save(model, optimizer, state, best, generator)

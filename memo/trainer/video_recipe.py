@@ -299,8 +299,7 @@ def report_video(
     out: Path, options: TrainOptions, run: VideoRun, crossval: CrossValResult, final: FinalResult,
     bundle: Bundle, seconds: float,
 ) -> dict[str, Any]:  # fmt: skip
-    from memo.fsio import atomic_write_json
-    from memo.trainer.report import metrics, write_predictions
+    from memo.trainer.report import metrics, write_outputs, write_predictions
 
     prepared = run.prepared
     result = metrics(options, prepared, crossval, final)
@@ -314,19 +313,7 @@ def report_video(
         values = pred[run.spec.outputs[0].name].astype(np.float64)
         result["test"] = {target: evaluate(values, test.target)}
         write_predictions(out / "predictions_test.csv", prepared.test_data, {target: values}, options.targets)
-    result["seconds"] = round(seconds, 2)
-    atomic_write_json(out / "metrics.json", result)
-    write_predictions(out / "predictions.csv", prepared.data, crossval.oof, options.targets)
-    if options.plots:
-        from memo.trainer.plots import write_plots
-
-        curves = {**crossval.curves, **final.curves}
-        paths = write_plots(
-            out / "plots", prepared.data, crossval.oof, crossval.folds, curves, options.targets
-        )
-        result["plots"] = [str(p) for p in paths]
-        atomic_write_json(out / "metrics.json", result)
-    return result
+    return write_outputs(out, options, prepared, crossval, final, result, seconds)
 
 
 def train_video(options: TrainOptions, ckpt: Checkpoint, progress: ProgressFn | None, started: float) -> Any:
