@@ -251,3 +251,23 @@ def test_memo_score_runs_an_m3s_bundle_on_real_videos(fitted, tmp_path):
             want = float(model(**inputs)["score"][0])
         assert rows[path]["status"] == "ok"
         assert float(rows[path]["score"]) == pytest.approx(want, abs=1e-5)
+
+
+def test_mid_tier_runs_resmem_with_the_package_weights_like_memos_resmem_embedder():
+    """The real mid trunk (ResMem, weights from the ``resmem`` package) on a real video: the tier's
+    raw vector is the mean of ResMem's per-frame embeddings, as memo's own video embedder computes it."""
+    pytest.importorskip("resmem")
+    from memo.data.inputs import prepare_video
+    from memo.data.video_features import VideoEmbedder, backbone_state
+    from tests.conftest import shared_video
+
+    path = str(shared_video("carphone_pristine.mp4"))
+    spec = m3s_spec(("mid",), mid="resmem", mid_frames=2)
+    model = create_model("m3s", **spec.arch_args)
+    model.load_trunk("mid", backbone_state("resmem"))
+    frames = torch.as_tensor(prepare_video(path, spec).arrays["mid"])
+    with torch.no_grad():
+        got = model.raw_vectors({"mid": frames})["mid"][0]
+    want = VideoEmbedder.create("resmem", num_frames=2).embed(path)
+    assert got.shape == (256,)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-5)

@@ -205,3 +205,68 @@ def test_a_resumed_m3s_head_matches_an_uninterrupted_one(videos: Path, tmp_path:
     assert state.epoch == 3 and len(state.history) == 3
     for key, value in straight.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_an_m3s_ensemble_bundle_averages_heads_that_share_one_set_of_transforms(
+    videos: Path, tmp_path: Path
+) -> None:
+    from memo.data.inputs import prepare_video
+    from memo.models.bundle import read_bundle
+    from memo.models.registry import create_model
+
+    options = _options(videos, tmp_path / "ens", "low,mid,similarity", ensemble=2)
+    options.model_args |= {"dropout": 0.3, "input_dropout": 0.1}
+    result = train(options)
+    assert result.bundle is not None
+    bundle = read_bundle(result.bundle)
+    assert bundle.spec.arch_args["heads"] == 2 and bundle.spec.arch_args["dropout"] == [0.1, 0.3]
+    model = bundle.build_module().eval()
+    state = model.state_dict()
+    video = str(next((videos / "videos").iterdir()))
+    arrays = prepare_video(video, bundle.spec).arrays
+    inputs = {k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()}
+    singles = []
+    for i in range(2):  # each member rebuilt on its own from the shared buffers and its head
+        args = {k: v for k, v in bundle.spec.arch_args.items() if k != "heads"}
+        single = create_model("m3s", **args).eval()
+        own = {k: v for k, v in state.items() if not k.startswith("head.")}
+        own |= {
+            f"head.{k.removeprefix(f'head.{i}.')}": v for k, v in state.items() if k.startswith(f"head.{i}.")
+        }
+        single.load_state_dict(own, strict=True)
+        with torch.no_grad():
+            singles.append(single(**inputs)["score"])
+    with torch.no_grad():
+        averaged = model(**inputs)["score"]
+    torch.testing.assert_close(averaged, (singles[0] + singles[1]) / 2)
+    assert not torch.equal(singles[0], singles[1])  # two independently trained heads
+
+
+def test_m3s_head_dropout_is_checked_and_only_active_in_training() -> None:
+    from memo.models.m3s import m3s_spec
+
+    with pytest.raises(ValueError, match="dropout"):
+        m3s_spec(("mid",), mid={"stream": "features", "dim": 4}, dropout=1.0)
+    assert (
+        "dropout" not in m3s_spec(("mid",), mid={"stream": "features", "dim": 4}).arch_args
+    )  # the paper's head
+
+
+def test_caption_sampling_acts_on_the_m3s_tier_fed_by_text(tmp_path: Path) -> None:
+    from memo.trainer.crossval import split_data
+    from memo.trainer.prepare import Vectors
+
+    rows = np.arange(12, dtype=np.float32).reshape(6, 2)
+    owner = np.array([0, 0, 1, 1, 2, 2])
+    vectors = Vectors({"high": np.zeros((3, 2), np.float32)}, (rows, owner), {}, caption_key="high")
+
+    class Data:
+        def __init__(self) -> None:
+            self.targets = {"score": np.zeros(3, np.float32)}
+
+        def __len__(self) -> int:
+            return 3
+
+    data = split_data(vectors, Data(), ["score"], np.array([0, 2]), "cpu")  # type: ignore[arg-type]
+    assert data.caption_input == "high"
+    assert data.caption_owner is not None and data.caption_owner.tolist() == [0, 0, 1, 1]

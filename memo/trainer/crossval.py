@@ -71,12 +71,12 @@ def split_data(
         {k: torch.from_numpy(v[index]).float().to(dev) for k, v in vectors.per_item.items()},
         {t: torch.from_numpy(data.targets[t][index]).float().to(dev) for t in targets},
     )
-    if vectors.captions is not None and "text" in vectors.per_item:
+    if vectors.captions is not None and vectors.caption_key in vectors.per_item:
         rows, owner = vectors.captions
         position = np.full(len(data), -1, dtype=np.int64)
         position[index] = np.arange(index.size)
         keep = position[owner] >= 0
-        out.caption_input = "text"
+        out.caption_input = vectors.caption_key
         out.caption_rows = torch.from_numpy(rows[keep]).float().to(dev)
         out.caption_owner = torch.from_numpy(position[owner[keep]]).to(dev)
     return out
@@ -92,8 +92,10 @@ def train_member(
     seed: int,
     ckpt: Checkpoint,
     on_epoch: Callable[[FitState], None] | None = None,
+    transform_index: np.ndarray | None = None,
 ) -> tuple[torch.nn.Module, FitState]:
-    """Train one head on ``fit_index`` (early stopping on ``val_index``), resuming from ``ckpt``."""
+    """Train one head on ``fit_index`` (early stopping on ``val_index``), resuming from ``ckpt``.
+    An m3s model fits its transforms on ``transform_index`` (default: ``fit_index``)."""
     from memo.models.fusion import FusionMLP
 
     data, vectors = prepared.data, prepared.vectors
@@ -106,7 +108,7 @@ def train_member(
     if options.model == "m3s":  # transforms fitted on the head's training items only
         from memo.trainer.m3s_recipe import m3s_member
 
-        model = m3s_member(options, vectors, fit_index)
+        model = m3s_member(options, vectors, fit_index if transform_index is None else transform_index)
     else:
         model = FusionMLP(
             dims, options.targets, options.hidden, options.dropout, options.input_dropout, None, means,

@@ -63,7 +63,19 @@ def train_final(
             fit_index, val_index = inner_val(all_index, options.inner_val, seed)
             val_index = val_index if val_index.size else None
         on_epoch = hook(phase, cfg.epochs) if hook else None
-        model, state = train_member(phase, options, prepared, fit_index, val_index, cfg, seed, ckpt, on_epoch)
+        # transform_index: an m3s bundle's heads share transforms fitted on every labelled item
+        model, state = train_member(
+            phase,
+            options,
+            prepared,
+            fit_index,
+            val_index,
+            cfg,
+            seed,
+            ckpt,
+            on_epoch,
+            transform_index=all_index,
+        )
         head = model.head if options.finetune_text else model
         result.members.append({k: v.detach().cpu() for k, v in head.state_dict().items()})
         result.info.append({"epochs": state.epoch, "best_epoch": state.best_epoch})

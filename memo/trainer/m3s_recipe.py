@@ -27,7 +27,7 @@ weight file; and the fitting arguments ``eps``, ``min_samples``, ``max_tsne``, `
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 SPEC_KEYS = frozenset(
     {"modules", "mid", "high", "similarity_over", "similarity_methods", "knn_k", "sim_components",
      "low_size", "low_frames", "temporal_std", "hog_components", "mid_frames", "clip_frames", "clip_fps",
-     "hidden"}
+     "hidden", "dropout", "input_dropout"}
 )  # fmt: skip
 FIT_KEYS = frozenset({"eps", "min_samples", "max_tsne", "max_rows"})
 WEIGHT_KEYS = frozenset({"mid_weights", "high_weights"})
@@ -77,8 +77,8 @@ def check_m3s_options(options: TrainOptions) -> None:
     if unknown:
         known = ", ".join(sorted(SPEC_KEYS | FIT_KEYS | WEIGHT_KEYS))
         raise InputError(f"--model-arg: unknown m3s argument(s) {', '.join(unknown)} (known: {known})")
-    if options.ensemble != 1 or options.finetune_text or options.decay_alpha:
-        raise InputError("--model m3s: use --ensemble 1, without --finetune-text or --decay-alpha")
+    if options.finetune_text or options.decay_alpha:
+        raise InputError("--model m3s: --finetune-text and --decay-alpha are fusion-mlp options")
     for tier, source in sources(options).items():
         if source in PRECOMPUTED and source not in options.inputs:
             raise InputError(f"--model-arg {tier}={source}: add --input {source}")
@@ -161,31 +161,76 @@ def m3s_vectors(data: LabelledSet, options: TrainOptions, progress: Any = None) 
         }
     video_inputs = [i for i in spec.inputs if i.stream not in PRECOMPUTED]
     if video_inputs:
-        raw |= _video_raw(model, spec.with_(inputs=tuple(video_inputs)), data, progress)
-    return Vectors(raw, None, {}, base.extraction, model_spec=spec)
+        raw |= _video_raw(model, spec.with_(inputs=tuple(video_inputs)), data, options, progress)
+    # caption sampling (--caption-sampling random) acts on the tier fed by the text input
+    text_tier = next((t for t, src in sources(options).items() if src == "text" and t in raw), None)
+    captions = base.captions if text_tier else None
+    return Vectors(raw, captions, {}, base.extraction, model_spec=spec, caption_key=text_tier or "text")
 
 
-def _video_raw(model: Any, spec: ModelSpec, data: LabelledSet, progress: Any) -> dict[str, np.ndarray]:
+def _video_raw(
+    model: Any, spec: ModelSpec, data: LabelledSet, options: TrainOptions, progress: Any
+) -> dict[str, np.ndarray]:
     """Raw vectors of the video tiers: memo's data layer, then the frozen trunks, one video at a time.
 
-    Not cached on disk (unlike caption embeddings): a run computes them once per run."""
+    Each video's vectors are cached on disk (:class:`memo.data.vector_cache.VectorCache`, keyed
+    by the tiers' sampling, preprocessing, trunks and trunk weights), so a rerun, a resumed run
+    or another ablation over the same videos does not decode them or run the trunks again."""
     from memo.data.inputs import prepare_video
+    from memo.data.text import default_cache_dir
+    from memo.data.vector_cache import VectorCache
 
     if data.videos is None or any(v is None for v in data.videos):
         raise InputError(
             f"{data.source or data.name}: m3s tiers from video need every item's video (--videos)"
         )
+    cache = VectorCache(options.cache_dir or default_cache_dir(), "m3s", _cache_settings(spec, options))
     parts: dict[str, list[np.ndarray]] = {}
     stage = f"m3s: low/mid/high inputs of {len(data)} videos"
     for done, path in enumerate(data.videos):
-        arrays = prepare_video(str(path), spec).arrays
-        with torch.no_grad():
-            raw = model.raw_vectors({k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()})
+        raw = cache.load(path)
+        if raw is None:
+            arrays = prepare_video(str(path), spec).arrays
+            with torch.no_grad():
+                tensors = model.raw_vectors({k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()})
+            raw = {k: v.numpy().astype(np.float32) for k, v in tensors.items()}
+            cache.store(path, raw)
         for key, value in raw.items():
-            parts.setdefault(key, []).append(value.numpy())
+            parts.setdefault(key, []).append(value)
         if progress is not None:
             progress({"stage": stage, "done": done + 1, "total": len(data), "unit": "videos"})
+    if cache.hits:
+        log.info("m3s: %d of %d videos' tier vectors read from %s", cache.hits, len(data), cache.folder)
     return {k: np.concatenate(v).astype(np.float32) for k, v in parts.items()}
+
+
+def _cache_settings(spec: ModelSpec, options: TrainOptions) -> dict[str, Any]:
+    """What a video's raw tier vectors depend on: the inputs, the tiers' arch args, the trunk weights."""
+    from memo.data.vector_cache import weights_identity
+
+    args = spec.arch_args
+    weights = {
+        tier: weights_identity(options.model_args.get(f"{tier}_weights") or (
+            options.backbone_weights if tier == "mid" and sources(options)["mid"] == options.video_backbone else None
+        ))
+        for tier in ("mid", "high")
+    }  # fmt: skip
+    return {
+        "inputs": [asdict(i) for i in spec.inputs],
+        "tiers": {t: args.get(t) for t in ("low", "mid", "high")},
+        "weights": weights,
+        "resmem": _package_version("resmem"),
+        "version": 1,
+    }
+
+
+def _package_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def m3s_member(options: TrainOptions, vectors: Any, fit_index: np.ndarray) -> torch.nn.Module:
@@ -205,9 +250,31 @@ def m3s_member(options: TrainOptions, vectors: Any, fit_index: np.ndarray) -> to
 
 
 def assemble_m3s(options: TrainOptions, final: Any, folder: Path) -> Bundle:
-    """The final model (fitted buffers, head and trunk weights) as an ``m3s`` bundle; loaded back strictly."""
+    """The final model (fitted buffers, head(s) and trunk weights) as an ``m3s`` bundle; loaded
+    back strictly. With ``--ensemble N`` the N final heads share one set of fitted transforms
+    (all fitted on every labelled item with the run's seed) and the bundle averages them."""
     assert final.model is not None
     spec: ModelSpec = final.model.memo_spec
-    bundle = save_bundle(folder, spec, final.members[0])
+    state = final.members[0]
+    if len(final.members) > 1:
+        spec = spec.with_(arch_args={**spec.arch_args, "heads": len(final.members)})
+        state = _stack_heads(final.members)
+    bundle = save_bundle(folder, spec, state)
     bundle.build_module()
     return bundle
+
+
+def _stack_heads(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One state dict: the shared buffers and trunks of the first member, ``head.<i>.*`` per member."""
+    shared = {k: v for k, v in members[0].items() if not k.startswith("head.")}
+    for i, member in enumerate(members[1:], start=1):
+        for key, value in shared.items():
+            if not torch.equal(member[key], value):
+                raise RuntimeError(f"m3s ensemble: member {i} has other fitted transforms ({key})")
+    heads = {
+        f"head.{i}.{k.removeprefix('head.')}": v
+        for i, member in enumerate(members)
+        for k, v in member.items()
+        if k.startswith("head.")
+    }
+    return shared | heads

@@ -37,6 +37,7 @@ class Vectors:
     input_info: dict[str, dict[str, Any]]  # input name -> spec info for fusion_spec
     extraction: dict[str, float] = field(default_factory=dict)
     model_spec: Any = None  # the unfitted spec of a model built from these vectors (m3s)
+    caption_key: str = "text"  # the per_item key the caption rows stand for (m3s: its text tier)
 
     @property
     def log_inputs(self) -> tuple[str, ...]:
