@@ -99,3 +99,25 @@ def test_video_embeddings_survive_an_interrupt_and_the_rerun_embeds_only_the_res
     frames = torch.from_numpy(prepare_video(videos[0], embedder.spec).arrays["frames"])
     with torch.inference_mode():
         assert np.allclose(fusion.embed_video(frames)[0].numpy(), vectors[0], atol=1e-5)
+
+
+def test_other_backbone_weights_never_read_the_first_weights_cached_vectors(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    import torchvision
+    from safetensors.torch import save_file
+
+    from memo.data.video_features import embed_videos
+
+    files = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        path = tmp_path / f"resnet18-{seed}.safetensors"
+        save_file(
+            {k: v.contiguous() for k, v in torchvision.models.resnet18().state_dict().items()}, str(path)
+        )
+        files.append(path)
+    videos = sorted(str(p) for p in sample_dir.iterdir())[:1]
+    first, _ = embed_videos(videos, "torchvision:resnet18", 2, files[0], tmp_path / "cache")
+    second, _ = embed_videos(videos, "torchvision:resnet18", 2, files[1], tmp_path / "cache")
+    assert not np.allclose(first, second)

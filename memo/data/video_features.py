@@ -4,7 +4,7 @@ Backbones (see :mod:`memo.models.backbones`): ``resmem`` (ResMem's 256-d penulti
 weights from the installed ``resmem`` package) or ``torchvision:<arch>`` with local weights
 (``--backbone-weights FILE``, safetensors or a tensors-only ``.pt`` read with
 ``weights_only=True``). Each video's vector is cached under
-``<cache>/video/<backbone>/<sha256(path, size, mtime, frames)>.npy`` and computed once.
+``<cache>/video/<backbone>/<sha256(path, size, mtime, frames, weights)>.npy`` and computed once.
 """
 
 from __future__ import annotations
@@ -85,9 +85,15 @@ class VideoEmbedder:
             return embed_frames(self.module, frames)[0].float().cpu().numpy()
 
 
-def _key(backbone: str, path: str, frames: int) -> str:
+def _key(backbone: str, path: str, frames: int, weights: str | Path | None = None) -> str:
+    """A video's cache key: the file (path, size, mtime), the frame count and the backbone's
+    weights (two weight files for one architecture never share vectors)."""
+    from memo.data.vector_cache import weights_identity
+
     stat = Path(path).stat()
     text = f"{backbone}\0{Path(path).resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{frames}"
+    if weights is not None:
+        text += f"\0{weights_identity(weights)}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -106,7 +112,7 @@ def embed_videos(
     rows: list[np.ndarray] = []
     computed, seconds = 0, 0.0
     for i, path in enumerate(paths):
-        target = cache / f"{_key(backbone, path, num_frames)}.npy"
+        target = cache / f"{_key(backbone, path, num_frames, weights)}.npy"
         vector = None
         if target.is_file():
             try:
