@@ -131,3 +131,24 @@ def test_memento_decay_alpha_is_a_target_but_not_a_score() -> None:
     data = load_memento(shared_data("memento10k"))
     assert (data.targets["decay_alpha"] < 0).any()
     assert check_dataset(data, ["short_term", "decay_alpha"], ["text"]).ok
+
+
+def test_several_feature_files_are_concatenated_in_the_order_given() -> None:
+    root = shared_data("videomem-me18")
+    data = load_videomem(root, features=["coco80_rn152.bin", "coco80_rn101.bin"])
+    assert data.features is not None and data.features.shape == (8000, 160)
+    assert np.array_equal(data.features[0, :80], read_psbd(root / "coco80_rn152.bin")[0])
+    assert np.array_equal(data.features[0, 80:], read_psbd(root / "coco80_rn101.bin")[0])
+    assert data.feature_source is not None and " + " in data.feature_source
+
+
+def test_concatenated_features_keep_the_videos_every_source_has(tmp_path: Path) -> None:
+    for folder, names in (("a", ["1", "2", "3"]), ("b", ["2", "3", "4"]), ("c", ["9"])):
+        (tmp_path / folder).mkdir()
+        for name in names:
+            np.save(tmp_path / folder / f"{name}.npy", np.full(2, float(name), np.float32))
+    table = open_features([tmp_path / "a", tmp_path / "b"])
+    assert sorted(table.index) == ["2", "3"] and table.dim == 4
+    assert table.lookup("video3.mp4").tolist() == [3.0, 3.0, 3.0, 3.0]
+    with pytest.raises(InputError, match="no video in common"):
+        open_features([tmp_path / "a", tmp_path / "c"])

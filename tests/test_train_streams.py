@@ -174,3 +174,48 @@ def test_finetune_text_trains_the_encoder_and_ships_it_in_the_bundle(tmp_path: P
     tuned = TextProvider(table, bundle_dir=bundle.path).get("v1.mp4", bundle.spec.inputs[0])
     frozen = embed_texts(["a dog running 1"], cache_dir=tmp_path / "cache")[0]
     assert tuned.shape == frozen.shape and not np.allclose(tuned, frozen, atol=1e-4)
+
+
+def test_train_and_score_with_two_feature_sources_given_twice(tmp_path: Path, sample_dir: Path) -> None:
+    """``--features A --features B`` on both sides: the bundle sees the concatenation, in that order."""
+    from typer.testing import CliRunner
+
+    from memo.cli import app
+
+    rng = np.random.default_rng(1)
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    for folder in dirs:
+        folder.mkdir()
+    rows = ["path,score"]
+    names = [f"item{i}" for i in range(120)] + [p.stem for p in sorted(sample_dir.iterdir())]
+    for i, name in enumerate(names):
+        a, b = rng.normal(size=3).astype(np.float32), rng.normal(size=2).astype(np.float32)
+        np.save(dirs[0] / f"{name}.npy", a)
+        np.save(dirs[1] / f"{name}.npy", b)
+        if i < 120:
+            rows.append(f"{name}.mp4,{0.5 + 0.1 * np.tanh(a[0] - b[1]):.5f}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    trained = runner.invoke(app, [
+        "train", "csv", str(tmp_path / "labels.csv"), "-o", str(tmp_path / "run"), "-t", "score", "-i", "features",
+        "--features", str(dirs[0]), "--features", str(dirs[1]), "--folds", "2", "--epochs", "3", "--device", "cpu",
+        "--no-plots", "-q",
+    ])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    bundle = read_bundle(tmp_path / "run/bundle")
+    assert bundle.spec.input("features").dim == 5
+    out = tmp_path / "scores.csv"
+    scored = runner.invoke(app, [
+        "score", str(sample_dir), "-m", str(tmp_path / "run/bundle"), "--features", str(dirs[0]),
+        "--features", str(dirs[1]), "-o", str(out), "--device", "cpu", "--quiet",
+    ])  # fmt: skip
+    assert scored.exit_code == 0, scored.output
+    module = bundle.build_module()
+    scores = _scores(out)
+    for path in sorted(sample_dir.iterdir()):
+        vector = np.concatenate(
+            [np.load(dirs[0] / f"{path.stem}.npy"), np.load(dirs[1] / f"{path.stem}.npy")]
+        )
+        with torch.inference_mode():
+            expected = float(module(features=torch.from_numpy(vector)[None])["score"][0])
+        assert scores[path.name] == pytest.approx(expected, abs=1e-5)

@@ -53,7 +53,7 @@ def bench_command(
         Path | None, typer.Option(help="Captions CSV, for a model with a text input (as memo score).")
     ] = None,
     features: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             help="Precomputed features (file or folder of <id>.npy), for a model with a features input."
         ),

@@ -34,7 +34,7 @@ def explain_command(
         Path | None, typer.Option(help="Captions for models with a text input (CSV, as memo score --text).")
     ] = None,
     features: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(help="Precomputed features for models with a features input (as memo score)."),
     ] = None,
     feature_rows: Annotated[Path | None, typer.Option(help="Row-order file of a --features matrix.")] = None,

@@ -196,7 +196,7 @@ def _check_decoder(decoder: str, device: str) -> None:
 
 def _stream_providers(
     captions: tuple[Path | None, str | None, list[str] | None],
-    features: Path | None,
+    features: list[Path] | None,
     feature_rows: Path | None,
     model: str,
     device: str,
@@ -212,7 +212,7 @@ def _stream_providers(
             "cuda" if device.startswith("cuda") else "cpu",
             bundle_dir,
         )
-    if features is not None:
+    if features:
         from memo.data.features import FeatureProvider, open_features
 
         providers["features"] = FeatureProvider(open_features(features, feature_rows))

@@ -91,9 +91,10 @@ TextColumnOpt = Annotated[
 ]
 
 FeaturesOpt = Annotated[
-    Path | None,
+    list[Path] | None,
     typer.Option(
-        help="Precomputed features for models with a features input: a folder of <id>.npy or a matrix."
+        help="Precomputed features for models with a features input: a folder of <id>.npy or a matrix; "
+        "repeat for a model trained on several, in the same order."
     ),
 ]
 

@@ -127,8 +127,11 @@ TextEncoderOpt = Annotated[
 FinetuneTextOpt = Annotated[bool, typer.Option("--finetune-text", help="Train the text encoder end to end.")]
 
 FeaturesOpt = Annotated[
-    Path | None,
-    typer.Option(help="Precomputed features: a .bin matrix (bare name: inside DATA) or <id>.npy dir."),
+    list[Path] | None,
+    typer.Option(
+        help="Precomputed features: a .bin matrix (bare name: inside DATA) or <id>.npy dir; "
+        "repeat to concatenate several (e.g. coco80_rn152.bin and coco80_rn101.bin)."
+    ),
 ]
 
 FeatureRowsOpt = Annotated[Path | None, typer.Option(help="Row-order file of a features matrix.")]

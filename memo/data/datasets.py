@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from memo.data.captions import CaptionFile, read_captions
-from memo.data.features import FeatureTable, open_features, video_key
+from memo.data.features import FeatureSource, FeatureTable, feature_paths, open_features, video_key
 from memo.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def _attach_features(data: LabelledSet, table: FeatureTable) -> None:
 
 def load_videomem(
     root: str | Path,
-    features: str | Path | None = None,
+    features: FeatureSource | None = None,
     feature_rows: str | Path | None = None,
     videos: str | Path | None = None,
 ) -> LabelledSet:
@@ -136,7 +136,8 @@ def load_videomem(
 
     ``root`` holds ``ground-truth_dev-set.csv`` and ``dev-set_video-captions.txt``.
     ``features`` is a PSBD matrix (``coco80_rn152.bin``; a bare name is looked up in
-    ``root``) or a directory of ``videoN.npy``; ``videos`` a folder of ``videoN.webm``.
+    ``root``) or a directory of ``videoN.npy``, or a list of them (concatenated); ``videos``
+    a folder of ``videoN.webm``.
     Row order follows the ground-truth CSV, which the VMemNet fold file indexes.
     """
     root = Path(root)
@@ -164,10 +165,8 @@ def load_videomem(
     else:
         log.warning("%s: no titles file; the text stream is unavailable", titles)
     if features is not None:
-        source = Path(features)
-        if not source.exists() and (root / source).exists():
-            source = root / source
-        _attach_features(data, open_features(source, feature_rows))
+        sources = [root / f if not f.exists() and (root / f).exists() else f for f in feature_paths(features)]
+        _attach_features(data, open_features(sources, feature_rows))
     if videos is not None:
         data.videos = [_find_video(Path(videos), [i, Path(i).stem]) for i in ids]
     return data
@@ -248,7 +247,7 @@ def load_csv(
     id_column: str = "path",
     text_columns: list[str] | None = None,
     videos: str | Path | None = None,
-    features: str | Path | None = None,
+    features: FeatureSource | None = None,
     feature_rows: str | Path | None = None,
     captions: str | Path | None = None,
 ) -> LabelledSet:

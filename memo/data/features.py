@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -96,9 +97,38 @@ class FeatureTable:
         return np.stack([self.lookup(n) for n in names]).astype(np.float32)
 
 
-def open_features(path: str | Path, row_order: str | Path | None = None) -> FeatureTable:
-    """A PSBD matrix (+ row-order file) or a directory of ``<id>.npy`` vectors."""
-    path = Path(path)
+FeatureSource = str | Path | Sequence[str | Path]
+
+
+def feature_paths(source: FeatureSource) -> list[Path]:
+    """One feature source or several, as a list of paths."""
+    if isinstance(source, (str, Path)):
+        return [Path(source)]
+    return [Path(p) for p in source]
+
+
+def open_features(source: FeatureSource, row_order: str | Path | None = None) -> FeatureTable:
+    """A PSBD matrix (+ row-order file) or a directory of ``<id>.npy`` vectors; several of them
+    (e.g. COCO-80 scores of two networks) are concatenated column-wise, in the order given,
+    for the videos they all cover (``row_order`` applies to every matrix)."""
+    paths = feature_paths(source)
+    if not paths:
+        raise InputError("--features: no feature file given")
+    tables = [_open_one(p, row_order) for p in paths]
+    return tables[0] if len(tables) == 1 else concat_tables(tables)
+
+
+def concat_tables(tables: list[FeatureTable]) -> FeatureTable:
+    """The videos every table has (in the first table's order), their vectors side by side."""
+    keys = [k for k in tables[0].index if all(k in t.index for t in tables[1:])]
+    if not keys:
+        names = ", ".join(t.source for t in tables)
+        raise InputError(f"{names}: these feature sources have no video in common")
+    matrix = np.concatenate([t.matrix[[t.index[k] for k in keys]] for t in tables], axis=1)
+    return FeatureTable(keys, matrix, " + ".join(t.source for t in tables))
+
+
+def _open_one(path: Path, row_order: str | Path | None) -> FeatureTable:
     if path.is_dir():
         files = sorted(path.glob("*.npy"))
         if not files:

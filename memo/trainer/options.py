@@ -66,7 +66,7 @@ class TrainOptions:
     id_column: str = "path"
     text_columns: list[str] = field(default_factory=list)
     captions: Path | None = None  # csv: a separate caption file (long or wide) joined by id
-    features: Path | None = None
+    features: Path | list[Path] | None = None  # several: concatenated column-wise
     feature_rows: Path | None = None
     videos: Path | None = None
     split: str = "train"
@@ -110,7 +110,7 @@ class TrainOptions:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+        return {k: _plain(v) for k, v in data.items()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], base: Path | None = None) -> TrainOptions:
@@ -141,13 +141,29 @@ def options_values(data: dict[str, Any], base: Path | None, source: str) -> dict
             _check_keys(value, {f.name for f in fields(FitConfig)}, f"{source} [fit]")
             values["fit"] = FitConfig(**value)
         elif key in PATH_KEYS and value is not None:
-            path = Path(value).expanduser()
-            values[key] = (
-                Path(os.path.abspath(base / path)) if base is not None and not path.is_absolute() else path
-            )
+            resolve = _resolver(base)
+            values[key] = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
         else:
             values[key] = value
     return values
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, Path) else v for v in value]
+    return value
+
+
+def _resolver(base: Path | None) -> Any:
+    """A config's relative paths are relative to the config file (``base``)."""
+
+    def resolve(value: str | Path) -> Path:
+        path = Path(value).expanduser()
+        return Path(os.path.abspath(base / path)) if base is not None and not path.is_absolute() else path
+
+    return resolve
 
 
 def _check_keys(data: dict[str, Any], known: set[str], source: str) -> None:
@@ -312,8 +328,11 @@ def recorded(options: TrainOptions) -> dict[str, Any]:
     """The resolved options as ``options.json`` records them (absolute paths; loadable by --config)."""
     data = options.to_json()
     for key in PATH_KEYS:
-        if data.get(key) is not None:
-            data[key] = os.path.abspath(data[key])
+        value = data.get(key)
+        if isinstance(value, list):
+            data[key] = [os.path.abspath(v) for v in value]
+        elif value is not None:
+            data[key] = os.path.abspath(value)
     for key in ("check", "resume"):  # what a run did, not how it was configured
         data.pop(key, None)
     return data
