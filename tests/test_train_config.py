@@ -184,3 +184,10 @@ def test_progress_off_a_terminal_prints_counts_and_rates() -> None:
     assert lines[0].endswith(stage)
     assert lines[-1].endswith("128/128 captions, " + lines[-1].rsplit(", ", 1)[1])
     assert lines[-1].rsplit(", ", 1)[1].endswith("/s") and "64/128 captions" in lines[1]
+
+
+def test_model_arg_flags_override_single_keys_of_the_configs_model_args() -> None:
+    config = REPO / "configs" / "videomem-short-m3s-tuned.toml"
+    options = resolve_options(config, {"model_args": {"modules": "mid,similarity"}})
+    assert options.model_args["modules"] == "mid,similarity"
+    assert options.model_args["dropout"] == 0.5 and options.model_args["similarity_methods"] == "knn"

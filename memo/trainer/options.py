@@ -215,6 +215,9 @@ def resolve_options(
             values = options_values(_checkpoint_options(run), None, source=str(run))
     fit = values.pop("fit", FitConfig())
     fit_values = {**asdict(fit), **(fit_overrides or {})}
+    if isinstance(values.get("model_args"), dict) and "model_args" in overrides:
+        # --model-arg KEY=VALUE overrides that key of the config's [model_args]; the others stay
+        overrides = {**overrides, "model_args": {**values["model_args"], **overrides["model_args"]}}
     values.update(overrides)
     missing = [k for k in ("dataset", "data") if values.get(k) is None]
     if missing:
