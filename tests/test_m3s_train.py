@@ -270,3 +270,35 @@ def test_caption_sampling_acts_on_the_m3s_tier_fed_by_text(tmp_path: Path) -> No
     data = split_data(vectors, Data(), ["score"], np.array([0, 2]), "cpu")  # type: ignore[arg-type]
     assert data.caption_input == "high"
     assert data.caption_owner is not None and data.caption_owner.tolist() == [0, 0, 1, 1]
+
+
+def test_a_rank_trained_bundle_is_calibrated_onto_the_label_scale_with_ranks_kept(
+    videos: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from memo.models.bundle import read_bundle
+    from memo.models.registry import create_model
+    from memo.trainer.prepare import prepare
+
+    options = _options(videos, tmp_path / "rank", "low,mid")
+    options.fit = replace(options.fit, loss="spearman", rank_tau=0.1, epochs=4)
+    result = train(options)
+    assert result.bundle is not None
+    bundle = read_bundle(result.bundle)
+    assert bundle.spec.arch_args["calibrated"] is True and "calibration" in bundle.spec.metadata
+    model = bundle.build_module().eval()
+    validate(options)
+    prepared = prepare(options)
+    assert prepared.vectors is not None
+    raw = {k: torch.from_numpy(v).float() for k, v in prepared.vectors.per_item.items()}
+    args = {k: v for k, v in bundle.spec.arch_args.items() if k != "calibrated"}
+    plain = create_model("m3s", **args).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("out_")})
+    with torch.no_grad():
+        calibrated = model.head_from_raw(raw)["score"].numpy()
+        uncalibrated = plain.head_from_raw(raw)["score"].numpy()
+    labels = prepared.data.targets["score"]
+    assert calibrated.mean() == pytest.approx(labels.mean(), abs=1e-4)  # least squares keeps the mean
+    assert np.array_equal(np.argsort(calibrated), np.argsort(uncalibrated))  # the order is the head's
+    assert float(model.get_buffer("out_scale")[0]) > 0

@@ -18,7 +18,9 @@ Tiers, any subset (``modules``):
   PCA (10) then ``dbscan`` — a one-hot of the DBSCAN cluster found on a t-SNE (3-D) map of
   the training set, with one extra column for DBSCAN's noise — and/or ``knn`` — the log
   mean distance to the ``k`` nearest training videos in the PCA space, standardised.
-* head: MLP ``[512, 64]`` with Mish and a sigmoid per output; optional dropout on its input
+* head: MLP ``[512, 64]`` with Mish and a sigmoid per output (``calibrated``: then an affine
+  map per output, fitted after training with a rank-only loss, see
+  :func:`memo.trainer.m3s_recipe.calibrate`); optional dropout on its input
   (``input_dropout``) and after each hidden layer (``dropout``) — memo's addition, off by
   default (the paper's head has none); on the real-label runs of docs/results.md it is what
   keeps the head from overfitting the 7,000 training items within 3-4 epochs.
@@ -199,9 +201,14 @@ class M3S(nn.Module):
         fitted: dict[str, Any] | None = None,
         dropout: list[float] | None = None,
         heads: int = 1,
+        calibrated: bool = False,
     ) -> None:
         super().__init__()
         self.n_heads = int(heads)  # >1: an ensemble of independently trained heads, averaged
+        self.calibrated = bool(calibrated)
+        if self.calibrated:  # an affine map of the head's output onto the label scale (ranks kept)
+            self.register_buffer("out_scale", torch.ones(len(outputs)))
+            self.register_buffer("out_shift", torch.zeros(len(outputs)))
         self.dropout = list(dropout) if dropout else [0.0, 0.0]  # [on the head's input, after each Mish]
         self.tiers = list(modules)
         self.outputs = list(outputs)
@@ -370,6 +377,8 @@ class M3S(nn.Module):
             y = torch.stack([torch.sigmoid(h(x)) for h in self.head]).mean(0)
         else:
             y = torch.sigmoid(self.head(x))
+        if self.calibrated:
+            y = y * self.buffer("out_scale") + self.buffer("out_shift")
         return {name: y[:, i] for i, name in enumerate(self.outputs)}
 
     def head_from_raw(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

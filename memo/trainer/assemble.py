@@ -65,7 +65,7 @@ def assemble_bundle(options: TrainOptions, prepared: Prepared, final: FinalResul
     if options.model == "m3s":
         from memo.trainer.m3s_recipe import assemble_m3s
 
-        return assemble_m3s(options, final, folder)
+        return assemble_m3s(options, prepared, final, folder)
     means = [float(prepared.data.targets[t].mean()) for t in options.targets]
     spec = model_spec(options, prepared.vectors, means, options.ensemble)
     bundle = save_bundle(folder, spec, merged_weights(options, final))

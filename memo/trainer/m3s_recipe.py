@@ -249,19 +249,68 @@ def m3s_member(options: TrainOptions, vectors: Any, fit_index: np.ndarray) -> to
     return model
 
 
-def assemble_m3s(options: TrainOptions, final: Any, folder: Path) -> Bundle:
+RANK_ONLY_LOSSES = ("spearman", "ranking")  # losses that leave the scale of the scores free
+
+
+def assemble_m3s(options: TrainOptions, prepared: Any, final: Any, folder: Path) -> Bundle:
     """The final model (fitted buffers, head(s) and trunk weights) as an ``m3s`` bundle; loaded
     back strictly. With ``--ensemble N`` the N final heads share one set of fitted transforms
-    (all fitted on every labelled item with the run's seed) and the bundle averages them."""
+    (all fitted on every labelled item with the run's seed) and the bundle averages them.
+    After a rank-only loss the outputs are calibrated (:func:`calibrate`)."""
     assert final.model is not None
     spec: ModelSpec = final.model.memo_spec
     state = final.members[0]
     if len(final.members) > 1:
         spec = spec.with_(arch_args={**spec.arch_args, "heads": len(final.members)})
         state = _stack_heads(final.members)
+    if options.fit.loss in RANK_ONLY_LOSSES:
+        spec, state = calibrate(spec, state, prepared, options.targets)
     bundle = save_bundle(folder, spec, state)
     bundle.build_module()
     return bundle
+
+
+def calibrate(
+    spec: ModelSpec, state: dict[str, torch.Tensor], prepared: Any, targets: list[str]
+) -> tuple[ModelSpec, dict[str, torch.Tensor]]:
+    """Put a rank-trained model's scores on the label scale without changing their order.
+
+    A Spearman (or pairwise ranking) loss fixes the order of the predictions, not their
+    values: such a head's sigmoid outputs can sit anywhere in (0, 1). Scores a user reads as
+    memorability should be on the labels' scale, so each output gets an affine map
+    ``a * p + b`` (``a > 0``: ranks, and so every Spearman figure, are unchanged), fitted by
+    least squares of the labels on the final model's predictions of its training items and
+    stored as the buffers ``out_scale`` / ``out_shift``."""
+    from memo.models.registry import create_model
+
+    model = create_model("m3s", **spec.arch_args).eval()
+    model.load_state_dict(state, strict=True)
+    per_item = prepared.vectors.per_item
+    n = len(prepared.data)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in targets}
+    with torch.no_grad():
+        for start in range(0, n, 4096):
+            raw = {
+                k: torch.from_numpy(np.asarray(v[start : start + 4096])).float() for k, v in per_item.items()
+            }
+            for name, value in model.head_from_raw(raw).items():
+                parts[name].append(value.double().numpy())
+    scale, shift = [], []
+    for name in targets:
+        p = np.concatenate(parts[name])
+        y = np.asarray(prepared.data.targets[name], dtype=np.float64)
+        slope = float(np.cov(p, y, bias=True)[0, 1] / max(float(np.var(p)), 1e-12))
+        if not slope > 0:  # a head that ranks nothing: keep its scores as they are
+            slope, offset = 1.0, 0.0
+        else:
+            offset = float(y.mean() - slope * p.mean())
+        scale.append(slope)
+        shift.append(offset)
+    args = {**spec.arch_args, "calibrated": True}
+    note = "affine map of the head's output onto the label scale, least squares on the training items"
+    spec = spec.with_(arch_args=args, metadata={**spec.metadata, "calibration": note})
+    state = {**state, "out_scale": torch.tensor(scale), "out_shift": torch.tensor(shift)}
+    return spec, state
 
 
 def _stack_heads(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
