@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -214,8 +215,11 @@ def test_an_m3s_ensemble_bundle_averages_heads_that_share_one_set_of_transforms(
     from memo.models.bundle import read_bundle
     from memo.models.registry import create_model
 
+    from dataclasses import replace
+
     options = _options(videos, tmp_path / "ens", "low,mid,similarity", ensemble=2)
     options.model_args |= {"dropout": 0.3, "input_dropout": 0.1}
+    options.fit = replace(options.fit, loss="spearman", rank_tau=0.1)  # a calibrated bundle, too
     result = train(options)
     assert result.bundle is not None
     bundle = read_bundle(result.bundle)
@@ -240,6 +244,11 @@ def test_an_m3s_ensemble_bundle_averages_heads_that_share_one_set_of_transforms(
         averaged = model(**inputs)["score"]
     torch.testing.assert_close(averaged, (singles[0] + singles[1]) / 2)
     assert not torch.equal(singles[0], singles[1])  # two independently trained heads
+    if importlib.util.find_spec("onnxruntime") is not None:  # heads and calibration in the graph
+        from memo.export import export_onnx
+
+        check = export_onnx(bundle, batch="1:2:4", sample_count=4).validation
+        assert check.passed and check.max_abs_diff <= 1e-4
 
 
 def test_m3s_head_dropout_is_checked_and_only_active_in_training() -> None:
