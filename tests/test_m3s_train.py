@@ -211,11 +211,11 @@ def test_a_resumed_m3s_head_matches_an_uninterrupted_one(videos: Path, tmp_path:
 def test_an_m3s_ensemble_bundle_averages_heads_that_share_one_set_of_transforms(
     videos: Path, tmp_path: Path
 ) -> None:
+    from dataclasses import replace
+
     from memo.data.inputs import prepare_video
     from memo.models.bundle import read_bundle
     from memo.models.registry import create_model
-
-    from dataclasses import replace
 
     options = _options(videos, tmp_path / "ens", "low,mid,similarity", ensemble=2)
     options.model_args |= {"dropout": 0.3, "input_dropout": 0.1}
