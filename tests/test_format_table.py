@@ -23,6 +23,11 @@ SHARED_FLAGS = {
     "--workspace-gb",
     "--force",
     "--videos",
+    "--text",
+    "--id-column",
+    "--text-column",
+    "--features",
+    "--feature-rows",
     "--json",
     "--help",
 }

@@ -40,6 +40,24 @@ def _common_options(
     videos: Annotated[
         Path | None, typer.Option(help="Videos for validation (default ../shared/videos, else generated).")
     ] = None,
+    text: Annotated[
+        Path | None,
+        typer.Option(
+            help="Captions CSV for a model with a text input (as memo score --text), for validation."
+        ),
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="--text: the column naming each video.")] = None,
+    text_column: Annotated[list[str] | None, typer.Option(help="--text: caption column(s) (repeat).")] = None,
+    features: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Features for a model with a features input (as memo score --features): a folder of "
+            "<id>.npy or a matrix; repeat to concatenate, in the training order."
+        ),
+    ] = None,
+    feature_rows: Annotated[
+        Path | None, typer.Option(help="Row-order file of a --features matrix (line i names row i's video).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the export records on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
 ) -> None:
@@ -98,7 +116,9 @@ def export_help(formats: Mapping[str, Format] = FORMATS) -> str:
         "Example: [bold]memo export resmem --onnx[/]   or   "
         "[bold]memo export runs/vm8/bundle --trt --fp16[/]\n\n"
         "Every export is validated against PyTorch on real video frames (names, shapes, values, Spearman); "
-        "the result is recorded in the bundle's export.json and a failed validation is an error.\n\n"
+        "the result is recorded in the bundle's export.json and a failed validation is an error. "
+        "A model with caption or feature inputs needs --text / --features; one that reads no video "
+        "is validated on the first ids of those tables.\n\n"
         f"Formats: {described}. TensorRT is not run in memo's own CI."
     )
 

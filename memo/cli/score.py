@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -48,6 +49,9 @@ from memo.cli.score_options import (
     WorkersOpt,
 )
 from memo.errors import MemoError
+
+if TYPE_CHECKING:
+    from memo.data.inputs import StreamProvider
 
 log = logging.getLogger("memo.cli.score")
 
@@ -200,23 +204,20 @@ def _stream_providers(
     feature_rows: Path | None,
     model: str,
     device: str,
-) -> dict:  # type: ignore[type-arg]
-    providers: dict = {}  # type: ignore[type-arg]
+) -> dict[str, StreamProvider]:
+    """``--text`` (with its id / caption columns), ``--features`` and ``--feature-rows`` opened."""
+    from memo.data.streams import open_providers
+
     text, id_column, text_columns = captions
-    if text is not None:
-        from memo.data.text import CaptionTable, TextProvider
-
-        bundle_dir = Path(model) if Path(model).is_dir() else None
-        providers["text"] = TextProvider(
-            CaptionTable(text, id_column, text_columns or None),
-            "cuda" if device.startswith("cuda") else "cpu",
-            bundle_dir,
-        )
-    if features:
-        from memo.data.features import FeatureProvider, open_features
-
-        providers["features"] = FeatureProvider(open_features(features, feature_rows))
-    return providers
+    return open_providers(
+        text,
+        features,
+        id_column=id_column,
+        text_columns=text_columns,
+        feature_rows=feature_rows,
+        device=device,
+        bundle_dir=Path(model) if Path(model).is_dir() else None,
+    )
 
 
 def render_summary(summary) -> None:  # type: ignore[no-untyped-def]

@@ -208,6 +208,10 @@ class CaptionTable:
         """Every id of the file once, as written, in file order."""
         return self.file.ids()
 
+    def __contains__(self, video: str) -> bool:
+        """Whether ``video`` (an id, a path, a file name) has captions here."""
+        return bool(self.file.captions_of(video))
+
     def lookup(self, video: str) -> list[str]:
         texts = self.file.captions_of(video)
         if not texts:

@@ -8,10 +8,11 @@ well. A format without an export step here fails at import, not at run time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from memo.data.inputs import StreamProvider
 from memo.export.errors import ExportError
 from memo.export.onnx_export import ExportResult, export_onnx
 from memo.export.shapes import BatchProfile
@@ -22,7 +23,8 @@ from memo.models.bundle import Bundle
 if TYPE_CHECKING:
     from memo.export.runner import ExportOptions
 
-ExportStep = Callable[[Bundle, "ExportOptions", BatchProfile], ExportResult]
+Providers = Mapping[str, StreamProvider]  # the caption / feature inputs validation needs
+ExportStep = Callable[[Bundle, "ExportOptions", BatchProfile, Providers], ExportResult]
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,9 @@ class ExportFormat:
         return self.spec.artifact(precision)
 
 
-def _onnx(bundle: Bundle, options: ExportOptions, profile: BatchProfile) -> ExportResult:
+def _onnx(
+    bundle: Bundle, options: ExportOptions, profile: BatchProfile, providers: Providers
+) -> ExportResult:
     return export_onnx(
         bundle,
         opset=options.opset,
@@ -47,10 +51,11 @@ def _onnx(bundle: Bundle, options: ExportOptions, profile: BatchProfile) -> Expo
         simplify=options.simplify,
         precision=options.precision,
         videos=options.videos,
+        providers=providers,
     )
 
 
-def _trt(bundle: Bundle, options: ExportOptions, profile: BatchProfile) -> ExportResult:
+def _trt(bundle: Bundle, options: ExportOptions, profile: BatchProfile, providers: Providers) -> ExportResult:
     from memo.export.trt_export import export_trt
 
     return export_trt(
@@ -60,6 +65,7 @@ def _trt(bundle: Bundle, options: ExportOptions, profile: BatchProfile) -> Expor
         workspace_gb=options.workspace_gb or 4.0,
         force=options.force,
         videos=options.videos,
+        providers=providers,
     )
 
 

@@ -31,7 +31,7 @@ from memo.export.errors import ExportError, ValidationFailed
 from memo.export.fp16 import convert_fp16
 from memo.export.parity import tolerance
 from memo.export.record import write_record
-from memo.export.samples import prepare_samples, sample_videos
+from memo.export.samples import check_stream_inputs, prepare_samples, sample_inputs
 from memo.export.shapes import BatchProfile, input_shapes
 from memo.export.validate import Validation, compare_sessions
 from memo.formats import check_precision, get_format
@@ -73,11 +73,28 @@ def require_onnx_stack(simplify: bool = False, fp16: bool = False) -> None:
             raise MissingDependency(package, "onnx", "memo export --onnx") from None
 
 
+class _ByName(torch.nn.Module):
+    """The bundle's module with positional inputs, passed on by name.
+
+    The TorchScript tracer binds keyword inputs to the parameters ``forward`` names and drops
+    the rest, so a module that takes ``**inputs`` (fusion-mlp: its input names come from its
+    streams) lost them all. Positional inputs, in config.json's order, always reach it.
+    """
+
+    def __init__(self, module: torch.nn.Module, names: list[str]) -> None:
+        super().__init__()
+        self.module = module
+        self.names = names
+
+    def forward(self, *inputs: torch.Tensor) -> Any:
+        return self.module(**dict(zip(self.names, inputs, strict=True)))
+
+
 def torch_to_onnx(bundle: Bundle, path: Path, opset: int, trace_batch: int = 2) -> None:
     """Trace the bundle's module to ONNX at ``path`` with a symbolic batch axis on every tensor."""
     spec = bundle.spec
-    module = bundle.build_module()
     dummy = {name: torch.rand(trace_batch, *shape) for name, shape in input_shapes(spec).items()}
+    module = _ByName(bundle.build_module(), list(dummy)).eval()
     names = [*dummy, *spec.output_names]
     # The TorchScript-based exporter (dynamo=False): no extra dependency, and it keeps the
     # input/output names exactly. It is deprecated upstream; torch.export's exporter
@@ -86,9 +103,8 @@ def torch_to_onnx(bundle: Bundle, path: Path, opset: int, trace_batch: int = 2) 
         warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
-            (),
+            tuple(dummy.values()),
             str(path),
-            kwargs=dummy,
             input_names=list(dummy),
             output_names=list(spec.output_names),
             dynamic_axes={name: {0: "batch"} for name in names},
@@ -154,9 +170,11 @@ def export_onnx(
 ) -> ExportResult:
     """Export ``bundle`` to ONNX, validate it, and record the result in ``export.json``.
 
-    ``providers`` supply the caption / feature inputs of a model that has them (validation
-    runs the model on real videos and needs every input)."""
+    ``providers`` supply the caption / feature inputs of a model that has them (keyed by
+    stream, :func:`memo.data.streams.open_providers`): validation needs every input. A model
+    that reads no video is validated on the first ``sample_count`` ids of those tables."""
     check_precision(precision)
+    check_stream_inputs(bundle.spec, list(providers or {}), videos)
     require_onnx_stack(simplify=simplify, fp16=precision == "fp16")
     import onnx
 
@@ -224,8 +242,10 @@ def validate_onnx(
     sample_count: int = 8,
     providers: Mapping[str, StreamProvider] | None = None,
 ) -> Validation:
-    """PyTorch (fp32, CPU) vs ONNX Runtime (CPU) on real frames."""
-    samples = prepare_samples(bundle.spec, sample_videos(videos, sample_count), providers)
+    """PyTorch (fp32, CPU) vs ONNX Runtime (CPU) on real frames (or, for a model that reads no
+    video, on ids of its caption / feature tables)."""
+    inputs = sample_inputs(bundle.spec, videos, sample_count, providers)
+    samples = prepare_samples(bundle.spec, inputs, providers)
     reference = load_session(bundle, "torch", "cpu")
     candidate = load_session(bundle, "onnx", "cpu", LoadOptions(precision=precision, path=path))
     atol = tolerance(precision, bundle.spec.export_atol)

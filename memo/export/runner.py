@@ -1,4 +1,8 @@
-"""One call behind ``memo export``: check the options against the format table, run each export."""
+"""One call behind ``memo export``: check the options against the format table, run each export.
+
+A model with caption / feature inputs is validated with the tables given as ``text`` /
+``features`` (the options of ``memo score``); a missing one is an error before any work.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from memo.data.inputs import StreamProvider
+from memo.data.streams import open_providers
 from memo.export.errors import ExportError
 from memo.export.formats import FORMATS
 from memo.export.onnx_export import ExportResult
+from memo.export.samples import check_stream_inputs
 from memo.export.shapes import BatchProfile
 from memo.formats import DEFAULT_PRECISION, PRECISIONS
+from memo.models.bundle import Bundle
 from memo.models.named import resolve_model
 
 log = logging.getLogger(__name__)
@@ -27,6 +35,12 @@ class ExportOptions:
     workspace_gb: float | None = None  # TensorRT only
     force: bool = False  # TensorRT: rebuild even when the engine still matches
     videos: Path | None = None
+    # the caption / feature inputs of a model that has them (for validation), as memo score takes them
+    text: Path | None = None  # captions CSV
+    id_column: str | None = None  # its id column
+    text_column: list[str] | None = None  # its caption column(s)
+    features: list[Path] | None = None  # folders of <id>.npy or matrices, concatenated in order
+    feature_rows: Path | None = None  # row-order file of a features matrix
 
 
 def _flag(option: str) -> str:
@@ -55,11 +69,38 @@ def check_export_options(options: ExportOptions) -> BatchProfile:
                 )
     if options.opset is not None and not 13 <= options.opset <= 21:
         raise ExportError(f"--opset {options.opset}: memo exports opsets 13 to 21 (default 17)")
+    _check_stream_options(options)
     return BatchProfile.parse(options.batch)
+
+
+def _check_stream_options(options: ExportOptions) -> None:
+    needs = {"id_column": "text", "text_column": "text", "feature_rows": "features"}
+    for option, source in needs.items():
+        if getattr(options, option) and not getattr(options, source):
+            raise ExportError(f"{_flag(option)} applies to {_flag(source)}: add {_flag(source)}")
+
+
+def stream_providers(bundle: Bundle, options: ExportOptions) -> dict[str, StreamProvider]:
+    """The caption / feature tables of ``options``, checked against the bundle's inputs first."""
+    given = [stream for stream in ("text", "features") if getattr(options, stream)]
+    check_stream_inputs(bundle.spec, given, options.videos)
+    return open_providers(
+        options.text,
+        options.features,
+        id_column=options.id_column,
+        text_columns=options.text_column,
+        feature_rows=options.feature_rows,
+        bundle_dir=bundle.path,
+    )
 
 
 def run_export(options: ExportOptions) -> list[ExportResult]:
     """Export ``options.model`` to each format asked for, in the table's order."""
     profile = check_export_options(options)
     bundle = resolve_model(options.model)
-    return [fmt.step(bundle, options, profile) for name, fmt in FORMATS.items() if name in options.formats]
+    providers = stream_providers(bundle, options)
+    return [
+        fmt.step(bundle, options, profile, providers)
+        for name, fmt in FORMATS.items()
+        if name in options.formats
+    ]

@@ -2,22 +2,27 @@
 
 Validation runs on decoded frames of real videos: ``../shared/videos`` next to the
 checkout when it is there, else a few generated videos (:mod:`memo.data.synthetic`)
-cached under ``$MEMO_HOME/samples``.
+cached under ``$MEMO_HOME/samples``. A model's caption / feature inputs come from the
+tables given (``--text``, ``--features``), looked up by the videos' names; a model with no
+video input at all is validated on the first ids those tables share, like ``memo score``
+without paths.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from memo.data.decoders import DecoderChoice
 from memo.data.discover import discover_videos
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
+from memo.data.streams import STREAM_OPTIONS, covered_ids, needs_frames
 from memo.data.synthetic import write_samples
 from memo.errors import MemoError
+from memo.export.errors import ExportError
 from memo.fsio import memo_home
-from memo.models.spec import ModelSpec
+from memo.models.spec import FROM_VIDEO, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,50 @@ def sample_videos(videos: str | Path | None = None, count: int = 8) -> list[str]
     return sorted(paths)[:count]
 
 
+def check_stream_inputs(spec: ModelSpec, given: Collection[str], videos: str | Path | None = None) -> None:
+    """Before any work: every caption / feature input of ``spec`` has its table among ``given``
+    (stream names), no table is given for an input the model lacks, and ``videos`` is only
+    given to a model that reads videos."""
+    missing = [
+        f"{STREAM_OPTIONS.get(item.stream, 'a ' + item.stream + ' input')} (input {item.name!r})"
+        for item in spec.inputs
+        if item.stream not in FROM_VIDEO and item.stream not in given
+    ]
+    if missing:
+        raise ExportError(f"model {spec.name!r} needs {' and '.join(missing)} for validation")
+    for stream in given:
+        if stream not in spec.streams:
+            option = STREAM_OPTIONS.get(stream, stream)
+            raise ExportError(
+                f"{option}: model {spec.name!r} has no {stream} input (its inputs: {_inputs(spec)})"
+            )
+    if videos is not None and not needs_frames(spec):
+        raise ExportError(
+            f"--videos: model {spec.name!r} reads no video (its inputs: {_inputs(spec)}); "
+            "it is validated on the first ids of its caption / feature tables"
+        )
+
+
+def _inputs(spec: ModelSpec) -> str:
+    return ", ".join(f"{i.name} ({i.stream})" for i in spec.inputs)
+
+
+def sample_inputs(
+    spec: ModelSpec,
+    videos: str | Path | None = None,
+    count: int = 8,
+    providers: Mapping[str, StreamProvider] | None = None,
+) -> list[str]:
+    """What validation runs on: sample video paths, or for a model that reads no video, the first
+    ``count`` ids that every caption / feature table in ``providers`` covers."""
+    if needs_frames(spec):
+        return sample_videos(videos, count)
+    ids = covered_ids(providers or {}, count)
+    if not ids:
+        raise ExportError(f"model {spec.name!r}: no id is in every caption / feature table given")
+    return ids
+
+
 def prepare_samples(
     spec: ModelSpec,
     paths: Sequence[str],
@@ -57,11 +106,14 @@ def prepare_samples(
     have them; ``decoder`` (default PyAV) decodes the frames.
     """
     prepared = []
+    problems = []
     for path in paths:
         try:
             prepared.append(prepare_video(path, spec, providers, decoder))
         except MemoError as exc:
             log.warning("skipping sample %s: %s", path, exc)
+            problems.append(str(exc))
     if not prepared:
-        raise MemoError(f"none of the {len(paths)} sample videos could be decoded")
+        what = "sample videos could be decoded" if needs_frames(spec) else "sample ids had every input"
+        raise MemoError(f"none of the {len(paths)} {what} (first: {problems[0] if problems else '-'})")
     return prepared

@@ -23,15 +23,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from memo.data.inputs import StreamProvider
 from memo.errors import MissingDependency
 from memo.export.errors import ExportError, UnsupportedOperator, ValidationFailed
 from memo.export.onnx_export import ExportResult, export_onnx
 from memo.export.parity import tolerance
 from memo.export.record import write_record
-from memo.export.samples import prepare_samples, sample_videos
+from memo.export.samples import check_stream_inputs, prepare_samples, sample_inputs
 from memo.export.shapes import BatchProfile
 from memo.export.trt_meta import (
     layer_precisions,
@@ -71,13 +73,19 @@ def engine_target(bundle: Bundle, precision: str, batch: BatchProfile, onnx_file
     )
 
 
-def source_onnx(bundle: Bundle, precision: str, tensorrt_version: str, batch: BatchProfile) -> Path:
+def source_onnx(
+    bundle: Bundle,
+    precision: str,
+    tensorrt_version: str,
+    batch: BatchProfile,
+    providers: Mapping[str, StreamProvider] | None = None,
+) -> Path:
     """The graph TensorRT parses: model.onnx, or model.fp16.onnx for fp16 on TensorRT 11+."""
     graph = "fp16" if precision == "fp16" and uses_strong_typing(tensorrt_version) else "fp32"
     path = bundle.artifact(get_format("onnx").artifact(graph))
     if not path.is_file():
         log.info("%s is missing: exporting it first", path.name)
-        export_onnx(bundle, batch=batch, precision=graph)
+        export_onnx(bundle, batch=batch, precision=graph, providers=providers)
     return path
 
 
@@ -88,19 +96,22 @@ def export_trt(
     workspace_gb: float = 4.0,
     force: bool = False,
     videos: str | Path | None = None,
+    providers: Mapping[str, StreamProvider] | None = None,
 ) -> ExportResult:
     """Build (or reuse, when it still matches) the TensorRT engine of ``bundle``.
 
     A stale engine (other GPU, TensorRT version, precision, profile or graph) is rebuilt
-    and the reason logged; ``force`` rebuilds a matching one too.
+    and the reason logged; ``force`` rebuilds a matching one too. ``providers`` supply the
+    caption / feature inputs for validation, as in :func:`memo.export.onnx_export.export_onnx`.
     """
     check_precision(precision)
+    check_stream_inputs(bundle.spec, list(providers or {}), videos)
     trt = import_tensorrt()
     current_gpu()
     if workspace_gb <= 0:
         raise ExportError("--workspace-gb must be positive")
     profile = BatchProfile.parse(batch)
-    onnx_file = source_onnx(bundle, precision, trt.__version__, profile)
+    onnx_file = source_onnx(bundle, precision, trt.__version__, profile, providers)
     engine_file, meta_file = engine_paths(bundle, precision)
     target = engine_target(bundle, precision, profile, onnx_file)
     reason = rebuild_reason(read_meta(meta_file), target, engine_file.is_file())
@@ -130,7 +141,7 @@ def export_trt(
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     atomic_write_json(meta_file, meta)  # the runtime refuses an engine whose metadata does not match
-    samples = prepare_samples(bundle.spec, sample_videos(videos))
+    samples = prepare_samples(bundle.spec, sample_inputs(bundle.spec, videos, 8, providers), providers)
     reference = load_session(bundle, "torch", "cuda")
     candidate = load_session(bundle, "trt", "cuda", LoadOptions(precision=precision))
     atol = tolerance(precision, bundle.spec.export_atol)

@@ -23,14 +23,15 @@ from memo.data.decoders import DecoderChoice, resolve_decoder
 from memo.data.discover import DEFAULT_EXTENSIONS, discover_videos, path_problem
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
 from memo.data.prefetch import prefetch
+from memo.data.streams import needs_frames, provider_ids
 from memo.errors import InputError, MemoError
 from memo.models.bundle import Bundle
 from memo.models.named import DEFAULT_MODEL, resolve_model
 from memo.models.spec import ModelSpec
 from memo.runtime.base import Session, load_session, resolve_device
 from memo.score.settings import check_resume, score_settings, sidecar_path, write_sidecar
-from memo.score.setup import check_numbers, check_output, check_side_inputs, needs_frames
-from memo.score.sources import listed_inputs, provider_ids
+from memo.score.setup import check_numbers, check_output, check_side_inputs
+from memo.score.sources import listed_inputs
 from memo.score.summary import ScoreSummary
 from memo.score.writers import ResultWriter, open_writer
 

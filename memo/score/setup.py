@@ -19,10 +19,6 @@ from memo.score.settings import sidecar_path
 from memo.score.writers import output_format
 
 
-def needs_frames(spec: ModelSpec) -> bool:
-    return any(i.stream in FROM_VIDEO for i in spec.inputs)
-
-
 def check_numbers(batch_size: int, workers: int, threads: int | None) -> None:
     if batch_size < 1:
         raise MemoError("--batch-size must be at least 1")

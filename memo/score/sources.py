@@ -6,15 +6,15 @@
   relative paths are relative to the manifest's own folder (a manifest travels with its
   dataset).
 * A bundle that needs no frames (text or features only) is scored by id: when no path is
-  given at all, every id of the caption file (else of the feature table) is an input, and
-  no video is ever opened.
+  given at all, every id of the caption file (else of the feature table) is an input
+  (:func:`memo.data.streams.provider_ids`), and no video is ever opened.
 """
 
 from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -93,14 +93,3 @@ def listed_inputs(
     if manifest is not None:
         out += read_manifest(manifest, path_column)
     return out
-
-
-def provider_ids(providers: Mapping[str, Any]) -> list[str]:
-    """The ids a text-only / features-only run scores when no path is given."""
-    text = providers.get("text")
-    if text is not None:
-        return list(text.table.ids())
-    features = providers.get("features")
-    if features is not None:
-        return list(features.table.index)
-    return []
