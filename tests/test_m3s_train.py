@@ -87,8 +87,10 @@ def test_m3s_options_are_checked_before_any_work(videos: Path, tmp_path: Path) -
         validate(_options(videos, tmp_path / "y", "low", model_args={"modules": "low,texture"}))
     with pytest.raises(InputError, match="--input features"):
         validate(_options(videos, tmp_path / "y", "mid", model_args={"modules": "mid", "mid": "features"}))
-    with pytest.raises(InputError, match="ensemble 1"):
-        validate(_options(videos, tmp_path / "y", "low", ensemble=2))
+    with pytest.raises(InputError, match="fusion-mlp options"):
+        validate(_options(videos, tmp_path / "y", "low", decay_alpha=True))
+    with pytest.raises(InputError, match="dropout"):
+        validate(_options(videos, tmp_path / "y", "low", model_args={"modules": "low", "dropout": 1.5}))
 
 
 def test_m3s_configs_load_and_validate() -> None:
