@@ -58,7 +58,7 @@ def test_bench_runs_a_keyframes_plus_clip_model(vmemnet_bundle, sample_dir) -> N
 def test_a_model_with_a_caption_input_needs_text(tmp_path) -> None:
     spec = fusion_spec()
     bundle = save_bundle(tmp_path / "fusion", spec, create_model("fusion-mlp", **spec.arch_args).state_dict())
-    with pytest.raises(MemoError, match=r"needs a text input .*--text"):
+    with pytest.raises(MemoError, match=r"needs --text \(input 'text'\) to benchmark"):
         run_bench(BenchOptions(model=str(bundle.path), backends=("torch",), batch_sizes=(1,), **FAST))
 
 
@@ -88,7 +88,7 @@ def test_cli_bench_takes_features_for_a_feature_model(sample_dir, tmp_path) -> N
 
     import numpy as np
 
-    from memo.data.features import video_key
+    from memo.data.features import open_features, video_key
     from tests.conftest import memo_command, subprocess_env
 
     spec = fusion_spec(streams={"feat": {"stream": "features", "dim": 4}})
@@ -99,13 +99,14 @@ def test_cli_bench_takes_features_for_a_feature_model(sample_dir, tmp_path) -> N
         np.save(
             features / f"{video_key(path.name)}.npy", np.random.default_rng(i).random(4).astype(np.float32)
         )
-    args = [str(bundle.path), "--backends", "torch", "--batch-sizes", "1,2", "--videos", str(sample_dir)]
+    args = [str(bundle.path), "--backends", "torch", "--batch-sizes", "1,2"]  # no video: the table's ids
     args += ["--device", "cpu", "--iterations", "2", "--max-seconds", "1", "--threads", "1", "--json"]
     done = subprocess.run([*memo_command(), "bench", *args, "--features", str(features)],
                           capture_output=True, text=True, env=subprocess_env(), timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert [r["status"] for r in report["rows"]] == ["ok", "ok"] and report["decoder"] == "none"
+    assert report["videos"] == list(open_features(features).index)[:8]  # ids, as memo export validates
     refused = subprocess.run([*memo_command(), "bench", *args], capture_output=True, text=True,
                              env=subprocess_env(), timeout=300)  # fmt: skip
     assert refused.returncode == 2 and "--features" in refused.stderr

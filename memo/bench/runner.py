@@ -8,9 +8,12 @@ by export's own check, :func:`memo.export.parity.parity_problems`: a row that mi
 video, so the bottleneck of the end-to-end path is visible.
 
 Each model is fed its own inputs, as its spec declares them (keyframes, clips, low-level
-measurements; captions and precomputed features from ``providers``, as ``memo score`` takes
-them), decoded by the run's decoder (``auto``, ``pyav``, ``dali``): the parity reference, the
-timed batches and the end-to-end pass all use the same decoder's frames.
+measurements; captions and precomputed features from the tables ``text`` / ``features``, as
+``memo score`` takes them), decoded by the run's decoder (``auto``, ``pyav``, ``dali``): the
+parity reference, the timed batches and the end-to-end pass all use the same decoder's frames.
+A model that reads no video is benchmarked on the first ids of its caption / feature tables,
+as ``memo export`` validates it (:func:`memo.export.samples.sample_inputs`); a missing table, a
+table for an input the model lacks, or ``videos`` for such a model is an error before any work.
 
 Nothing here is written per backend: the backend matrix and artifact names come from the
 format table (:mod:`memo.formats`), every backend is loaded with the same
@@ -24,7 +27,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +38,10 @@ from memo.bench.measure import PeakRss, percentiles_ms, rss_bytes, time_calls
 from memo.bench.rows import BenchRow
 from memo.data.decoders import DecoderChoice, resolve_decoder
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
+from memo.data.streams import check_stream_inputs, check_table_options, given_streams, open_tables
 from memo.errors import MemoError
 from memo.export.parity import SPEARMAN_FLOOR, parity_problems, spearman, tolerance
-from memo.export.samples import prepare_samples, sample_videos
+from memo.export.samples import prepare_samples, sample_inputs
 from memo.formats import BENCH_BACKENDS, PRECISIONS, WEIGHTS_BACKEND
 from memo.models.bundle import Bundle
 from memo.models.named import DEFAULT_MODEL, resolve_model
@@ -62,7 +66,13 @@ class BenchOptions:
     sample_count: int = 8
     threads: int | None = None  # LoadOptions.threads: intra-op threads of the backends that take it
     decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
-    providers: Mapping[str, StreamProvider] = field(default_factory=dict)  # text/features inputs
+    providers: Mapping[str, StreamProvider] = field(default_factory=dict)  # text/features, opened
+    # the caption / feature tables of a model that has them, as memo score takes them (opened here)
+    text: Path | None = None  # captions CSV
+    id_column: str | None = None  # its id column
+    text_column: Sequence[str] | None = None  # its caption column(s)
+    features: Sequence[Path] | None = None  # folders of <id>.npy or matrices, concatenated in order
+    feature_rows: Path | None = None  # row-order file of a features matrix
 
 
 @dataclass
@@ -107,26 +117,25 @@ def check_options(options: BenchOptions) -> None:
         raise MemoError("warm-up must be >= 0 and iterations >= 1")
     if options.threads is not None and options.threads < 1:
         raise MemoError("--threads must be at least 1")
+    check_table_options(options)
 
 
-def check_inputs(bundle: Bundle, providers: Mapping[str, StreamProvider]) -> None:
-    """A model with caption or feature inputs needs them given (as ``memo score`` takes them)."""
-    for item in bundle.spec.inputs:
-        if item.stream in ("text", "features") and item.stream not in providers:
-            flag = "--text CSV" if item.stream == "text" else "--features PATH"
-            raise MemoError(
-                f"model {bundle.label!r} needs a {item.stream} input ({item.name!r}): give {flag}"
-            )
+def stream_providers(bundle: Bundle, options: BenchOptions, device: str) -> dict[str, StreamProvider]:
+    """The caption / feature inputs: ``options.providers`` and the tables of ``options.text`` /
+    ``options.features`` opened, checked against the bundle's inputs first."""
+    given = {*options.providers, *given_streams(options)}
+    check_stream_inputs(bundle.spec, given, options.videos, "to benchmark")
+    return {**options.providers, **open_tables(options, device, bundle.path)}
 
 
 def run_bench(options: BenchOptions, on_row: Callable[[BenchRow], None] | None = None) -> BenchReport:
     check_options(options)
     bundle = resolve_model(options.model)
-    check_inputs(bundle, options.providers)
     device = resolve_device(options.device)
+    options = replace(options, providers=stream_providers(bundle, options, device))
     decoder = resolve_decoder(options.decoder, device)
-    paths = sample_videos(options.videos, options.sample_count)
-    samples = prepare_samples(bundle.spec, paths, options.providers, decoder)
+    inputs = sample_inputs(bundle.spec, options.videos, options.sample_count, options.providers)
+    samples = prepare_samples(bundle.spec, inputs, options.providers, decoder)
     used = "+".join(sorted({part for s in samples for part in s.decoder.split("+") if part})) or "none"
     report = BenchReport(
         bundle.label, device, environment(), [s.path for s in samples], options.videos is not None, used

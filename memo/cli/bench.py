@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,6 +11,9 @@ from rich.table import Table
 from memo.cli.app import app, console, fail
 from memo.errors import MemoError
 from memo.formats import BENCH_BACKENDS, DEFAULT_PRECISION, PRECISIONS
+
+if TYPE_CHECKING:
+    from memo.bench import BenchOptions
 
 _BACKENDS = ",".join(BENCH_BACKENDS)  # the bench matrix, from the format table
 
@@ -25,7 +28,9 @@ _BACKENDS = ",".join(BENCH_BACKENDS)  # the bench matrix, from the format table
         "unavailable row that gives the command).\n\n"
         "Latency p50/p90/p99 after warm-up, throughput, peak memory, and parity (Spearman, max abs diff) "
         "of per-video scores against PyTorch fp32 on the same real videos; below the floor (fp32 0.999, "
-        "fp16 0.995) a row fails and the exit status is 1. --videos also times decode + inference per video."
+        "fp16 0.995) a row fails and the exit status is 1. --videos also times decode + inference per video.\n\n"
+        "A model with caption or feature inputs needs --text / --features (as memo score); one that reads "
+        "no video is benchmarked on the first ids of those tables."
     ),
     no_args_is_help=True,
 )
@@ -52,10 +57,13 @@ def bench_command(
     text: Annotated[
         Path | None, typer.Option(help="Captions CSV, for a model with a text input (as memo score).")
     ] = None,
+    id_column: Annotated[str | None, typer.Option(help="--text: the column naming each video.")] = None,
+    text_column: Annotated[list[str] | None, typer.Option(help="--text: caption column(s) (repeat).")] = None,
     features: Annotated[
         list[Path] | None,
         typer.Option(
-            help="Precomputed features (file or folder of <id>.npy), for a model with a features input."
+            help="Precomputed features (file or folder of <id>.npy), for a model with a features input; "
+            "repeat to concatenate, in the training order."
         ),
     ] = None,
     feature_rows: Annotated[
@@ -79,14 +87,8 @@ def bench_command(
     ] = None,
 ) -> None:
 
-    from memo.bench import BenchOptions, run_bench
-    from memo.bench.output import to_json_text, write_csv
-    from memo.cli.score import _stream_providers
+    from memo.bench import BenchOptions
 
-    try:
-        providers = _stream_providers((text, None, None), features, feature_rows, model, device)
-    except MemoError as exc:
-        raise fail(str(exc)) from None
     try:
         options = BenchOptions(
             model=model,
@@ -100,10 +102,22 @@ def bench_command(
             max_seconds=max_seconds,
             threads=threads,
             decoder=decoder,
-            providers=providers,
+            text=text,
+            id_column=id_column,
+            text_column=text_column,
+            features=features,
+            feature_rows=feature_rows,
         )
     except ValueError:
         raise fail(f"--batch-sizes {batch_sizes!r}: expected integers, e.g. 1,8,32") from None
+    _run_and_print(options, as_json, csv_path)
+
+
+def _run_and_print(options: BenchOptions, as_json: bool, csv_path: Path | None) -> None:
+    """Run the bench (a usage error is one line, exit 2), print the report; exit 1 if a row failed."""
+    from memo.bench import run_bench
+    from memo.bench.output import to_json_text, write_csv
+
     try:
         with console.status("benchmarking ...") as status:
             report = run_bench(

@@ -8,12 +8,13 @@ whose inputs are all such streams needs no video: its inputs are the ids of thes
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from memo.data.inputs import StreamProvider
+from memo.errors import InputError
 from memo.models.spec import FROM_VIDEO, ModelSpec
 
 #: The option that gives each side stream, as the commands spell it.
@@ -23,6 +24,83 @@ STREAM_OPTIONS: dict[str, str] = {"text": "--text", "features": "--features"}
 def needs_frames(spec: ModelSpec) -> bool:
     """Whether some input of ``spec`` is computed from the video file itself."""
     return any(i.stream in FROM_VIDEO for i in spec.inputs)
+
+
+class TableOptions(Protocol):
+    """The table options of a command (``memo export``'s and ``memo bench``'s options carry them)."""
+
+    @property
+    def text(self) -> Path | None: ...  # captions CSV
+    @property
+    def id_column(self) -> str | None: ...  # its id column
+    @property
+    def text_column(self) -> Sequence[str] | None: ...  # its caption column(s)
+    @property
+    def features(self) -> Sequence[Path] | None: ...  # <id>.npy folders or matrices, concatenated
+    @property
+    def feature_rows(self) -> Path | None: ...  # row-order file of a features matrix
+
+
+def check_table_options(options: TableOptions) -> None:
+    """The options that qualify a table (``--id-column``, ``--text-column``, ``--feature-rows``)
+    come with that table."""
+    needs = {"id_column": "text", "text_column": "text", "feature_rows": "features"}
+    for option, table in needs.items():
+        if getattr(options, option) and not getattr(options, table):
+            flag, table_flag = "--" + option.replace("_", "-"), STREAM_OPTIONS[table]
+            raise InputError(f"{flag} applies to {table_flag}: add {table_flag}")
+
+
+def given_streams(options: TableOptions) -> list[str]:
+    """The streams whose table ``options`` give (``"text"``, ``"features"``)."""
+    return [stream for stream in STREAM_OPTIONS if getattr(options, stream)]
+
+
+def open_tables(
+    options: TableOptions, device: str = "cpu", bundle_dir: Path | None = None
+) -> dict[str, StreamProvider]:
+    """:func:`open_providers` of the tables ``options`` give."""
+    return open_providers(
+        options.text,
+        options.features,
+        id_column=options.id_column,
+        text_columns=options.text_column,
+        feature_rows=options.feature_rows,
+        device=device,
+        bundle_dir=bundle_dir,
+    )
+
+
+def check_stream_inputs(
+    spec: ModelSpec, given: Collection[str], videos: str | Path | None = None, purpose: str = ""
+) -> None:
+    """Before any work: every caption / feature input of ``spec`` has its table among ``given``
+    (stream names), no table is given for an input the model lacks, and ``videos`` is only
+    given to a model that reads videos. ``purpose`` ends the missing-table message
+    (``"for validation"``)."""
+    missing = [
+        f"{STREAM_OPTIONS.get(item.stream, 'a ' + item.stream + ' input')} (input {item.name!r})"
+        for item in spec.inputs
+        if item.stream not in FROM_VIDEO and item.stream not in given
+    ]
+    if missing:
+        end = f" {purpose}" if purpose else ""
+        raise InputError(f"model {spec.name!r} needs {' and '.join(missing)}{end}")
+    for stream in given:
+        if stream not in spec.streams:
+            option = STREAM_OPTIONS.get(stream, stream)
+            raise InputError(
+                f"{option}: model {spec.name!r} has no {stream} input (its inputs: {_inputs(spec)})"
+            )
+    if videos is not None and not needs_frames(spec):
+        raise InputError(
+            f"--videos: model {spec.name!r} reads no video (its inputs: {_inputs(spec)}); "
+            "its samples are the first ids of its caption / feature tables"
+        )
+
+
+def _inputs(spec: ModelSpec) -> str:
+    return ", ".join(f"{i.name} ({i.stream})" for i in spec.inputs)
 
 
 def open_providers(

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from memo.data.inputs import StreamProvider
-from memo.data.streams import open_providers
+from memo.data.streams import check_table_options, given_streams, open_tables
+from memo.errors import InputError
 from memo.export.errors import ExportError
 from memo.export.formats import FORMATS
 from memo.export.onnx_export import ExportResult
@@ -74,24 +75,16 @@ def check_export_options(options: ExportOptions) -> BatchProfile:
 
 
 def _check_stream_options(options: ExportOptions) -> None:
-    needs = {"id_column": "text", "text_column": "text", "feature_rows": "features"}
-    for option, source in needs.items():
-        if getattr(options, option) and not getattr(options, source):
-            raise ExportError(f"{_flag(option)} applies to {_flag(source)}: add {_flag(source)}")
+    try:
+        check_table_options(options)
+    except InputError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def stream_providers(bundle: Bundle, options: ExportOptions) -> dict[str, StreamProvider]:
     """The caption / feature tables of ``options``, checked against the bundle's inputs first."""
-    given = [stream for stream in ("text", "features") if getattr(options, stream)]
-    check_stream_inputs(bundle.spec, given, options.videos)
-    return open_providers(
-        options.text,
-        options.features,
-        id_column=options.id_column,
-        text_columns=options.text_column,
-        feature_rows=options.feature_rows,
-        bundle_dir=bundle.path,
-    )
+    check_stream_inputs(bundle.spec, given_streams(options), options.videos)
+    return open_tables(options, bundle_dir=bundle.path)
 
 
 def run_export(options: ExportOptions) -> list[ExportResult]:

@@ -14,15 +14,16 @@ import logging
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
+from memo.data import streams
 from memo.data.decoders import DecoderChoice
 from memo.data.discover import discover_videos
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
-from memo.data.streams import STREAM_OPTIONS, covered_ids, needs_frames
+from memo.data.streams import covered_ids, needs_frames
 from memo.data.synthetic import write_samples
-from memo.errors import MemoError
+from memo.errors import InputError, MemoError
 from memo.export.errors import ExportError
 from memo.fsio import memo_home
-from memo.models.spec import FROM_VIDEO, ModelSpec
+from memo.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -51,31 +52,11 @@ def sample_videos(videos: str | Path | None = None, count: int = 8) -> list[str]
 
 
 def check_stream_inputs(spec: ModelSpec, given: Collection[str], videos: str | Path | None = None) -> None:
-    """Before any work: every caption / feature input of ``spec`` has its table among ``given``
-    (stream names), no table is given for an input the model lacks, and ``videos`` is only
-    given to a model that reads videos."""
-    missing = [
-        f"{STREAM_OPTIONS.get(item.stream, 'a ' + item.stream + ' input')} (input {item.name!r})"
-        for item in spec.inputs
-        if item.stream not in FROM_VIDEO and item.stream not in given
-    ]
-    if missing:
-        raise ExportError(f"model {spec.name!r} needs {' and '.join(missing)} for validation")
-    for stream in given:
-        if stream not in spec.streams:
-            option = STREAM_OPTIONS.get(stream, stream)
-            raise ExportError(
-                f"{option}: model {spec.name!r} has no {stream} input (its inputs: {_inputs(spec)})"
-            )
-    if videos is not None and not needs_frames(spec):
-        raise ExportError(
-            f"--videos: model {spec.name!r} reads no video (its inputs: {_inputs(spec)}); "
-            "it is validated on the first ids of its caption / feature tables"
-        )
-
-
-def _inputs(spec: ModelSpec) -> str:
-    return ", ".join(f"{i.name} ({i.stream})" for i in spec.inputs)
+    """:func:`memo.data.streams.check_stream_inputs` for validation, as an :class:`ExportError`."""
+    try:
+        streams.check_stream_inputs(spec, given, videos, "for validation")
+    except InputError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def sample_inputs(
