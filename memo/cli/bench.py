@@ -161,7 +161,9 @@ def _render_bench(report) -> None:  # type: ignore[no-untyped-def]
     ]
     if report.end_to_end:
         columns += ["e2e videos/s", "decode ms/v", "infer ms/v", "bottleneck"]
-    table = Table(title=f"memo bench ({len(report.videos)} videos; parity vs torch fp32)")
+    table = Table(
+        title=f"memo bench ({len(report.videos)} inputs: videos or table ids; parity vs torch fp32)"
+    )
     for column in columns:
         table.add_column(column, overflow="fold")
 
