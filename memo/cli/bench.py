@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from memo.cli.app import app, console, fail
+from memo.cli.score_options import FeatureRowsOpt, FeaturesOpt, IdColumnOpt, TextColumnOpt, TextOpt
 from memo.errors import MemoError
 from memo.formats import BENCH_BACKENDS, DEFAULT_PRECISION, PRECISIONS
 
@@ -54,21 +55,11 @@ def bench_command(
             "device is CUDA, else PyAV), pyav, or dali (pip install 'memo[dali]')."
         ),
     ] = "auto",
-    text: Annotated[
-        Path | None, typer.Option(help="Captions CSV, for a model with a text input (as memo score).")
-    ] = None,
-    id_column: Annotated[str | None, typer.Option(help="--text: the column naming each video.")] = None,
-    text_column: Annotated[list[str] | None, typer.Option(help="--text: caption column(s) (repeat).")] = None,
-    features: Annotated[
-        list[Path] | None,
-        typer.Option(
-            help="Precomputed features (file or folder of <id>.npy), for a model with a features input; "
-            "repeat to concatenate, in the training order."
-        ),
-    ] = None,
-    feature_rows: Annotated[
-        Path | None, typer.Option("--feature-rows", help="Row-order file of a --features matrix.")
-    ] = None,
+    text: TextOpt = None,
+    id_column: IdColumnOpt = None,
+    text_column: TextColumnOpt = None,
+    features: FeaturesOpt = None,
+    feature_rows: FeatureRowsOpt = None,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed calls before timing.")] = 2,
     iterations: Annotated[int, typer.Option(min=1, help="Timed calls per row (at most).")] = 20,
     max_seconds: Annotated[

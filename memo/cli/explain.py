@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from memo.cli.app import app, console, fail
+from memo.cli.score_options import FeatureRowsOpt, FeaturesOpt, TextOpt
 from memo.errors import MemoError
 
 
@@ -30,14 +31,9 @@ def explain_command(
         "explain"
     ),
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
-    text: Annotated[
-        Path | None, typer.Option(help="Captions for models with a text input (CSV, as memo score --text).")
-    ] = None,
-    features: Annotated[
-        list[Path] | None,
-        typer.Option(help="Precomputed features for models with a features input (as memo score)."),
-    ] = None,
-    feature_rows: Annotated[Path | None, typer.Option(help="Row-order file of a --features matrix.")] = None,
+    text: TextOpt = None,
+    features: FeaturesOpt = None,
+    feature_rows: FeatureRowsOpt = None,
     decoder: Annotated[
         str,
         typer.Option(

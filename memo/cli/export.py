@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from memo.cli.app import app, console, fail
+from memo.cli.score_options import FeatureRowsOpt, FeaturesOpt, IdColumnOpt, TextColumnOpt, TextOpt
 from memo.errors import MemoError
 from memo.formats import DEFAULT_PRECISION, FORMATS, PRECISION_HELP, PRECISIONS, Format
 
@@ -40,24 +41,11 @@ def _common_options(
     videos: Annotated[
         Path | None, typer.Option(help="Videos for validation (default ../shared/videos, else generated).")
     ] = None,
-    text: Annotated[
-        Path | None,
-        typer.Option(
-            help="Captions CSV for a model with a text input (as memo score --text), for validation."
-        ),
-    ] = None,
-    id_column: Annotated[str | None, typer.Option(help="--text: the column naming each video.")] = None,
-    text_column: Annotated[list[str] | None, typer.Option(help="--text: caption column(s) (repeat).")] = None,
-    features: Annotated[
-        list[Path] | None,
-        typer.Option(
-            help="Features for a model with a features input (as memo score --features): a folder of "
-            "<id>.npy or a matrix; repeat to concatenate, in the training order."
-        ),
-    ] = None,
-    feature_rows: Annotated[
-        Path | None, typer.Option(help="Row-order file of a --features matrix (line i names row i's video).")
-    ] = None,
+    text: TextOpt = None,
+    id_column: IdColumnOpt = None,
+    text_column: TextColumnOpt = None,
+    features: FeaturesOpt = None,
+    feature_rows: FeatureRowsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the export records on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
 ) -> None:
