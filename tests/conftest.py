@@ -28,6 +28,17 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _restore_environment():  # type: ignore[no-untyped-def]
+    """Each test sees the environment the suite started with: an in-process CLI run with
+    ``--quiet`` sets ``TQDM_DISABLE`` and friends (as it must for the libraries it loads), which
+    would otherwise leak into later tests and the subprocesses they start."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def memo_command() -> list[str]:
     """Run the CLI of *this* checkout in a subprocess."""
     return [sys.executable, "-m", "memo"]
