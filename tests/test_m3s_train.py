@@ -89,6 +89,8 @@ def test_m3s_options_are_checked_before_any_work(videos: Path, tmp_path: Path) -
         validate(_options(videos, tmp_path / "y", "mid", model_args={"modules": "mid", "mid": "features"}))
     with pytest.raises(InputError, match="fusion-mlp options"):
         validate(_options(videos, tmp_path / "y", "low", decay_alpha=True))
+    with pytest.raises(InputError, match="--dropout is a fusion-mlp option; use --model-arg dropout=P"):
+        validate(_options(videos, tmp_path / "y", "low", dropout=0.3))
     with pytest.raises(InputError, match="dropout"):
         validate(_options(videos, tmp_path / "y", "low", model_args={"modules": "low", "dropout": 1.5}))
 
