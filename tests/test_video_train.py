@@ -138,7 +138,11 @@ def test_video_options_are_checked_up_front(speed: Path, tmp_path: Path) -> None
     bad.model_args = {"no_such_arg": 1}
     with pytest.raises(InputError, match="no_such_arg"):
         train(bad)
-    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+    head_flag = options(speed, tmp_path / "d", "resnet3d", epochs=1, lr=1e-3)
+    head_flag.hidden = 64  # fusion-mlp's head width: refused, not silently ignored
+    with pytest.raises(InputError, match="--hidden is a fusion-mlp option"):
+        train(head_flag)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
 
 
 def test_an_undecodable_video_is_a_check_problem_and_dropped_with_a_warning(

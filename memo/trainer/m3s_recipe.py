@@ -27,7 +27,7 @@ weight file; and the fitting arguments ``eps``, ``min_samples``, ``max_tsne``, `
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from memo.data.datasets import LabelledSet
 from memo.errors import InputError
 from memo.models.bundle import Bundle, save_bundle
 from memo.models.spec import ModelSpec
-from memo.trainer.options import TrainOptions
+from memo.trainer.options import TrainOptions, refuse_fusion_head_flags
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,9 @@ def check_m3s_options(options: TrainOptions) -> None:
         raise InputError(f"--model-arg: unknown m3s argument(s) {', '.join(unknown)} (known: {known})")
     if options.finetune_text or options.decay_alpha:
         raise InputError("--model m3s: --finetune-text and --decay-alpha are fusion-mlp options")
-    _check_head_flags(options)
+    refuse_fusion_head_flags(
+        options, {"hidden": "hidden=512,64", "dropout": "dropout=P", "input_dropout": "input_dropout=P"}
+    )
     for tier, source in sources(options).items():
         if source in PRECOMPUTED and source not in options.inputs:
             raise InputError(f"--model-arg {tier}={source}: add --input {source}")
@@ -87,16 +89,6 @@ def check_m3s_options(options: TrainOptions) -> None:
         m3s_spec(**spec_args(options, {"features": 1, "text": 1}, trunks=False))
     except (ValueError, TypeError) as exc:
         raise InputError(f"--model m3s: {exc}") from None
-
-
-def _check_head_flags(options: TrainOptions) -> None:
-    """fusion-mlp's head flags do nothing to an m3s head: refuse them rather than ignore them."""
-    defaults = {f.name: f.default for f in fields(TrainOptions)}
-    equivalent = {"hidden": "hidden=512,64", "dropout": "dropout=P", "input_dropout": "input_dropout=P"}
-    for name, arg in equivalent.items():
-        if getattr(options, name) != defaults[name]:
-            flag = "--" + name.replace("_", "-")
-            raise InputError(f"--model m3s: {flag} is a fusion-mlp option; use --model-arg {arg}")
 
 
 def spec_args(options: TrainOptions, dims: dict[str, int], trunks: bool = True) -> dict[str, Any]:

@@ -312,6 +312,21 @@ def _check_model(options: TrainOptions) -> None:
         check_video_options(options)
 
 
+FUSION_HEAD_FLAGS = ("hidden", "dropout", "input_dropout")
+
+
+def refuse_fusion_head_flags(options: TrainOptions, equivalent: dict[str, str] | None = None) -> None:
+    """fusion-mlp's head flags do nothing to another architecture: refuse them rather than ignore
+    them (``equivalent``: the ``--model-arg`` that does the same for this model, if any)."""
+    defaults = {f.name: f.default for f in fields(TrainOptions)}
+    for name in FUSION_HEAD_FLAGS:
+        if getattr(options, name) != defaults[name]:
+            flag = "--" + name.replace("_", "-")
+            hint = (equivalent or {}).get(name)
+            use = f"use --model-arg {hint}" if hint else "see the architecture's arguments (memo models)"
+            raise InputError(f"--model {options.model}: {flag} is a fusion-mlp option; {use}")
+
+
 def parse_model_args(pairs: list[str]) -> dict[str, Any]:
     """``["width=8", "trunk=small", "modules=low,mid"]`` -> typed values (JSON where it parses)."""
     out: dict[str, Any] = {}

@@ -55,6 +55,9 @@ def check_video_options(options: Any) -> None:
         raise InputError(f"--model {options.model}: --ensemble must be 1 (one network per bundle)")
     if options.finetune_text or options.decay_alpha:
         raise InputError(f"--model {options.model}: --finetune-text and --decay-alpha are fusion-mlp options")
+    from memo.trainer.options import refuse_fusion_head_flags
+
+    refuse_fusion_head_flags(options)
     if options.accumulate < 1:
         raise InputError("--accumulate must be at least 1")
     if options.workers < 0:
