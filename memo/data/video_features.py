@@ -86,14 +86,11 @@ class VideoEmbedder:
 
 
 def _key(backbone: str, path: str, frames: int, weights: str | Path | None = None) -> str:
-    """A video's cache key: the file (path, size, mtime), the frame count and the backbone's
-    weights (two weight files for one architecture never share vectors)."""
-    from memo.data.vector_cache import weights_identity
+    """A video's cache key: the file (:func:`memo.data.vector_cache.file_key`: path, size, mtime),
+    the frame count and the backbone's weights (two weight files never share vectors)."""
+    from memo.data.vector_cache import file_key, weights_identity
 
-    stat = Path(path).stat()
-    text = f"{backbone}\0{Path(path).resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{frames}"
-    if weights is not None:
-        text += f"\0{weights_identity(weights)}"
+    text = f"{backbone}\0{file_key(path)}\0{frames}\0{weights_identity(weights)}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

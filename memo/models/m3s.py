@@ -340,7 +340,9 @@ class M3S(nn.Module):
                 out[tier] = (raw[tier] - self.buffer(f"{tier}_mean")) / self.buffer(f"{tier}_std")
         return out
 
-    def similarity_features(self, vectors: dict[str, torch.Tensor]) -> torch.Tensor:
+    def similarity_features(self, vectors: dict[str, torch.Tensor], in_bank: bool = False) -> torch.Tensor:
+        """``in_bank``: the rows are training videos, so the kNN distance leaves each one's own
+        bank entry out (always so in training mode, where batches come from the bank)."""
         parts = []
         for src in self.sim["over"]:
             z = (vectors[src] - self.buffer(f"sim_{src}_center")) @ self.buffer(f"sim_{src}_proj").t()
@@ -351,7 +353,7 @@ class M3S(nn.Module):
                 classes = torch.arange(int(self.fitted["clusters"][src]) + 1, device=z.device)  # type: ignore[index]
                 parts.append((label[:, None] == classes[None]).to(z.dtype))
             if "knn" in self.sim["methods"]:
-                skip = 1 if self.training else 0
+                skip = 1 if self.training or in_bank else 0
                 k = min(int(self.sim["k"]), bank.shape[0] - 1)
                 nearest = -torch.topk(-d2, k + skip, dim=1).values[:, skip:]
                 dist = torch.log(nearest.clamp_min(1e-12).sqrt().mean(1, keepdim=True) + 1e-6)
@@ -359,14 +361,15 @@ class M3S(nn.Module):
                 parts.append((dist - stats[0]) / stats[1])
         return torch.cat(parts, dim=1)
 
-    def head_blocks(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The head's input, one block per tier, in :data:`TIERS` order."""
+    def head_blocks(self, raw: dict[str, torch.Tensor], in_bank: bool = False) -> dict[str, torch.Tensor]:
+        """The head's input, one block per tier, in :data:`TIERS` order (``in_bank``: see
+        :meth:`similarity_features`)."""
         if self.fitted is None:
             raise RuntimeError("m3s is not fitted: run memo.models.m3s_fit.fit_m3s on the training set first")
         vectors = self.tier_vectors(raw)
         blocks = {t: vectors[t] for t in ("low", "mid", "high") if t in self.tiers}
         if "similarity" in self.tiers:
-            blocks["similarity"] = self.similarity_features(vectors)
+            blocks["similarity"] = self.similarity_features(vectors, in_bank)
         return blocks
 
     def head_from_blocks(self, blocks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

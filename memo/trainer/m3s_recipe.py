@@ -119,6 +119,15 @@ def spec_args(options: TrainOptions, dims: dict[str, int], trunks: bool = True) 
 _TRUNK_STATES: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
 
 
+def trunk_weights(options: TrainOptions, tier: str) -> Any:
+    """The weight file of a tier's trunk: ``--model-arg <tier>_weights``, else (mid tier on the
+    run's ``--video-backbone``) ``--backbone-weights``; None: the package's own (``resmem``)."""
+    weights = options.model_args.get(f"{tier}_weights")
+    if weights is None and tier == "mid" and sources(options)["mid"] == options.video_backbone:
+        weights = options.backbone_weights
+    return weights
+
+
 def load_trunks(model: torch.nn.Module, options: TrainOptions) -> None:
     """Load the user's (or the ``resmem`` package's) weights into the model's frozen trunks."""
     from memo.data.video_features import backbone_state
@@ -127,9 +136,7 @@ def load_trunks(model: torch.nn.Module, options: TrainOptions) -> None:
         trunk = getattr(model, f"{tier}_trunk", None)
         if trunk is None or source in ("tiny", "tiny3d"):
             continue
-        weights = options.model_args.get(f"{tier}_weights")
-        if weights is None and tier == "mid" and source == options.video_backbone:
-            weights = options.backbone_weights
+        weights = trunk_weights(options, tier)
         key = (source, str(weights))
         if key not in _TRUNK_STATES:
             _TRUNK_STATES[key] = backbone_state(source, weights)
@@ -212,12 +219,7 @@ def _cache_settings(spec: ModelSpec, options: TrainOptions) -> dict[str, Any]:
     from memo.data.vector_cache import weights_identity
 
     args = spec.arch_args
-    weights = {
-        tier: weights_identity(options.model_args.get(f"{tier}_weights") or (
-            options.backbone_weights if tier == "mid" and sources(options)["mid"] == options.video_backbone else None
-        ))
-        for tier in ("mid", "high")
-    }  # fmt: skip
+    weights = {tier: weights_identity(trunk_weights(options, tier)) for tier in ("mid", "high")}
     return {
         "inputs": [asdict(i) for i in spec.inputs],
         "tiers": {t: args.get(t) for t in ("low", "mid", "high")},
@@ -296,7 +298,8 @@ def calibrate(
             raw = {
                 k: torch.from_numpy(np.asarray(v[start : start + 4096])).float() for k, v in per_item.items()
             }
-            for name, value in model.head_from_raw(raw).items():
+            blocks = model.head_blocks(raw, in_bank=True)  # training items: kNN leaves each one out
+            for name, value in model.head_from_blocks(blocks).items():
                 parts[name].append(value.double().numpy())
     scale, shift = [], []
     for name in targets:
