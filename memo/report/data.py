@@ -76,7 +76,9 @@ def histogram(values: Sequence[float | None], bins: int) -> dict[str, list[float
     clean = np.asarray([v for v in values if v is not None], dtype=np.float64)
     if clean.size == 0:
         return None
-    low, high = (0.0, 1.0) if clean.min() >= 0 and clean.max() <= 1 else (float(clean.min()), float(clean.max()))
+    low, high = (
+        (0.0, 1.0) if clean.min() >= 0 and clean.max() <= 1 else (float(clean.min()), float(clean.max()))
+    )
     if high <= low:
         high = low + 1e-9
     found, edges = np.histogram(clean, bins=bins, range=(low, high))
@@ -97,7 +99,9 @@ def contribution_groups(outputs: Sequence[str], columns: Sequence[str]) -> dict[
     groups: dict[str, list[dict[str, str]]] = {}
     for column in columns:
         name = column.removeprefix("contrib_")
-        owner = outputs[0] if len(outputs) == 1 else next((o for o in outputs if name.startswith(o + "_")), None)
+        owner = (
+            outputs[0] if len(outputs) == 1 else next((o for o in outputs if name.startswith(o + "_")), None)
+        )
         if owner is None:
             continue
         module = name if len(outputs) == 1 else name.removeprefix(owner + "_")
@@ -111,7 +115,9 @@ def failure_groups(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         if row.get("status") != "ok":
             path = row["path"]
-            groups.setdefault(failure_reason(path, row.get("error") or "failed (no reason recorded)"), []).append(path)
+            groups.setdefault(
+                failure_reason(path, row.get("error") or "failed (no reason recorded)"), []
+            ).append(path)
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     return [{"reason": r, "count": len(p), "paths": p[:FAILURE_PATHS]} for r, p in ordered]
 

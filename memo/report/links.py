@@ -1,9 +1,10 @@
 """Where the videos of a results file are, and how the report links to them.
 
 ``memo score`` writes each path as it was discovered: absolute, or relative to the folder
-the run was started from, which the results file does not record. The report takes one
-base folder for all relative paths: the current folder when the first paths it checks exist
-there, else the results file's folder when they exist there, else the current folder.
+the run was started from (recorded as ``cwd`` in the settings sidecar since ``memo report``
+exists). The report takes one base folder for all relative paths: the first of the scoring
+run's folder, the current folder and the results file's folder under which most of the
+first paths it checks exist (when none fits: the scoring run's folder, else the current one).
 
 Links are relative to the report's own folder whenever the two share a root, so a report
 and its videos can move together (a file share, a zip); otherwise a ``file://`` URI.

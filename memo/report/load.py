@@ -23,7 +23,18 @@ from typing import Any
 from memo.errors import MissingDependency, OutputError
 
 #: Columns every results file has besides the model's outputs and the optional extras.
-FIXED = ("path", "frames", "status", "error", "warning", "model", "model_version", "backend", "seconds", "decoder")
+FIXED = (
+    "path",
+    "frames",
+    "status",
+    "error",
+    "warning",
+    "model",
+    "model_version",
+    "backend",
+    "seconds",
+    "decoder",
+)
 TEXT_FORMATS = (".csv", ".jsonl")
 
 
@@ -135,7 +146,9 @@ def _read_parquet(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
 def _read_parquet_folder(folder: Path) -> tuple[list[str], list[dict[str, Any]], int]:
     parts = sorted(p for p in folder.rglob("*.parquet") if p.is_file() and not p.name.startswith("."))
     if not parts:
-        raise OutputError(f"{folder}: a folder without .parquet parts (give a results file or a folder of parts)")
+        raise OutputError(
+            f"{folder}: a folder without .parquet parts (give a results file or a folder of parts)"
+        )
     columns: list[str] = []
     rows: list[dict[str, Any]] = []
     for part in parts:

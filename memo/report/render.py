@@ -55,7 +55,9 @@ def extract_page_data(page: str) -> dict[str, Any]:
     return json.loads(page[start:end])
 
 
-def write_page(output: Path, data: dict[str, Any], thumbs: dict[str, bytes], inline_limit: int = INLINE_LIMIT) -> Path | None:
+def write_page(
+    output: Path, data: dict[str, Any], thumbs: dict[str, bytes], inline_limit: int = INLINE_LIMIT
+) -> Path | None:
     """Write ``output`` (atomically); returns the ``NAME_files`` folder when one was needed."""
     table = data.pop("table")
     table_text = script_json(table)
@@ -71,7 +73,9 @@ def write_page(output: Path, data: dict[str, Any], thumbs: dict[str, bytes], inl
         data["thumbs"] = {key: f"{folder.name}/thumbs/{key}.jpg" for key in thumbs}
         data["table_src"] = f"{folder.name}/table.js"
     else:
-        data["thumbs"] = {key: "data:image/jpeg;base64," + base64.b64encode(j).decode("ascii") for key, j in thumbs.items()}
+        data["thumbs"] = {
+            key: "data:image/jpeg;base64," + base64.b64encode(j).decode("ascii") for key, j in thumbs.items()
+        }
         data["table"] = table
         _remove_old_folder(folder)
     atomic_write_text(output, page_html(data))

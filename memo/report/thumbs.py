@@ -109,7 +109,9 @@ class ThumbnailCache:
             log.warning("thumbnail cache %s: cannot write (%s)", self.root, exc.strerror or exc)
 
 
-def strip_for(video: Path, times: Sequence[float] | None, sampling: Sampling | None, cache: ThumbnailCache) -> Strip:
+def strip_for(
+    video: Path, times: Sequence[float] | None, sampling: Sampling | None, cache: ThumbnailCache
+) -> Strip:
     """The strip of ``video`` at ``times`` (or at the times ``sampling`` picks); cached."""
     from memo.data.container import check_readable
 

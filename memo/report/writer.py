@@ -59,7 +59,9 @@ def check_report_options(options: ReportOptions) -> None:
     if options.workers < 1:
         raise MemoError("--workers must be at least 1")
     if options.output.suffix.lower() not in SUFFIXES:
-        raise MemoError(f"{options.output}: a report is an .html file (got {options.output.suffix or 'no extension'!r})")
+        raise MemoError(
+            f"{options.output}: a report is an .html file (got {options.output.suffix or 'no extension'!r})"
+        )
     if options.output.is_dir():
         raise OutputError(f"{options.output}: is a directory")
     if options.output.exists() and options.output.resolve() == options.results.resolve():
@@ -72,14 +74,25 @@ def write_report(options: ReportOptions) -> ReportSummary:
     results = read_results(options.results)
     data = page_data(results, top=options.top, bins=options.bins)
     report_dir = options.output.resolve().parent
-    base = video_base([r["path"] for r in results.rows], [Path.cwd(), results.source.resolve().parent])
+    scored_in = [Path(results.sidecar["cwd"])] if (results.sidecar or {}).get("cwd") else []
+    folders = [*scored_in, Path.cwd(), results.source.resolve().parent]
+    base = video_base([r["path"] for r in results.rows], folders)
     data["link_base"] = link_base(base, report_dir)
-    data["hrefs"] = {str(i): absolute_href(r["path"], report_dir) for i, r in enumerate(results.rows) if os.path.isabs(r["path"])}
+    data["hrefs"] = {
+        str(i): absolute_href(r["path"], report_dir)
+        for i, r in enumerate(results.rows)
+        if os.path.isabs(r["path"])
+    }
     gallery = sorted({i for lists in data["gallery"].values() for side in lists.values() for i in side})
     strips: dict[int, Strip | str] = {}
     if options.thumbnails and gallery:
-        videos = {i: (resolve_video(results.rows[i]["path"], base), results.rows[i].get("frame_times")) for i in gallery}
-        strips = make_strips(videos, sampling_from(results.sidecar), ThumbnailCache(options.cache), options.workers)
+        videos = {
+            i: (resolve_video(results.rows[i]["path"], base), results.rows[i].get("frame_times"))
+            for i in gallery
+        }
+        strips = make_strips(
+            videos, sampling_from(results.sidecar), ThumbnailCache(options.cache), options.workers
+        )
     data["videos"], thumbs = gallery_videos(results, gallery, strips)
     try:
         folder = write_page(options.output, data, thumbs, options.inline_limit)
