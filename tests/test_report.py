@@ -34,7 +34,11 @@ def _rows(count: int = 40, seed: int = 0) -> list[dict]:
     for i in range(count):
         failed = i % 10 == 9
         short, long_ = (None, None) if failed else (float(rng.uniform(0.5, 1)), float(rng.uniform(0.3, 1)))
-        error = (f"clips/v{i}.mp4: no such file" if i % 20 == 19 else f"clips/v{i}.mp4: not a video") if failed else ""
+        error = (
+            (f"clips/v{i}.mp4: no such file" if i % 20 == 19 else f"clips/v{i}.mp4: not a video")
+            if failed
+            else ""
+        )
         rows.append({
             "path": f"clips/v{i}.mp4", "short_term": short, "long_term": long_,
             "contrib_short_term_semantic": None if failed else float(rng.normal(0, 0.05)),
@@ -79,7 +83,10 @@ def test_page_data_matches_the_rows(tmp_path: Path) -> None:
     assert table["data"]["short_term"] == [r["short_term"] for r in rows]  # full precision, via CSV
     status = table["data"]["status"]
     assert [status["values"][k] for k in status["codes"]] == [r["status"] for r in rows]
-    assert table["data"]["note"][4] == "only 2 distinct frame(s)" and table["data"]["note"][9] == "clips/v9.mp4: not a video"
+    assert (
+        table["data"]["note"][4] == "only 2 distinct frame(s)"
+        and table["data"]["note"][9] == "clips/v9.mp4: not a video"
+    )
     assert data["failures"] == [
         {"reason": "no such file", "count": 2, "paths": ["clips/v19.mp4", "clips/v39.mp4"]},
         {"reason": "not a video", "count": 2, "paths": ["clips/v9.mp4", "clips/v29.mp4"]},
@@ -128,7 +135,9 @@ def _tiles(page: dict, row: int, uri: str) -> list[float]:
     entry = page["videos"][str(row)]
     image = Image.open(io.BytesIO(__import__("base64").b64decode(uri.split(",", 1)[1]))).convert("L")
     width = image.width // entry["tiles"]
-    return [float(np.asarray(image)[:, k * width + 4 : (k + 1) * width - 4].mean()) for k in range(entry["tiles"])]
+    return [
+        float(np.asarray(image)[:, k * width + 4 : (k + 1) * width - 4].mean()) for k in range(entry["tiles"])
+    ]
 
 
 @pytest.mark.parametrize("per_frame", [True, False])
@@ -140,7 +149,9 @@ def test_thumbnails_show_the_frames_the_score_used(tmp_path: Path, framecnn_bund
     _ramp_video(videos / "ramp.mp4")
     (videos / "broken.mp4").write_bytes(b"not a video")
     out = tmp_path / "scores.csv"
-    score_videos(ScoreOptions([str(videos)], out, model=str(framecnn_bundle.path), num_frames=3, per_frame=per_frame))
+    score_videos(
+        ScoreOptions([str(videos)], out, model=str(framecnn_bundle.path), num_frames=3, per_frame=per_frame)
+    )
     options = ReportOptions(out, tmp_path / "report.html", top=2, cache=tmp_path / "cache")
     first = write_report(options)
     page = extract_page_data((tmp_path / "report.html").read_text(encoding="utf-8"))
