@@ -22,8 +22,9 @@
     if (abs) return abs;
     return D.link_base + PATH[i].split("/").map(encodeURIComponent).join("/");
   }
-  function scoreColour(v) {  // red (low) .. amber .. green (high), on [0, 1]
-    const x = Math.max(0, Math.min(1, v));
+  function scoreColour(v, output) {  // red (lowest of the library) .. amber .. green (highest)
+    const s = D.stats[output] || { min: 0, max: 1 };
+    const x = Math.max(0, Math.min(1, (v - s.min) / Math.max(s.max - s.min, 1e-9)));
     const hue = 8 + x * 122;
     return `hsl(${hue.toFixed(0)}, 58%, 40%)`;
   }
@@ -36,13 +37,13 @@
       <div class="sub">${esc(D.source)}${parts} · ${int(c.total)} videos</div>`;
     const cards = [["videos", c.total, ""], ["scored", c.ok, ""], ["failed", c.failed, c.failed ? "bad" : ""],
       ["with warnings", c.warnings, c.warnings ? "warn" : ""]];
-    let html = `<div><div class="cards">` + cards.map(([k, v, cls]) =>
-      `<div class="card ${cls}"><div class="v">${int(v)}</div><div class="k">${k}</div></div>`).join("") + `</div>`;
-    html += `<div class="cards stats">` + OUT.map((o) => {
+    let html = `<div class="cards">` + cards.map(([k, v, cls]) =>
+      `<div class="card ${cls}"><div class="v">${int(v)}</div><div class="k">${k}</div></div>`).join("");
+    html += OUT.map((o) => {
       const s = D.stats[o];
-      return s ? `<div class="card"><div class="v">${fmt(s.mean, 3)}</div><div class="k">mean ${esc(o)}
-        (median ${fmt(s.median, 3)}, sd ${fmt(s.std, 3)})</div></div>` : "";
-    }).join("") + `</div></div>`;
+      return s ? `<div class="card wide"><div class="v">${fmt(s.mean, 3)}</div><div class="k">mean ${esc(o)}
+        · median ${fmt(s.median, 3)} · sd ${fmt(s.std, 3)} · ${fmt(s.min, 3)}–${fmt(s.max, 3)}</div></div>` : "";
+    }).join("") + `</div>`;
     html += `<div class="panel"><h2>Settings</h2><dl class="settings">` +
       D.settings.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("") + `</dl></div>`;
     $("overview").innerHTML = html;
@@ -132,7 +133,7 @@
       media = `<div class="placeholder">${esc(v.problem || "no thumbnails (memo report --no-thumbnails)")}</div>`;
     }
     return `<div class="video" data-row="${i}"><div class="title"><span class="rank">${rank}</span>
-      <span class="score" style="background:${scoreColour(score)}">${fmt(score, 3)}</span>
+      <span class="score" style="background:${scoreColour(score, output)}">${fmt(score, 3)}</span>
       <a class="path" href="${esc(href(i))}" title="${esc(PATH[i])}">&lrm;${esc(PATH[i])}&lrm;</a></div>${media}${contribBars(i, output, scale)}</div>`;
   }
   function gallery(output) {
@@ -145,7 +146,8 @@
     const side = (title, rows, rankOf) => `<div><h3>${title}</h3>` +
       rows.map((i, k) => videoCard(i, rankOf(k), output, scale, range)).join("") + `</div>`;
     $("gallery").innerHTML = `<div class="gallery-head"><h2>Most and least memorable</h2>${select}
-      <span class="muted">top and bottom ${D.top} by ${esc(output)}; frames are the ones the score used</span></div>
+      <span class="muted">top and bottom ${D.top} by ${esc(output)}: the frames the score used${
+        OUT.some((o) => Object.values(D.videos).some((v) => v.frames[o])) ? "; the line under them is each frame's score (dotted: the video's)" : ""}</span></div>
       <div class="gallery-cols">${side("Most memorable", g.top, (k) => "#" + (k + 1))}${g.bottom.length ? side("Least memorable", g.bottom, (k) => "#" + (total - k)) : ""}</div>`;
     const sel = $("gallery-output");
     if (sel) sel.onchange = () => gallery(sel.value);
@@ -218,11 +220,15 @@
   COLS.filter((c) => c.name.startsWith("contrib_")).forEach((c) => {
     for (const v of DATA[c.name]) if (v !== null) CONTRIB_MAX = Math.max(CONTRIB_MAX, Math.abs(v));
   });
+  const LABELS = {};  // contrib_<output>_<module> -> "<module> (<output>)": module contributions
+  Object.entries(D.contributions).forEach(([o, groups]) => groups.forEach((g) => {
+    LABELS[g.column] = OUT.length > 1 ? `${g.module} (${o})` : `${g.module} contribution`;
+  }));
   function drawHead() {
     $("rows").tHead.innerHTML = `<tr>` + COLS.map((c) => {
       const arrow = state.sort === c.name ? `<span class="arrow">${state.dir > 0 ? "▲" : "▼"}</span>` : "";
       const aria = state.sort === c.name ? (state.dir > 0 ? "ascending" : "descending") : "none";
-      return `<th data-col="${esc(c.name)}" class="${c.kind === "number" ? "num" : ""}" aria-sort="${aria}">${esc(c.name)}${arrow}</th>`;
+      return `<th data-col="${esc(c.name)}" class="${c.kind === "number" ? "num" : ""}" aria-sort="${aria}" title="${esc(c.name)}">${esc(LABELS[c.name] || c.name)}${arrow}</th>`;
     }).join("") + `</tr>`;
   }
   function drawBody() {
