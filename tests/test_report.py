@@ -211,3 +211,22 @@ def test_cli_report_and_score_with_report(tmp_path: Path, framecnn_bundle, sampl
     data = extract_page_data(page.read_text(encoding="utf-8"))
     assert data["counts"]["ok"] == len(list(sample_dir.iterdir()))
     assert all(v["thumb"] for v in data["videos"].values())
+
+
+def test_sampling_comes_from_the_settings_record_and_long_clips_are_thinned() -> None:
+    from memo.report.thumbs import Sampling, sampling_from, thin
+
+    clip = {"settings": {"input clip: stream": "clip", "input clip: frames": 16, "input clip: fps": 8.0}}
+    assert sampling_from(clip) == Sampling("clip", 16, 8.0)
+    assert sampling_from({"settings": {"input text: stream": "text"}}) is None  # no frames to show
+    assert sampling_from(None) == Sampling("keyframes", 7)  # no record: memo's default
+    times = [k / 8 for k in range(16)]
+    assert thin(times) == [times[i] for i in (0, 2, 4, 6, 9, 11, 13, 15)] and thin(times[:5]) == times[:5]
+
+
+def test_a_results_file_without_rows_still_makes_a_page(tmp_path: Path) -> None:
+    results = _write(tmp_path / "s.csv", [])
+    write_report(ReportOptions(results, tmp_path / "r.html"))
+    data = extract_page_data((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert data["counts"]["total"] == 0 and data["gallery"]["short_term"] == {"top": [], "bottom": []}
+    assert data["histograms"]["short_term"] is None and data["table"]["rows"] == 0

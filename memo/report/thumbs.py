@@ -182,5 +182,8 @@ def make_strips(
 
     if sampling is None:
         return {row: "the model scores no frames (captions or features only)" for row in videos}
+    from memo.data.decoders import get_decoder
+
+    get_decoder("pyav")  # registered once, before the threads look it up
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return dict(pool.map(one, videos.items()))
