@@ -44,9 +44,9 @@
       return s ? `<div class="card wide"><div class="v">${fmt(s.mean, 3)}</div><div class="k">mean ${esc(o)}
         · median ${fmt(s.median, 3)} · sd ${fmt(s.std, 3)} · ${fmt(s.min, 3)}–${fmt(s.max, 3)}</div></div>` : "";
     }).join("") + `</div>`;
-    html += `<div class="panel"><h2>Settings</h2><dl class="settings">` +
+    const settings = `<div class="panel"><h2>Settings</h2><dl class="settings">` +
       D.settings.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("") + `</dl></div>`;
-    $("overview").innerHTML = html;
+    $("overview").innerHTML = `<div class="left">${html}<section id="histograms" class="panel"></section></div>` + settings;
   }
 
   // ---------------------------------------------------------------- histograms
@@ -96,39 +96,34 @@
         return `<span>${esc(g.module)}</span><div class="cbar"><span class="${v >= 0 ? "pos" : "neg"}" style="${style}"></span></div><span>${v >= 0 ? "+" : ""}${fmt(v, 4)}</span>`;
       }).join("") + `</div>`;
   }
-  function frameLine(v, output, width, range) {
+  function frameLine(v, output, width) {
+    // centred on the video's mean; at least +-0.02 high, so float noise stays flat
     const scores = v.frames[output];
     if (!scores || scores.length < 2) return "";
-    const H = 30, n = scores.length, [lo, hi] = range;
-    const y = (s) => 4 + (1 - (s - lo) / Math.max(hi - lo, 1e-9)) * (H - 8);
+    const H = 30, n = scores.length, mean = scores.reduce((a, b) => a + b, 0) / n;
+    const half = Math.max(0.02, ...scores.map((s) => Math.abs(s - mean)));
+    const y = (s) => H / 2 - ((s - mean) / half) * (H / 2 - 4);
     const pts = scores.map((s, k) => [((k + 0.5) / n) * width, y(s)]);
+    const low = scores.indexOf(Math.min(...scores));
     const times = v.times || [];
     let s = `<svg viewBox="0 0 ${width} ${H}" aria-label="per-frame ${esc(output)}">`;
-    const mean = scores.reduce((a, b) => a + b, 0) / n;
     s += `<line x1="0" x2="${width}" y1="${y(mean).toFixed(1)}" y2="${y(mean).toFixed(1)}"/>`;
     s += `<polyline points="${pts.map((p) => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" ")}"/>`;
     pts.forEach((p, k) => {
       const t = times[k] !== undefined ? `t=${fmt(times[k], 2)} s: ` : "";
-      s += `<circle cx="${p[0].toFixed(1)}" cy="${p[1].toFixed(1)}" r="2.6"><title>${t}${fmt(scores[k], 4)}</title></circle>`;
+      const lowest = k === low && scores[k] < mean - 0.005 ? ` class="low" r="3.4"` : ` r="2.6"`;
+      s += `<circle cx="${p[0].toFixed(1)}" cy="${p[1].toFixed(1)}"${lowest}><title>${t}${fmt(scores[k], 4)}</title></circle>`;
     });
     return s + `</svg>`;
   }
-  function frameRange(output, rows) {
-    let lo = Infinity, hi = -Infinity;
-    for (const i of rows) {
-      const f = (D.videos[String(i)] || { frames: {} }).frames[output] || [];
-      for (const s of f) { lo = Math.min(lo, s); hi = Math.max(hi, s); }
-    }
-    return lo <= hi ? [lo, hi] : [0, 1];
-  }
-  function videoCard(i, rank, output, scale, range) {
+  function videoCard(i, rank, output, scale) {
     const v = D.videos[String(i)] || { frames: {} };
     const score = T.data[output][i];
     let media;
     if (v.thumb) {
       const w = v.thumb_w || 600;
       media = `<div class="strip" style="width:min(100%, ${w}px)"><a href="${esc(href(i))}"><img src="${esc(D.thumbs[v.thumb])}" width="${w}" height="${v.thumb_h || 72}"
-        alt="frames of ${esc(PATH[i])}" loading="lazy"></a>${frameLine(v, output, w, range)}</div>`;
+        alt="frames of ${esc(PATH[i])}" loading="lazy"></a>${frameLine(v, output, w)}</div>`;
     } else {
       media = `<div class="placeholder">${esc(v.problem || "no thumbnails (memo report --no-thumbnails)")}</div>`;
     }
@@ -141,13 +136,13 @@
     const select = OUT.length > 1 ? `<select id="gallery-output" aria-label="rank by">` +
       OUT.map((o) => `<option${o === output ? " selected" : ""}>${esc(o)}</option>`).join("") + `</select>` : "";
     if (!g || !g.top.length) { $("gallery").innerHTML = `<h2>Gallery</h2><p class="muted">No scored videos.</p>`; return; }
-    const scale = contribScale(output), range = frameRange(output, [...g.top, ...g.bottom]);
+    const scale = contribScale(output);
     const total = D.counts.ok;
     const side = (title, rows, rankOf) => `<div><h3>${title}</h3>` +
-      rows.map((i, k) => videoCard(i, rankOf(k), output, scale, range)).join("") + `</div>`;
+      rows.map((i, k) => videoCard(i, rankOf(k), output, scale)).join("") + `</div>`;
     $("gallery").innerHTML = `<div class="gallery-head"><h2>Most and least memorable</h2>${select}
       <span class="muted">top and bottom ${D.top} by ${esc(output)}: the frames the score used${
-        OUT.some((o) => Object.values(D.videos).some((v) => v.frames[o])) ? "; the line under them is each frame's score (dotted: the video's)" : ""}</span></div>
+        OUT.some((o) => Object.values(D.videos).some((v) => v.frames[o])) ? "; under them, each frame's score around the video's (dotted), its lowest frame in red" : ""}</span></div>
       <div class="gallery-cols">${side("Most memorable", g.top, (k) => "#" + (k + 1))}${g.bottom.length ? side("Least memorable", g.bottom, (k) => "#" + (total - k)) : ""}</div>`;
     const sel = $("gallery-output");
     if (sel) sel.onchange = () => gallery(sel.value);
