@@ -230,3 +230,11 @@ def test_a_results_file_without_rows_still_makes_a_page(tmp_path: Path) -> None:
     data = extract_page_data((tmp_path / "r.html").read_text(encoding="utf-8"))
     assert data["counts"]["total"] == 0 and data["gallery"]["short_term"] == {"top": [], "bottom": []}
     assert data["histograms"]["short_term"] is None and data["table"]["rows"] == 0
+
+
+def test_a_damaged_settings_record_does_not_stop_the_report(tmp_path: Path) -> None:
+    results = _write(tmp_path / "s.csv", _rows(5))
+    (tmp_path / "s.csv.memo.json").write_text("{", encoding="utf-8")
+    write_report(ReportOptions(results, tmp_path / "r.html", thumbnails=False))
+    data = extract_page_data((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert ["settings record", "not found (NAME.memo.json beside the results)"] in data["settings"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ FIXED = (
     "seconds",
     "decoder",
 )
-TEXT_FORMATS = (".csv", ".jsonl")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,11 +86,15 @@ def find_sidecar(source: Path) -> dict[str, Any] | None:
     """``NAME.memo.json`` beside the file (or the folder); for a folder also a single one inside it."""
     from memo.score.settings import SUFFIX, read_sidecar
 
-    record = read_sidecar(source)
-    if record is None and source.is_dir():
-        inside = sorted(source.glob(f"*{SUFFIX}"))
-        if len(inside) == 1:
-            record = read_sidecar(inside[0].with_name(inside[0].name.removesuffix(SUFFIX)))
+    try:
+        record = read_sidecar(source)
+        if record is None and source.is_dir():
+            inside = sorted(source.glob(f"*{SUFFIX}"))
+            if len(inside) == 1:
+                record = read_sidecar(inside[0].with_name(inside[0].name.removesuffix(SUFFIX)))
+    except OutputError as exc:  # the rows are still worth a report; the page says the record is missing
+        log.warning("%s", str(exc).split("; use --overwrite")[0])
+        return None
     return record
 
 
