@@ -20,9 +20,10 @@ ReportTopOpt = Annotated[
 @app.command(
     "report",
     help=(
-        "Write one HTML page about a scored library: settings, counts, score histograms, a gallery of the "
-        "most and least memorable videos with the frames the score used, failures by reason and a sortable, "
-        "searchable table of every row. Works offline: open it in any browser, no server.\n\n"
+        "Write one offline HTML page about a scored library (results of memo score).\n\n"
+        "It shows the settings, counts, score histograms, a gallery of the most and least memorable videos "
+        "with the frames the score used, failures by reason and a sortable, searchable table of every row. "
+        "Open it in any browser: no server, no network.\n\n"
         "Example: [bold]memo report scores.csv -o report.html[/]\n\n"
         "RESULTS: a .csv, .jsonl or .parquet file written by memo score (with --per-frame and --explain "
         "columns shown when present), or a folder of Parquet parts.\n\n"
