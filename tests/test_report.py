@@ -238,3 +238,20 @@ def test_a_damaged_settings_record_does_not_stop_the_report(tmp_path: Path) -> N
     write_report(ReportOptions(results, tmp_path / "r.html", thumbnails=False))
     data = extract_page_data((tmp_path / "r.html").read_text(encoding="utf-8"))
     assert ["settings record", "not found (NAME.memo.json beside the results)"] in data["settings"]
+
+
+@pytest.mark.parametrize("outputs", [("score",), ("short_term", "long_term")])
+def test_contribution_bars_follow_the_columns_memo_score_explain_writes(outputs: tuple[str, ...]) -> None:
+    from types import SimpleNamespace
+
+    from memo.models.m3s import TIERS
+    from memo.report.data import contribution_groups
+    from memo.score.contrib import contribution_columns
+
+    spec = SimpleNamespace(architecture="m3s", arch_args={"modules": list(TIERS)}, output_names=outputs)
+    columns = contribution_columns(SimpleNamespace(spec=spec))
+    groups = contribution_groups(list(outputs), columns)
+    assert list(groups) == list(outputs)
+    for output in outputs:
+        assert [g["module"] for g in groups[output]] == list(TIERS)
+    assert sorted(g["column"] for o in outputs for g in groups[o]) == sorted(columns)
