@@ -194,7 +194,10 @@ def test_the_page_is_one_offline_file_and_large_ones_get_a_files_folder(tmp_path
     assert not big.files_dir.exists()
 
 
-def test_cli_report_and_score_with_report(tmp_path: Path, framecnn_bundle, sample_dir: Path) -> None:
+def test_cli_report_and_score_with_report(
+    tmp_path: Path, framecnn_bundle, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMO_HOME", str(tmp_path / "home"))  # the thumbnail cache goes there
     runner = CliRunner()
     results = _write(tmp_path / "s.csv", _rows(10))
     done = runner.invoke(app, ["report", str(results), "-o", str(tmp_path / "r.html"), "--no-thumbnails"])
@@ -211,6 +214,7 @@ def test_cli_report_and_score_with_report(tmp_path: Path, framecnn_bundle, sampl
     data = extract_page_data(page.read_text(encoding="utf-8"))
     assert data["counts"]["ok"] == len(list(sample_dir.iterdir()))
     assert all(v["thumb"] for v in data["videos"].values())
+    assert len(list((tmp_path / "home" / "cache" / "report-thumbs").glob("*.jpg"))) == len(data["videos"])
 
 
 def test_sampling_comes_from_the_settings_record_and_long_clips_are_thinned() -> None:
