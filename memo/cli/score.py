@@ -41,6 +41,7 @@ from memo.cli.score_options import (
     PathsOpt,
     PerFrameOpt,
     QuietOpt,
+    ReportOpt,
     ResumeOpt,
     RetryFailedOpt,
     TextColumnOpt,
@@ -94,6 +95,7 @@ def score(
     path_column: PathColumnOpt = None,
     retry_failed: RetryFailedOpt = True,
     threads: ThreadsOpt = None,
+    report: ReportOpt = None,
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
     from memo.score import ScoreOptions, score_videos
@@ -102,6 +104,7 @@ def score(
         raise fail("--path-column needs --manifest")
     if not retry_failed and not resume:
         raise fail("--no-retry-failed only applies with --resume")
+    report_options = _report_options(report, output)
     try:
         _check_decoder(decoder, device)
         providers = _stream_providers((text, id_column, text_column), features, feature_rows, model, device)
@@ -153,7 +156,31 @@ def score(
         print(json.dumps(summary.to_json(), indent=2))
     elif not quiet:
         render_summary(summary)
+    _write_report(report_options, quiet or as_json)
     raise typer.Exit(1 if summary.failed else 0)
+
+
+def _write_report(options, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    if options is not None:
+        from memo.cli.report import run_report
+
+        run_report(options, quiet=quiet)
+
+
+def _report_options(report: Path | None, output: Path):  # type: ignore[no-untyped-def]
+    """``--report``'s options, checked before any work (None without --report)."""
+    if report is None:
+        return None
+    from memo.report import ReportOptions, check_report_options
+
+    options = ReportOptions(output, report)
+    try:
+        check_report_options(options)
+    except MemoError as exc:
+        raise fail(f"--report: {exc}") from None
+    if report.resolve() == output.resolve():
+        raise fail(f"--report {report}: is the results file (-o); write the report elsewhere")
+    return options
 
 
 def _progress(show: bool, output: Path):  # type: ignore[no-untyped-def]

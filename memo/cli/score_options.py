@@ -126,3 +126,12 @@ ThreadsOpt = Annotated[
     int | None,
     typer.Option(min=1, help="Intra-op threads of PyTorch / ONNX Runtime (default: all cores)."),
 ]
+
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Also write an HTML report of the results file when the run ends (as memo report does). "
+        "Example: --report report.html",
+    ),
+]

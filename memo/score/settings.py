@@ -145,7 +145,8 @@ def write_sidecar(
     backends = list((previous or {}).get("backends", []))
     if backend not in backends:
         backends.append(backend)
-    data = {"format": FORMAT, "settings": settings, "backends": backends}
+    # cwd: where relative paths in the results are relative to (memo report links to the videos)
+    data = {"format": FORMAT, "settings": settings, "backends": backends, "cwd": os.getcwd()}
     try:
         atomic_write_json(sidecar_path(output), data)
     except OSError as exc:
