@@ -21,17 +21,22 @@ from rich.table import Table
 
 from memo.cli.app import RESMEM_NOTE, app, console, fail
 from memo.cli.score_options import (
+    ActorsOpt,
+    AddressOpt,
     AsJsonOpt,
     BackendOpt,
     BatchSizeOpt,
+    DecodeCpusOpt,
     DecoderOpt,
     DeviceOpt,
+    EngineOpt,
     ExplainOpt,
     ExtOpt,
     FeatureRowsOpt,
     FeaturesOpt,
     FilesFromOpt,
     FramesOpt,
+    GpusPerActorOpt,
     IdColumnOpt,
     ManifestOpt,
     ModelOpt,
@@ -46,8 +51,10 @@ from memo.cli.score_options import (
     TextColumnOpt,
     TextOpt,
     ThreadsOpt,
+    VideosPerBlockOpt,
     WorkersOpt,
 )
+from memo.cli.score_ray import check_engine_flags, score_on_ray, spelled
 from memo.errors import MemoError
 
 if TYPE_CHECKING:
@@ -69,7 +76,7 @@ log = logging.getLogger("memo.cli.score")
 )
 def score(
     paths: PathsOpt = None,
-    output: OutputOpt = Path("scores.csv"),
+    output: OutputOpt = "scores.csv",
     model: ModelOpt = "resmem",
     backend: BackendOpt = "torch",
     device: DeviceOpt = "auto",
@@ -94,23 +101,31 @@ def score(
     path_column: PathColumnOpt = None,
     retry_failed: RetryFailedOpt = True,
     threads: ThreadsOpt = None,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
+    actors: ActorsOpt = None,
+    gpus_per_actor: GpusPerActorOpt = None,
+    decode_cpus: DecodeCpusOpt = 1.0,
+    videos_per_block: VideosPerBlockOpt = 8,
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
     from memo.score import ScoreOptions, score_videos
+
+    cluster = check_engine_flags(engine, output, address, actors, gpus_per_actor, decode_cpus, videos_per_block)
 
     if path_column is not None and manifest is None:
         raise fail("--path-column needs --manifest")
     if not retry_failed and not resume:
         raise fail("--no-retry-failed only applies with --resume")
     try:
-        _check_decoder(decoder, device)
+        _check_decoder(decoder, device) if cluster is None else None  # Ray: the actors check theirs
         providers = _stream_providers((text, id_column, text_column), features, feature_rows, model, device)
     except MemoError as exc:
         raise fail(str(exc)) from None
 
     options = ScoreOptions(
-        inputs=[str(p) for p in paths or []],
-        output=output,
+        inputs=spelled(paths),
+        output=Path(output),
         model=model,
         backend=backend,
         device=device,
@@ -131,6 +146,8 @@ def score(
         retry_failed=retry_failed,
     )
     show = not quiet and not as_json
+    if cluster is not None:
+        score_on_ray(options, cluster, show, as_json, (_progress, finish))  # raises typer.Exit
     progress, on_start, on_row = _progress(show, output)
 
     try:
@@ -145,6 +162,11 @@ def score(
         raise fail(str(exc)) from None
     progress.stop()
 
+    finish(summary, output, as_json, quiet)
+
+
+def finish(summary, output: str, as_json: bool, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    """Log, print (--json or the tables) and exit: 1 when any row of the output failed."""
     log.info(
         "summary: %d rows in %s, %d scored, %d failed (this run: %d scored, %d failed)",
         summary.total, output, summary.scored, summary.failed, summary.new_scored, summary.new_failed,
