@@ -53,7 +53,6 @@ from memo.score.summary import ScoreSummary
 
 log = logging.getLogger(__name__)
 
-FLUSH_SECONDS = 5.0
 FLUSH_ROWS = 5000
 DECODE_RETRIES = 3
 SLICE_ROWS = 1024  # manifest rows per block handed to Ray before the streaming repartition
@@ -137,7 +136,7 @@ def _run(
     if on_start:
         on_start(manifest.num_rows, summary.skipped)
     log.info("scoring %d of %d inputs on %s", todo.num_rows, manifest.num_rows, label)
-    writer = _PartWriter(out, todo, summary, on_row)
+    writer = _PartWriter(out, todo, summary, on_row, engine.flush_seconds)
     started = time.perf_counter()
     try:
         if todo.num_rows:
@@ -219,7 +218,9 @@ def _plan(
 class _PartWriter:
     """Rows from Ray -> Parquet parts: each manifest row written once, flushed every few seconds."""
 
-    def __init__(self, out: OutDir, todo: Any, summary: ScoreSummary, on_row: RowCallback | None) -> None:
+    def __init__(
+        self, out: OutDir, todo: Any, summary: ScoreSummary, on_row: RowCallback | None, every: float = 5.0
+    ) -> None:
         import numpy as np
 
         self.out, self.todo, self.summary, self.on_row = out, todo, summary, on_row
@@ -228,6 +229,7 @@ class _PartWriter:
         self.buffered = 0
         self.last_flush = time.monotonic()
         self.backends: set[str] = set()
+        self.every = every
 
     def add(self, batch: Any) -> None:
         import numpy as np
@@ -249,7 +251,7 @@ class _PartWriter:
             self.summary.count_new(row)
             if self.on_row:
                 self.on_row(row, self.summary)
-        if self.buffered >= FLUSH_ROWS or time.monotonic() - self.last_flush >= FLUSH_SECONDS:
+        if self.buffered >= FLUSH_ROWS or time.monotonic() - self.last_flush >= self.every:
             self.flush()
 
     def flush(self) -> None:

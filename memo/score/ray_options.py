@@ -32,6 +32,7 @@ class RayEngineOptions:
     decode_cpus: float = 1.0  # CPUs reserved by each decode task
     videos_per_block: int = 8  # manifest rows per Ray block: the unit of decoding and of failure
     verbose: bool = False  # Ray's own progress bars and logs
+    flush_seconds: float = 5.0  # a Parquet part at least this often while rows arrive (0: every batch)
 
 
 @dataclass(frozen=True)
