@@ -156,9 +156,8 @@ def test_worker_node_lost_mid_run_yields_every_input_once(
 
     Inputs and output go through ``file://`` URIs (the object-store path: copy, decode, upload).
     """
-    made, _ = cluster
-    extra = made.add_node(num_cpus=2, object_store_memory=150 << 20)  # the node that dies
-    made.wait_for_nodes()
+    made, workers = cluster
+    doomed = workers[0]  # the CPU worker; the head and the GPU worker carry on (and serve the next test)
     options = ScoreOptions(inputs=[f"file://{clips}"], output=tmp_path / "x", model=str(framecnn_bundle.path))
     engine = RayEngineOptions(
         output=f"file://{tmp_path}/out", actors=2, gpus_per_actor=0, videos_per_block=2, flush_seconds=0
@@ -168,7 +167,7 @@ def test_worker_node_lost_mid_run_yields_every_input_once(
     def kill_after_first_rows(row: dict, summary) -> None:  # type: ignore[no-untyped-def]
         seen.append(row["path"])
         if len(seen) == 3:
-            made.remove_node(extra, allow_graceful=False)
+            made.remove_node(doomed, allow_graceful=False)
 
     summary = score_videos_ray(options, engine, on_row=kill_after_first_rows)
     rows = read_results(tmp_path / "out")

@@ -47,7 +47,7 @@ from memo.score.ray_stages import ModelConfig, ModelStage, decode_block
 from memo.score.ray_summary import directory_summary
 from memo.score.runner import ScoreOptions, prepare_bundle, result_columns
 from memo.score.settings import FORMAT, score_settings
-from memo.score.setup import check_numbers
+from memo.score.setup import check_numbers, check_side_inputs
 from memo.score.sources import listed_inputs
 from memo.score.summary import ScoreSummary
 
@@ -77,6 +77,7 @@ def score_videos_ray(
         from memo.score.contrib import check_explain
 
         check_explain(bundle, options.backend)
+    check_side_inputs(bundle.spec, options.providers)
     settings = score_settings(bundle)
     previous = _check_resume(out, settings) if options.resume else None
     listed = listed_inputs(options.inputs, options.files_from, options.manifest, options.path_column)
@@ -86,7 +87,7 @@ def score_videos_ray(
     import_ray()
     started_here = connect(engine.address, engine.verbose)
     try:
-        shape = plan_shape(engine, options.threads, import_ray().cluster_resources())
+        shape = plan_shape(engine, options.threads, import_ray().cluster_resources(), options.device)
         return _run(options, engine, out, bundle, settings, previous, manifest, shape, on_start, on_row)
     finally:
         if started_here:

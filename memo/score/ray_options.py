@@ -95,10 +95,14 @@ def connect(address: str | None, verbose: bool) -> bool:
     return True
 
 
-def plan_shape(engine: RayEngineOptions, threads: int | None, resources: dict[str, float]) -> Shape:
+def plan_shape(
+    engine: RayEngineOptions, threads: int | None, resources: dict[str, float], device: str = "auto"
+) -> Shape:
     """The job's shape from the options and the cluster's resources, or a one-line refusal."""
     cpus, gpus = float(resources.get("CPU", 0)), float(resources.get("GPU", 0))
     per_gpu = engine.gpus_per_actor if engine.gpus_per_actor is not None else (1.0 if gpus else 0.0)
+    if device.startswith("cuda") and not per_gpu:
+        raise MemoError(f"--device {device} with --engine ray needs GPU actors: --gpus-per-actor 1 (or auto)")
     # CPU actors: 2 intra-op threads where the cluster leaves a CPU to decode beside them
     cpus_per_actor = float(threads or (1 if per_gpu else max(1, min(2, cpus - engine.decode_cpus))))
     if engine.actors is not None:
