@@ -135,7 +135,7 @@ ThreadsOpt = Annotated[
 EngineOpt = Annotated[
     str,
     typer.Option(
-        help="local (this machine) or ray (a Ray cluster; pip install 'memo[ray]'): -o is then a folder "
+        help="local (this machine) or ray (a Ray cluster; pip install 'memo\\[ray]'): -o is then a folder "
         "of Parquet parts, local or s3://, gs://, ... Example: --engine ray -o s3://bucket/scores/"
     ),
 ]
