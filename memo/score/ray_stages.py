@@ -34,8 +34,6 @@ from memo.errors import BundleError, InputError
 from memo.models.bundle import Bundle
 from memo.score.manifest import is_uri
 
-PAYLOAD_SCHEMA = (("index", "int64"), ("payload", "large_binary"))
-
 
 def result_schema(columns: list[str], outputs: list[str]) -> Any:
     """The Arrow types of the result columns (``_index`` first), so every block agrees."""
@@ -138,7 +136,6 @@ class ModelStage:
     def __init__(self, config: ModelConfig) -> None:
         from pathlib import Path
 
-        from memo.runtime.base import resolve_device
         from memo.score.runner import ScoreOptions, _load, prepare_bundle, result_columns
         from memo.score.settings import score_settings
 
@@ -160,7 +157,6 @@ class ModelStage:
 
             self.session = ContributionSession(self.session, self.bundle)
         self.backend = str(getattr(self.session, "chosen", self.session.backend))
-        self.device = resolve_device(config.device)
         columns = result_columns(self.bundle, config.per_frame, config.explain)
         self.schema = result_schema(columns, list(self.bundle.spec.output_names))
 
