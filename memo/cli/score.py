@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -21,17 +22,22 @@ from rich.table import Table
 
 from memo.cli.app import RESMEM_NOTE, app, console, fail
 from memo.cli.score_options import (
+    ActorsOpt,
+    AddressOpt,
     AsJsonOpt,
     BackendOpt,
     BatchSizeOpt,
+    DecodeCpusOpt,
     DecoderOpt,
     DeviceOpt,
+    EngineOpt,
     ExplainOpt,
     ExtOpt,
     FeatureRowsOpt,
     FeaturesOpt,
     FilesFromOpt,
     FramesOpt,
+    GpusPerActorOpt,
     IdColumnOpt,
     ManifestOpt,
     ModelOpt,
@@ -47,8 +53,10 @@ from memo.cli.score_options import (
     TextColumnOpt,
     TextOpt,
     ThreadsOpt,
+    VideosPerBlockOpt,
     WorkersOpt,
 )
+from memo.cli.score_ray import check_engine_flags, score_on_ray, spelled
 from memo.errors import MemoError
 
 if TYPE_CHECKING:
@@ -70,7 +78,7 @@ log = logging.getLogger("memo.cli.score")
 )
 def score(
     paths: PathsOpt = None,
-    output: OutputOpt = Path("scores.csv"),
+    output: OutputOpt = "scores.csv",
     model: ModelOpt = "resmem",
     backend: BackendOpt = "torch",
     device: DeviceOpt = "auto",
@@ -96,9 +104,19 @@ def score(
     retry_failed: RetryFailedOpt = True,
     threads: ThreadsOpt = None,
     report: ReportOpt = None,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
+    actors: ActorsOpt = None,
+    gpus_per_actor: GpusPerActorOpt = None,
+    decode_cpus: DecodeCpusOpt = 1.0,
+    videos_per_block: VideosPerBlockOpt = 8,
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
     from memo.score import ScoreOptions, score_videos
+
+    cluster = check_engine_flags(
+        engine, output, address, actors, gpus_per_actor, decode_cpus, videos_per_block
+    )
 
     if path_column is not None and manifest is None:
         raise fail("--path-column needs --manifest")
@@ -106,14 +124,14 @@ def score(
         raise fail("--no-retry-failed only applies with --resume")
     report_options = _report_options(report, output)
     try:
-        _check_decoder(decoder, device)
+        _check_decoder(decoder, device) if cluster is None else None  # Ray: the actors check theirs
         providers = _stream_providers((text, id_column, text_column), features, feature_rows, model, device)
     except MemoError as exc:
         raise fail(str(exc)) from None
 
     options = ScoreOptions(
-        inputs=[str(p) for p in paths or []],
-        output=output,
+        inputs=spelled(paths),
+        output=Path(output),
         model=model,
         backend=backend,
         device=device,
@@ -134,6 +152,9 @@ def score(
         retry_failed=retry_failed,
     )
     show = not quiet and not as_json
+    if cluster is not None:
+        done = functools.partial(finish, report_options=report_options)
+        score_on_ray(options, cluster, show, as_json, (_progress, done))  # raises typer.Exit
     progress, on_start, on_row = _progress(show, output)
 
     try:
@@ -148,6 +169,11 @@ def score(
         raise fail(str(exc)) from None
     progress.stop()
 
+    finish(summary, output, as_json, quiet, report_options)
+
+
+def finish(summary, output: str, as_json: bool, quiet: bool, report_options=None) -> None:  # type: ignore[no-untyped-def]
+    """Log, print (--json or the tables) and exit: 1 when any row of the output failed."""
     log.info(
         "summary: %d rows in %s, %d scored, %d failed (this run: %d scored, %d failed)",
         summary.total, output, summary.scored, summary.failed, summary.new_scored, summary.new_failed,
@@ -167,18 +193,18 @@ def _write_report(options, quiet: bool) -> None:  # type: ignore[no-untyped-def]
         run_report(options, quiet=quiet)
 
 
-def _report_options(report: Path | None, output: Path):  # type: ignore[no-untyped-def]
+def _report_options(report: Path | None, output: str):  # type: ignore[no-untyped-def]
     """``--report``'s options, checked before any work (None without --report)."""
     if report is None:
         return None
     from memo.report import ReportOptions, check_report_options
 
-    options = ReportOptions(output, report)
+    options = ReportOptions(Path(output), report)
     try:
         check_report_options(options)
     except MemoError as exc:
         raise fail(f"--report: {exc}") from None
-    if report.resolve() == output.resolve():
+    if report.resolve() == Path(output).resolve():
         raise fail(f"--report {report}: is the results file (-o); write the report elsewhere")
     return options
 

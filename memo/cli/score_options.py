@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 PathsOpt = Annotated[
-    list[Path] | None,
+    list[str] | None,  # str, not Path: a URI (s3://b/videos/) keeps its '//' (--engine ray)
     typer.Argument(
         help="Video files and/or folders. Example: ./videos/ clip.mp4 (or --files-from / --manifest; "
         "a text- or features-only model without paths scores every id of --text / --features)"
@@ -16,7 +16,12 @@ PathsOpt = Annotated[
 ]
 
 OutputOpt = Annotated[
-    Path, typer.Option("--output", "-o", help="Result file: scores.csv, scores.jsonl or scores.parquet.")
+    str,  # str, not Path: with --engine ray it may be a URI
+    typer.Option(
+        "--output",
+        "-o",
+        help="Result file: scores.csv, scores.jsonl or scores.parquet (--engine ray: a folder or URI).",
+    ),
 ]
 
 ModelOpt = Annotated[
@@ -133,5 +138,46 @@ ReportOpt = Annotated[
         "--report",
         help="Also write an HTML report of the results file when the run ends (as memo report does). "
         "Example: --report report.html",
+    ),
+]
+
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        help="local (this machine) or ray (a Ray cluster; pip install 'memo\\[ray]'): -o is then a folder "
+        "of Parquet parts, local or s3://, gs://, ... Example: --engine ray -o s3://bucket/scores/"
+    ),
+]
+
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="--engine ray: the cluster to join (auto, HOST:PORT, ray://HOST:10001); default: a local Ray."
+    ),
+]
+
+ActorsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="--engine ray: model actors (default: one per GPU; CPU-only: half the CPUs / --threads)."
+    ),
+]
+
+GpusPerActorOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--gpus-per-actor", help="--engine ray: GPUs per model actor (default: 1 if the cluster has GPUs)."
+    ),
+]
+
+DecodeCpusOpt = Annotated[
+    float, typer.Option("--decode-cpus", help="--engine ray: CPUs each decoding task reserves.")
+]
+
+VideosPerBlockOpt = Annotated[
+    int,
+    typer.Option(
+        "--videos-per-block",
+        help="--engine ray: videos per Ray block (the unit of decoding, retry and loss).",
     ),
 ]

@@ -307,7 +307,12 @@ class ParquetWriter:
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
-    """Read a result file back (any format), e.g. for tests and summaries."""
+    """Read a result file back (any format), e.g. for tests and summaries; or a folder of
+    Parquet parts (``memo score --engine ray``: names starting with ``_`` or ``.`` skipped)."""
+    if path.is_dir():
+        import pyarrow.dataset as ds
+
+        return ds.dataset(path, format="parquet").to_table().to_pylist()
     fmt = output_format(path)
     if fmt == "csv":
         with open(path, newline="", encoding="utf-8") as handle:
