@@ -228,6 +228,6 @@ def amnet_spec(size: int = 224, num_frames: int = 7, trunk: str = "resnet50", **
     )
 
 
-@register_model("amnet", spec=amnet_spec, paper="Fajtl et al., AMNet, CVPR 2018")
+@register_model("amnet", spec=amnet_spec, paper="Fajtl et al., AMNet, CVPR 2018", recipe="video")
 def build_amnet(**arch_args: object) -> nn.Module:
     return AMNet(**arch_args)  # type: ignore[arg-type]

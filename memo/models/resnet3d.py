@@ -170,6 +170,7 @@ class ResNet3D(StagedModel):
     "resnet3d",
     spec=resnet3d_spec,
     paper="Cohendet et al., ICCV 2019 (VideoMem baseline); trunks: Tran et al., CVPR 2018 (torchvision)",
+    recipe="video",
 )
 def build_resnet3d(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision r3d_18 / r2plus1d_18 file (not stored in the bundle)."""

@@ -1,4 +1,4 @@
-"""Step 4 of the recipe: the final heads (and a frozen backbone or fine-tuned encoder) become one bundle.
+"""Step 4 of the fusion-head recipe (:mod:`memo.trainer.vector_recipe`): the final heads (and a frozen backbone or fine-tuned encoder) become one bundle.
 
 The bundle is a ``fusion-mlp`` whose ensemble members are the final heads; its weights are
 the members' state dicts renamed to ``members.<m>.*`` plus, for a keyframes input, the
@@ -62,10 +62,6 @@ def merged_weights(options: TrainOptions, final: FinalResult) -> dict[str, torch
 def assemble_bundle(options: TrainOptions, prepared: Prepared, final: FinalResult, folder: Path) -> Bundle:
     """Write the bundle to ``folder`` and check that it loads."""
     assert prepared.vectors is not None
-    if options.model == "m3s":
-        from memo.trainer.m3s_recipe import assemble_m3s
-
-        return assemble_m3s(options, prepared, final, folder)
     means = [float(prepared.data.targets[t].mean()) for t in options.targets]
     spec = model_spec(options, prepared.vectors, means, options.ensemble)
     bundle = save_bundle(folder, spec, merged_weights(options, final))

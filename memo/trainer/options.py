@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from memo.errors import InputError, MemoError
+from memo.errors import InputError
 from memo.trainer.engine import DECAY, FitConfig
-from memo.trainer.video_options import VIDEO_MODELS, check_video_options
+from memo.trainer.recipe_api import recipe_for
 
 log = logging.getLogger(__name__)
 
@@ -286,30 +286,12 @@ def validate(options: TrainOptions) -> None:
         options.fit.device = resolve_device("auto")
 
 
-#: Architectures ``memo train`` knows how to train (each recipe adds its own).
-TRAINABLE = {"fusion-mlp", "m3s", *VIDEO_MODELS}
-
-
 def _check_model(options: TrainOptions) -> None:
-    from memo.models.registry import get_entry
-
-    try:
-        get_entry(options.model)
-    except MemoError as exc:
-        raise InputError(f"--model: {exc}") from None
+    """The architecture is registered and trainable, and its recipe takes the options."""
+    recipe = recipe_for(options.model)
     if not isinstance(options.model_args, dict):
         raise InputError("model_args must be a table of architecture arguments")
-    if options.model not in TRAINABLE:
-        raise InputError(
-            f"--model {options.model}: memo train cannot train this architecture yet "
-            f"(trainable: {', '.join(sorted(TRAINABLE))})"
-        )
-    if options.model == "m3s":
-        from memo.trainer.m3s_recipe import check_m3s_options
-
-        check_m3s_options(options)
-    if options.model in VIDEO_MODELS:
-        check_video_options(options)
+    recipe.check_options(options)
 
 
 FUSION_HEAD_FLAGS = ("hidden", "dropout", "input_dropout")

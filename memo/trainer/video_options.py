@@ -1,4 +1,6 @@
-"""Which architectures ``memo train`` trains end to end on video, and how (losses, stages).
+"""How the ``video`` recipe trains an architecture end to end (options, losses, stages).
+
+Which architectures it trains is said by their registry entries (``recipe="video"``).
 
 A video model's spec metadata says how it is trained: ``head_losses`` (model output -> loss
 name) and, for models whose paper trains in stages, ``recipe`` (a list of
@@ -17,22 +19,6 @@ from memo.errors import InputError
 from memo.models.spec import ModelSpec
 from memo.trainer.engine import FitConfig
 from memo.trainer.video_fit import HeadLoss
-
-#: Architectures trained end to end on decoded frames (``memo train --model NAME``).
-VIDEO_MODELS = frozenset(
-    {
-        "amnet",
-        "amnet-mean",
-        "amnet-rnn",
-        "amnetvid",
-        "vmemnet",
-        "resnet3d",
-        "semantic-embedding",
-        "cnn-transformer",
-        "framecnn",
-        "resmem",
-    }
-)
 
 
 @dataclass(frozen=True)
