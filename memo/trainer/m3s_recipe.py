@@ -36,8 +36,15 @@ import numpy as np
 import torch
 
 from memo.data.datasets import LabelledSet
+from memo.data.inputs import prepare_video
+from memo.data.text import default_cache_dir
+from memo.data.vector_cache import VectorCache, weights_identity
+from memo.data.video_features import backbone_state
 from memo.errors import InputError
 from memo.models.bundle import Bundle, save_bundle
+from memo.models.m3s import M3S, m3s_spec
+from memo.models.m3s_fit import fit_m3s, spec_with_fit
+from memo.models.registry import create_model
 from memo.models.spec import ModelSpec
 from memo.trainer.final import FinalResult
 from memo.trainer.options import TrainOptions, refuse_fusion_head_flags
@@ -76,8 +83,6 @@ def sources(options: TrainOptions) -> dict[str, str]:
 
 def check_m3s_options(options: TrainOptions) -> None:
     """Everything about an m3s run that can be checked before any work."""
-    from memo.models.m3s import m3s_spec
-
     unknown = sorted(set(options.model_args) - SPEC_KEYS - FIT_KEYS - WEIGHT_KEYS)
     if unknown:
         known = ", ".join(sorted(SPEC_KEYS | FIT_KEYS | WEIGHT_KEYS))
@@ -135,8 +140,6 @@ def trunk_weights(options: TrainOptions, tier: str) -> Any:
 
 def load_trunks(model: torch.nn.Module, options: TrainOptions) -> None:
     """Load the user's (or the ``resmem`` package's) weights into the model's frozen trunks."""
-    from memo.data.video_features import backbone_state
-
     for tier, source in sources(options).items():
         trunk = getattr(model, f"{tier}_trunk", None)
         if trunk is None or source in ("tiny", "tiny3d"):
@@ -153,15 +156,11 @@ def m3s_vectors(
 ) -> tuple[Vectors, ModelSpec]:
     """The raw tier vectors of every item (keys ``low`` ``(N, T, D)``, ``mid``, ``high``) and the
     unfitted spec of the model."""
-    from memo.models.m3s import M3S
-    from memo.models.m3s import m3s_spec as make_spec
-    from memo.models.registry import create_model
-
     kinds = [k for k in options.inputs if k in PRECOMPUTED]
     base = build_vectors(data, replace(options, inputs=kinds), progress) if kinds else Vectors({}, None, {})
     dims: dict[str, Any] = {k: int(v.shape[1]) for k, v in base.per_item.items()}
     dims["features_log"] = bool(base.input_info.get("features", {}).get("log"))
-    spec = make_spec(**spec_args(options, dims))
+    spec = m3s_spec(**spec_args(options, dims))
     model = create_model("m3s", **spec.arch_args)
     assert isinstance(model, M3S)
     load_trunks(model, options)
@@ -188,10 +187,6 @@ def _video_raw(
     Each video's vectors are cached on disk (:class:`memo.data.vector_cache.VectorCache`, keyed
     by the tiers' sampling, preprocessing, trunks and trunk weights), so a rerun, a resumed run
     or another ablation over the same videos does not decode them or run the trunks again."""
-    from memo.data.inputs import prepare_video
-    from memo.data.text import default_cache_dir
-    from memo.data.vector_cache import VectorCache
-
     if data.videos is None or any(v is None for v in data.videos):
         raise InputError(
             f"{data.source or data.name}: m3s tiers from video need every item's video (--videos)"
@@ -218,8 +213,6 @@ def _video_raw(
 
 def _cache_settings(spec: ModelSpec, options: TrainOptions) -> dict[str, Any]:
     """What a video's raw tier vectors depend on: the inputs, the tiers' arch args, the trunk weights."""
-    from memo.data.vector_cache import weights_identity
-
     args = spec.arch_args
     weights = {tier: weights_identity(trunk_weights(options, tier)) for tier in ("mid", "high")}
     return {
@@ -246,9 +239,6 @@ def m3s_member(
     """A model of the unfitted ``spec`` with its transforms fitted on ``fit_index`` (and a fresh
     head); ``model.memo_spec`` is the fitted spec. Seed torch before calling: the head is
     initialised here."""
-    from memo.models.m3s_fit import fit_m3s, spec_with_fit
-    from memo.models.registry import create_model
-
     model = create_model("m3s", **spec.arch_args)
     load_trunks(model, options)
     fit_args = {k: v for k, v in options.model_args.items() if k in FIT_KEYS}
@@ -290,8 +280,6 @@ def calibrate(
     ``a * p + b`` (``a > 0``: ranks, and so every Spearman figure, are unchanged), fitted by
     least squares of the labels on the final model's predictions of its training items and
     stored as the buffers ``out_scale`` / ``out_shift``."""
-    from memo.models.registry import create_model
-
     model = create_model("m3s", **spec.arch_args).eval()
     model.load_state_dict(state, strict=True)
     assert prepared.vectors is not None

@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from memo.errors import InputError
+from memo.errors import InputError, MissingDependency
+from memo.runtime.base import resolve_device
 from memo.trainer.engine import DECAY, FitConfig
 from memo.trainer.recipe_api import recipe_for
 
@@ -275,14 +276,10 @@ def validate(options: TrainOptions) -> None:
         import importlib.util
 
         if importlib.util.find_spec("tensorboard") is None:
-            from memo.errors import MissingDependency
-
             raise MissingDependency("tensorboard", "tensorboard", "--tensorboard logging")
     if options.finetune_text and ("text" not in options.inputs or options.ensemble != 1):
         raise InputError("--finetune-text needs the text input and --ensemble 1 (one encoder per bundle)")
     if options.fit.device == "auto":
-        from memo.runtime.base import resolve_device
-
         options.fit.device = resolve_device("auto")
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from memo.data.datasets import CheckReport, LabelledSet, check_dataset, load_csv, load_memento, load_videomem
+from memo.data.text import embed_caption_sets, encoder_dim, mean_by_owner
+from memo.data.video_features import embed_videos
 from memo.errors import InputError
 from memo.models.spec import ModelSpec
 from memo.trainer.options import TrainOptions
@@ -116,8 +118,6 @@ def build_vectors(data: LabelledSet, options: TrainOptions, progress: ProgressFn
             "log": _is_scores(data.features),
         }
     if "keyframes" in options.inputs:
-        from memo.data.video_features import embed_videos
-
         assert data.videos is not None
         stage = f"embedding {len(data)} videos with {options.video_backbone}"
         embedded, rate = embed_videos(
@@ -134,8 +134,6 @@ def build_vectors(data: LabelledSet, options: TrainOptions, progress: ProgressFn
 def _text_vectors(
     vectors: Vectors, data: LabelledSet, options: TrainOptions, progress: ProgressFn | None
 ) -> None:
-    from memo.data.text import embed_caption_sets, encoder_dim, mean_by_owner
-
     assert data.captions is not None
     if options.finetune_text:  # the item index: the encoder inside the model embeds the captions
         vectors.per_item["text"] = np.arange(len(data), dtype=np.float32)[:, None]

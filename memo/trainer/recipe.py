@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from memo.data.datasets import CheckReport
-from memo.errors import MemoError
+from memo.errors import MemoError, MissingDependency
 from memo.fsio import atomic_write_json
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.crossval import cross_validate, epoch_hook, phase_plan
@@ -147,7 +147,5 @@ def tensorboard_writer(out: Path):  # type: ignore[no-untyped-def]
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        from memo.errors import MissingDependency
-
         raise MissingDependency("tensorboard", "tensorboard", "--tensorboard logging") from None
     return SummaryWriter(str(out / "tensorboard"))

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from memo.errors import InputError, MemoError
+from memo.models.registry import get_entry, list_models
 from memo.registry import Registry
 
 if TYPE_CHECKING:  # types only: the recipe modules import these modules, never the reverse
@@ -106,16 +107,12 @@ def register_recipe(name: str) -> Callable[[type], type]:
 
 def trainable_models() -> list[str]:
     """Every registered architecture whose entry names a recipe, sorted."""
-    from memo.models.registry import get_entry, list_models
-
     return [name for name in list_models() if get_entry(name).recipe is not None]
 
 
 def recipe_for(model: str) -> Recipe:
     """The recipe of architecture ``model`` (named by its registry entry); InputError when unknown or
     not trainable."""
-    from memo.models.registry import get_entry
-
     try:
         entry = get_entry(model)
     except MemoError as exc:

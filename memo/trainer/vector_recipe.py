@@ -21,6 +21,7 @@ import torch
 
 from memo.data.datasets import LabelledSet
 from memo.models.bundle import Bundle
+from memo.models.fusion import FusionMLP
 from memo.trainer.assemble import assemble_bundle
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.crossval import CrossValResult
@@ -81,8 +82,6 @@ class VectorHeadRecipe:
         self, options: TrainOptions, prepared: Prepared, fit_index: np.ndarray, transform_index: np.ndarray
     ) -> torch.nn.Module:
         """A fresh head (torch is seeded by the caller)."""
-        from memo.models.fusion import FusionMLP
-
         vectors = prepared.vectors
         assert vectors is not None
         means = [float(prepared.data.targets[t][fit_index].mean()) for t in options.targets]

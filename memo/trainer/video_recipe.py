@@ -34,10 +34,14 @@ import numpy as np
 import torch
 
 from memo.data.datasets import check_dataset
+from memo.data.decoders import resolve_decoder
 from memo.data.frame_cache import FrameCache
+from memo.data.text import default_cache_dir
 from memo.errors import InputError
 from memo.models.bundle import Bundle, save_bundle
+from memo.models.registry import create_model, get_entry
 from memo.models.spec import ModelSpec
+from memo.runtime.base import resolve_device
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.crossval import CrossValResult
 from memo.trainer.engine import FitConfig, FitState, make_optimizer
@@ -46,6 +50,7 @@ from memo.trainer.metrics import evaluate
 from memo.trainer.options import TrainOptions
 from memo.trainer.prepare import Prepared, ProgressFn, Vectors, load_dataset, make_splits, stage_counts
 from memo.trainer.recipe_api import register_recipe
+from memo.trainer.report import metrics, write_outputs, write_predictions
 from memo.trainer.video_fit import VideoFitOptions, VideoSplit, fit_video, predict_videos
 from memo.trainer.video_options import build_spec, check_video_options, stage_plan
 
@@ -116,9 +121,6 @@ def _cache_bytes(options: TrainOptions) -> int | None:
 
 def _decoder(options: TrainOptions):  # type: ignore[no-untyped-def]
     """The frame cache's decoder, resolved (and refused when unknown or not installed) up front."""
-    from memo.data.decoders import resolve_decoder
-    from memo.runtime.base import resolve_device
-
     return resolve_decoder(options.decoder, resolve_device(options.fit.device))
 
 
@@ -128,8 +130,6 @@ def _streams(spec: ModelSpec) -> list[str]:
 
 
 def _default_cache() -> Path:
-    from memo.data.text import default_cache_dir
-
     return default_cache_dir()
 
 
@@ -178,8 +178,6 @@ def video_split(cache: FrameCache, spec: ModelSpec, data: Any, index: np.ndarray
 def build_network(options: TrainOptions, spec: ModelSpec) -> torch.nn.Module:
     """A fresh network of ``spec``, starting from the weights its registry entry names (if any)
     and the trunk's ``--backbone-weights``."""
-    from memo.models.registry import create_model, get_entry
-
     extra = {"backbone_weights": str(options.backbone_weights)} if options.backbone_weights else {}
     try:
         model = create_model(spec.architecture, **spec.arch_args, **extra)
@@ -258,8 +256,6 @@ def report_video(
     out: Path, options: TrainOptions, prepared: VideoPrepared, crossval: CrossValResult, final: FinalResult,
     bundle: Bundle, seconds: float,
 ) -> dict[str, Any]:  # fmt: skip
-    from memo.trainer.report import metrics, write_outputs, write_predictions
-
     spec = prepared.model_spec
     result = metrics(options, prepared, crossval, final)
     result["model"] = {"architecture": spec.architecture, "arch_args": spec.arch_args}
