@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from memo.errors import BundleError, MemoError, OutputError
-from memo.models.spec import FROM_VIDEO, ModelSpec
+from memo.data.streams import check_stream_inputs
+from memo.errors import MemoError, OutputError
+from memo.models.spec import ModelSpec
 from memo.score.settings import sidecar_path
 from memo.score.writers import output_format
 
@@ -59,14 +60,9 @@ def _nearest_existing(folder: Path) -> Path:
 
 
 def check_side_inputs(spec: ModelSpec, providers: Mapping[str, Any]) -> None:
-    """A bundle with a text / features input needs ``--text`` / ``--features``: say so once."""
-    flags = {"text": "--text CAPTIONS.csv", "features": "--features PATH"}
-    for item in spec.inputs:
-        if item.stream not in FROM_VIDEO and item.stream not in providers:
-            raise BundleError(
-                f"model {spec.name!r} needs a {item.stream} input ({item.name!r}): "
-                f"give it with {flags.get(item.stream, '--' + item.stream)}"
-            )
+    """A bundle with a text / features input needs ``--text`` / ``--features``: the one check of
+    :func:`memo.data.streams.check_stream_inputs`, for callers that opened the providers."""
+    check_stream_inputs(spec, list(providers))
 
 
 def check_fixed_frames(bundle_dir: Path, num_frames: int | None, backend: str) -> None:
