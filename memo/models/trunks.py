@@ -120,11 +120,19 @@ def _small_2d(width: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def init_like_torchvision(module: nn.Module) -> None:
+    """torchvision ResNets' initialisation (He normal, fan-out convs; BatchNorm 1 and 0), so a
+    random trunk keeps its signal. The one init of every trunk memo builds."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.Conv3d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm3d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+
+
 def _kaiming(body: nn.Module) -> nn.Module:
-    """torchvision ResNets' conv init (He normal, fan-out), so a random small trunk keeps its signal."""
-    for layer in body.modules():
-        if isinstance(layer, nn.Conv2d | nn.Conv3d):
-            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+    init_like_torchvision(body)
     return body
 
 
