@@ -23,6 +23,13 @@ class BackendUnavailable(MemoError):
     """A runtime backend cannot run here (package missing, no GPU, ...)."""
 
 
+class UnknownName(InputError, BundleError, BackendUnavailable):
+    """A name that is not in one of memo's registries (architecture, backend, decoder, recipe).
+
+    One type for every registry (:class:`memo.registry.Registry`); it is also each of the
+    errors callers caught before the registries shared it."""
+
+
 class OutputError(MemoError):
     """The output file cannot be written or resumed."""
 

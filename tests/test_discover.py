@@ -92,3 +92,13 @@ def test_missing_command_line_path_is_an_error_naming_it(tmp_path: Path) -> None
 
 def test_empty_folder_gives_nothing(tmp_path: Path) -> None:
     assert discover_videos([tmp_path]) == []
+
+
+def test_a_labelled_id_finds_its_video_with_any_extension_score_discovers(tmp_path: Path) -> None:
+    from memo.data.datasets import _find_video
+
+    (tmp_path / "clip7.mpg").write_bytes(b"")
+    (tmp_path / "clip8.webm").write_bytes(b"")
+    assert _find_video(tmp_path, ["clip7"]) == str(tmp_path / "clip7.mpg")  # one list: discover's
+    assert _find_video(tmp_path, ["clip8"]) == str(tmp_path / "clip8.webm")
+    assert _find_video(tmp_path, ["clip9"]) is None

@@ -74,7 +74,8 @@ def test_fold_transforms_are_fitted_on_the_training_part_only(videos: Path, tmp_
     assert prepared.vectors is not None
     part = prepared.splits[0].train[:12]
     torch.manual_seed(0)
-    model = m3s_member(options, prepared.vectors, part)
+    assert prepared.spec is not None
+    model = m3s_member(options, prepared.spec, prepared.vectors, part)
     assert model.memo_spec.metadata["m3s_fit"]["videos"] == 12
     bank = model.get_buffer("sim_low_bank")
     assert bank.shape[0] == 12
@@ -192,8 +193,8 @@ def test_a_resumed_m3s_head_matches_an_uninterrupted_one(videos: Path, tmp_path:
     from dataclasses import replace
 
     from memo.trainer.checkpoint import Checkpoint
-    from memo.trainer.crossval import train_member
     from memo.trainer.prepare import prepare
+    from memo.trainer.vector_recipe import train_member
 
     options = _options(videos, tmp_path / "z", "low,similarity")
     options.fit = replace(options.fit, schedule="constant", patience=0, loss="mse")  # no epoch-count terms
@@ -266,8 +267,8 @@ def test_m3s_head_dropout_is_checked_and_only_active_in_training() -> None:
 
 
 def test_caption_sampling_acts_on_the_m3s_tier_fed_by_text(tmp_path: Path) -> None:
-    from memo.trainer.crossval import split_data
     from memo.trainer.prepare import Vectors
+    from memo.trainer.vector_recipe import split_data
 
     rows = np.arange(12, dtype=np.float32).reshape(6, 2)
     owner = np.array([0, 0, 1, 1, 2, 2])

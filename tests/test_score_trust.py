@@ -190,7 +190,7 @@ def test_a_text_bundle_without_captions_fails_once_before_any_file(tmp_path: Pat
     out = tmp_path / "out" / "scores.csv"
     run = _memo("score", str(clips), "-m", str(bundle), "-o", str(out), "--device", "cpu")
     assert run.returncode == 2
-    assert "needs a text input" in run.stderr and "--text" in run.stderr
+    assert "needs --text (input 'text')" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 

@@ -70,7 +70,7 @@ def test_text_bundle_records_its_encoder_and_scores_with_captions(tmp_path: Path
         env=subprocess_env(), capture_output=True, text=True,
     )  # fmt: skip
     assert missing.returncode == 2  # a setup error: one line, before any work or file (issue 8)
-    assert "needs a text input ('text')" in missing.stderr and not (tmp_path / "s2.csv").exists()
+    assert "needs --text (input 'text')" in missing.stderr and not (tmp_path / "s2.csv").exists()
 
 
 def test_features_bundle_scores_from_a_features_folder(tmp_path: Path, sample_dir: Path) -> None:

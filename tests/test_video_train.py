@@ -181,11 +181,13 @@ def test_amnetvid_learns_the_order_of_events(order: Path, tmp_path: Path) -> Non
 
 
 def test_every_video_architecture_is_trainable() -> None:
-    from memo.trainer.options import TRAINABLE
-    from memo.trainer.video_options import VIDEO_MODELS
+    from memo.models.registry import get_entry
+    from memo.trainer.recipe_api import recipe_for, trainable_models
 
-    assert VIDEO_MODELS <= TRAINABLE
-    assert np.all([name in TRAINABLE for name in ("vmemnet", "amnetvid", "resnet3d", "cnn-transformer")])
+    trainable = trainable_models()
+    assert np.all([name in trainable for name in ("vmemnet", "amnetvid", "resnet3d", "cnn-transformer")])
+    assert {recipe_for(name).name for name in ("vmemnet", "amnetvid", "resmem")} == {"video"}
+    assert get_entry("m3s").recipe == "m3s" and get_entry("fusion-mlp").recipe == "vector-head"
 
 
 def test_backbone_weights_reach_the_trunk(speed: Path, tmp_path: Path) -> None:

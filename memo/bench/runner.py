@@ -38,7 +38,7 @@ from memo.bench.measure import PeakRss, percentiles_ms, rss_bytes, time_calls
 from memo.bench.rows import BenchRow
 from memo.data.decoders import DecoderChoice, resolve_decoder
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
-from memo.data.streams import check_stream_inputs, check_table_options, given_streams, open_tables
+from memo.data.streams import check_table_options, open_side_inputs
 from memo.errors import MemoError
 from memo.export.parity import SPEARMAN_FLOOR, parity_problems, spearman, tolerance
 from memo.export.samples import prepare_samples, sample_inputs
@@ -123,9 +123,14 @@ def check_options(options: BenchOptions) -> None:
 def stream_providers(bundle: Bundle, options: BenchOptions, device: str) -> dict[str, StreamProvider]:
     """The caption / feature inputs: ``options.providers`` and the tables of ``options.text`` /
     ``options.features`` opened, checked against the bundle's inputs first."""
-    given = {*options.providers, *given_streams(options)}
-    check_stream_inputs(bundle.spec, given, options.videos, "to benchmark")
-    return {**options.providers, **open_tables(options, device, bundle.path)}
+    return open_side_inputs(
+        bundle,
+        options,
+        device=device,
+        videos=options.videos,
+        purpose="to benchmark",
+        opened=options.providers,
+    )
 
 
 def run_bench(options: BenchOptions, on_row: Callable[[BenchRow], None] | None = None) -> BenchReport:

@@ -44,11 +44,13 @@ def explain_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
 ) -> None:
-    from memo.cli.score import _stream_providers
+    from memo.data.streams import SideInputs, open_side_inputs
     from memo.explain import ExplainOptions, explain_videos
+    from memo.models.named import resolve_model
 
     try:
-        providers = _stream_providers((text, None, None), features, feature_rows, model, device)
+        tables = SideInputs(text=text, features=features, feature_rows=feature_rows)
+        providers = open_side_inputs(resolve_model(model), tables, device=device) if text or features else {}
         options = ExplainOptions(
             videos=[str(v) for v in videos],
             output=output,

@@ -258,19 +258,16 @@ def _stream_providers(
     model: str,
     device: str,
 ) -> dict[str, StreamProvider]:
-    """``--text`` (with its id / caption columns), ``--features`` and ``--feature-rows`` opened."""
-    from memo.data.streams import open_providers
+    """``--text`` (with its id / caption columns), ``--features`` and ``--feature-rows`` checked
+    against the model's inputs and opened (:func:`memo.data.streams.open_side_inputs`)."""
+    from memo.data.streams import SideInputs, open_side_inputs
+    from memo.models.named import resolve_model
 
     text, id_column, text_columns = captions
-    return open_providers(
-        text,
-        features,
-        id_column=id_column,
-        text_columns=text_columns,
-        feature_rows=feature_rows,
-        device=device,
-        bundle_dir=Path(model) if Path(model).is_dir() else None,
-    )
+    tables = SideInputs(text, id_column, text_columns, features, feature_rows)
+    if not any(vars(tables).values()):  # nothing to open; a model that needs a table is told by score
+        return {}
+    return open_side_inputs(resolve_model(model), tables, device=device)
 
 
 def render_summary(summary) -> None:  # type: ignore[no-untyped-def]

@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from memo.data.captions import CaptionFile, read_captions
+from memo.data.discover import DEFAULT_EXTENSIONS
 from memo.data.features import FeatureSource, FeatureTable, feature_paths, open_features, video_key
 from memo.errors import InputError
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v")
+# A labelled id without an extension is looked up with every extension ``memo score`` discovers.
+VIDEO_EXTENSIONS = tuple(f".{ext}" for ext in DEFAULT_EXTENSIONS)
 
 
 @dataclass

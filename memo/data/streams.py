@@ -2,19 +2,24 @@
 
 ``memo score``, ``memo bench``, ``memo explain`` and ``memo export`` take them with the same
 options: ``--text CSV`` (with ``--id-column`` / ``--text-column``), ``--features PATH``
-(repeated: the sources are concatenated in that order) and ``--feature-rows FILE``. A bundle
-whose inputs are all such streams needs no video: its inputs are the ids of these tables.
+(repeated: the sources are concatenated in that order) and ``--feature-rows FILE``, and all
+four open them with :func:`open_side_inputs`: the options checked, every caption / feature
+input of the model given its table and no table given that the model does not read (one
+check, :func:`check_stream_inputs`), then the tables opened. A bundle whose inputs are all
+such streams needs no video: its inputs are the ids of these tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
 from memo.data.inputs import StreamProvider
 from memo.errors import InputError
+from memo.models.bundle import Bundle
 from memo.models.spec import FROM_VIDEO, ModelSpec
 
 #: The option that gives each side stream, as the commands spell it.
@@ -39,6 +44,36 @@ class TableOptions(Protocol):
     def features(self) -> Sequence[Path] | None: ...  # <id>.npy folders or matrices, concatenated
     @property
     def feature_rows(self) -> Path | None: ...  # row-order file of a features matrix
+
+
+@dataclass(frozen=True)
+class SideInputs:
+    """The table options of a command that has no options object carrying them (score, explain)."""
+
+    text: Path | None = None
+    id_column: str | None = None
+    text_column: Sequence[str] | None = None
+    features: Sequence[Path] | None = None
+    feature_rows: Path | None = None
+
+
+def open_side_inputs(
+    bundle: Bundle,
+    tables: TableOptions,
+    *,
+    device: str = "cpu",
+    videos: str | Path | None = None,
+    purpose: str = "",
+    opened: Mapping[str, StreamProvider] | None = None,
+) -> dict[str, StreamProvider]:
+    """The side inputs of ``bundle`` from the tables ``tables`` give (plus ``opened``, providers a
+    caller built itself), checked before anything is opened: :func:`check_table_options`, then
+    :func:`check_stream_inputs` (``purpose`` ends its message, e.g. ``"for validation"``). A
+    caption encoder shipped in the bundle is the one used. Raises :class:`InputError`."""
+    check_table_options(tables)
+    given = list(dict.fromkeys([*(opened or {}), *given_streams(tables)]))
+    check_stream_inputs(bundle.spec, given, videos, purpose)
+    return {**(opened or {}), **open_tables(tables, device, bundle.path)}
 
 
 def check_table_options(options: TableOptions) -> None:

@@ -36,18 +36,12 @@ def backbone_state(backbone: str, weights: str | Path | None = None) -> dict[str
         return resolve_model("resmem").state_dict()
     if weights is None:
         raise InputError(f"video backbone {backbone!r} needs local weights (--backbone-weights FILE)")
-    path = Path(weights)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    from memo.models.backbones import build_backbone
+    from memo.models.weights import load_weights
 
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    if backbone.startswith("torchvision:"):
-        state = {
-            k: v for k, v in state.items() if not k.startswith("fc.") and not k.startswith("classifier.")
-        }
-    return state
+    module = build_backbone(backbone)  # the file is checked against it: every tensor, every shape
+    load_weights(module, weights)
+    return module.state_dict()
 
 
 @dataclass

@@ -32,7 +32,7 @@ from memo.export.fp16 import convert_fp16
 from memo.export.parity import tolerance
 from memo.export.record import write_record
 from memo.export.samples import check_stream_inputs, prepare_samples, sample_inputs
-from memo.export.shapes import BatchProfile, input_shapes
+from memo.export.shapes import BatchProfile, fixed_frames, input_shapes
 from memo.export.validate import Validation, compare_sessions
 from memo.formats import check_precision, get_format
 from memo.models.bundle import Bundle
@@ -187,6 +187,7 @@ def export_onnx(
         "precision": precision,
         "opset": opset,
         "batch": profile.to_json(),
+        "fixed_frames": fixed_frames(bundle.spec),  # frame axes the graph fixes (--frames is checked)
         "simplified": simplify,
         "versions": _versions(),
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from memo.data.inputs import StreamProvider
-from memo.data.streams import check_table_options, given_streams, open_tables
+from memo.data.streams import check_table_options, open_side_inputs
 from memo.errors import InputError
 from memo.export.errors import ExportError
 from memo.export.formats import FORMATS
 from memo.export.onnx_export import ExportResult
-from memo.export.samples import check_stream_inputs
 from memo.export.shapes import BatchProfile
 from memo.formats import DEFAULT_PRECISION, PRECISIONS
 from memo.models.bundle import Bundle
@@ -82,9 +81,11 @@ def _check_stream_options(options: ExportOptions) -> None:
 
 
 def stream_providers(bundle: Bundle, options: ExportOptions) -> dict[str, StreamProvider]:
-    """The caption / feature tables of ``options``, checked against the bundle's inputs first."""
-    check_stream_inputs(bundle.spec, given_streams(options), options.videos)
-    return open_tables(options, bundle_dir=bundle.path)
+    """The caption / feature tables of ``options`` (:func:`memo.data.streams.open_side_inputs`)."""
+    try:
+        return open_side_inputs(bundle, options, videos=options.videos, purpose="for validation")
+    except InputError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def run_export(options: ExportOptions) -> list[ExportResult]:

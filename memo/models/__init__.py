@@ -13,7 +13,7 @@ BUILTIN: tuple[str, ...] = (
     "amnetvid",
     "cnn_transformer",
     "fusion",
-    "m3s",
+    "m3s_entry",
     "resmem",
     "resnet3d",
     "semantic",

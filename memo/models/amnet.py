@@ -41,7 +41,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memo.errors import BundleError
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.trunks import (
@@ -50,8 +49,8 @@ from memo.models.trunks import (
     grid_size,
     load_trunk_weights,
     pretrained_source,
-    read_weights_file,
 )
+from memo.models.weights import load_weights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -192,16 +191,7 @@ def load_released_amnet(module: AMNet, path: str | Path) -> None:
     The released ResNet-50 LaMem model needs ``AMNet(attn_dim=1024)``. Trunk tensors the
     released file lacks (its ``fc``) are not needed; every tensor of this module must be there.
     """
-    state = {}
-    for key, value in read_weights_file(path).items():
-        mine = released_key(key)
-        if mine is not None:
-            state[mine] = value
-    own = module.state_dict()
-    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
-    if missing:
-        raise BundleError(f"{path}: not an AMNet checkpoint for this configuration (no {missing[0]!r})")
-    module.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    load_weights(module, path, rename=released_key)
 
 
 def amnet_spec(size: int = 224, num_frames: int = 7, trunk: str = "resnet50", **arch: object) -> ModelSpec:
@@ -228,6 +218,6 @@ def amnet_spec(size: int = 224, num_frames: int = 7, trunk: str = "resnet50", **
     )
 
 
-@register_model("amnet", spec=amnet_spec, paper="Fajtl et al., AMNet, CVPR 2018")
+@register_model("amnet", spec=amnet_spec, paper="Fajtl et al., AMNet, CVPR 2018", recipe="video")
 def build_amnet(**arch_args: object) -> nn.Module:
     return AMNet(**arch_args)  # type: ignore[arg-type]

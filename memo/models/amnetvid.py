@@ -272,16 +272,16 @@ def amnet_rnn_spec(num_frames: int = 7, amnet: dict[str, Any] | None = None, **a
 _PAPER = "Totev, MediaEval 2018 (on AMNet, Fajtl et al., CVPR 2018)"
 
 
-@register_model("amnetvid", spec=amnetvid_spec, paper=_PAPER)
+@register_model("amnetvid", spec=amnetvid_spec, paper=_PAPER, recipe="video")
 def build_amnetvid(**arch_args: Any) -> nn.Module:
     return AMNetVid(**arch_args)
 
 
-@register_model("amnet-mean", spec=amnet_mean_spec, paper=_PAPER + ", baseline")
+@register_model("amnet-mean", spec=amnet_mean_spec, paper=_PAPER + ", baseline", recipe="video")
 def build_amnet_mean(**arch_args: Any) -> nn.Module:
     return AMNetMean(**arch_args)
 
 
-@register_model("amnet-rnn", spec=amnet_rnn_spec, paper=_PAPER + ", baseline")
+@register_model("amnet-rnn", spec=amnet_rnn_spec, paper=_PAPER + ", baseline", recipe="video")
 def build_amnet_rnn(**arch_args: Any) -> nn.Module:
     return AMNetRNN(**arch_args)

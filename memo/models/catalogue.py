@@ -7,8 +7,9 @@ nothing is computed, so the whole catalogue takes a few seconds), which parts ar
 pretrained and from what (spec metadata ``pretrained``), and the offline pretrained bundle
 of that architecture when one exists (:data:`memo.models.named.NAMED`).
 
-``m3s`` is only complete once fitted on a training set (PCA, clusters, a kNN bank, the
-head): it is profiled with buffers sized for :data:`M3S_PROFILE_FIT`, and its row says so.
+A model whose default configuration is incomplete (``m3s``: fitted on a training set) names
+the arch args to profile it with in its registry entry (``profile_args``), and its row says so
+(``note``).
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ from memo.models.spec import InputSpec, ModelSpec
 
 log = logging.getLogger(__name__)
 
-# The fitted sizes m3s is profiled with: a 1000-video training bank, 8 DBSCAN clusters per
-# similarity source. The bank only adds a (1, 10) x (10, N) distance matmul: 20 kFLOPs.
-M3S_PROFILE_FIT = {"clusters": 8, "bank": 1000}
 SLOW_PROFILE_S = 5.0  # a row slower than this to profile says so in its note
 
 
@@ -89,34 +87,25 @@ def offline_bundles(architecture: str) -> list[str]:
 
 
 def _build(name: str, spec: ModelSpec) -> nn.Module:
-    """The module of ``spec``; an unfitted ``m3s`` gets buffers sized by :data:`M3S_PROFILE_FIT`."""
-    args = dict(spec.arch_args)
-    if name == "m3s" and args.get("fitted") is None:
-        over = args.get("similarity", {}).get("over", [])
-        args["fitted"] = {
-            "clusters": {src: M3S_PROFILE_FIT["clusters"] for src in over},
-            "bank": {src: M3S_PROFILE_FIT["bank"] for src in over},
-        }
+    """The module of ``spec``, with the arch args its registry entry profiles it with."""
+    profile = get_entry(name).profile_args
+    args = profile(dict(spec.arch_args)) if profile else dict(spec.arch_args)
     with torch.device("meta"):  # no memory, no initialisation arithmetic
         return create_model(spec.architecture, **args)
 
 
 def _notes(name: str, spec: ModelSpec) -> list[str]:
+    """The row's notes: how a frame model is scored (unless its entry has a note), what the GFLOPs
+    leave out, then the entry's own note."""
+    note = get_entry(name).note
     notes = []
-    if name == "resmem":
-        notes.append(
-            "the VideoMem paper's frame-averaged image-memorability baseline (Cohendet et al., ICCV 2019)"
-        )
-    elif spec.unit == "frame":
+    if spec.unit == "frame" and not note:
         notes.append("frame model: scored per keyframe, frame scores averaged")
     outside = sorted({i.stream for i in spec.inputs if i.stream in ("text", "features", "lowlevel")})
     if outside:
         notes.append(f"GFLOPs exclude computing the {'/'.join(outside)} input outside the model")
-    if name == "m3s":
-        notes.append(
-            "fitted on a training set before use; profiled with a "
-            f"{M3S_PROFILE_FIT['bank']}-video bank and {M3S_PROFILE_FIT['clusters']} clusters"
-        )
+    if note:
+        notes.append(note)
     return notes
 
 

@@ -171,6 +171,7 @@ class CNNTransformer(StagedModel):
     "cnn-transformer",
     spec=cnn_transformer_spec,
     paper="'Seeing Eye to AI', WACV 2025 (arXiv 2311.16484); rollout: Abnar & Zuidema, ACL 2020",
+    recipe="video",
 )
 def build_cnn_transformer(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision ResNet file for the trunk (not stored in the bundle)."""

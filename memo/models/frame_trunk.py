@@ -19,11 +19,9 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+from memo.models.backbones import IMAGENET_PREPROCESS
 from memo.models.spec import Preprocess
-
-IMAGENET_PREPROCESS = Preprocess(
-    resize=(256,), crop=(224, 224), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)
-)
+from memo.models.trunks import grid_size, init_like_torchvision
 
 #: torchvision ResNet depths: block type and blocks per stage.
 RESNETS: dict[str, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]] = {
@@ -69,13 +67,12 @@ class ResNetTrunk(nn.Module):
         self.last_in_channels = last.conv1.in_channels
         self.last_stride = last.stride
         self.stride = 4 * 2 ** (len(layers) - 1)
-        _init(self)
+        init_like_torchvision(self)
 
     def grid(self, size: int) -> int:
-        """Side of the output map for a ``size`` x ``size`` input (every stride-2 step rounds up)."""
-        for _ in range(self.stages + 1):  # conv1, maxpool, then layers 2..n
-            size = (size + 1) // 2
-        return size
+        """Side of the output map for a ``size`` x ``size`` input (every stride-2 step rounds up):
+        conv1, maxpool, then layers 2..n."""
+        return grid_size(size, self.stages + 1)
 
     def last_stage(self) -> nn.Sequential:
         return getattr(self, f"layer{self.stages}")
@@ -106,13 +103,3 @@ def _stage(
     modules: list[nn.Module] = [block(inplanes, planes, stride, downsample)]
     modules += [block(out, planes) for _ in range(1, blocks)]
     return nn.Sequential(*modules), out
-
-
-def _init(module: nn.Module) -> None:
-    """torchvision's ResNet initialisation."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.Conv3d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm3d):
-            nn.init.constant_(m.weight, 1)
-            nn.init.constant_(m.bias, 0)

@@ -194,6 +194,7 @@ class FusionMLP(nn.Module):
     "fusion-mlp",
     spec=fusion_spec,
     paper="Newman et al., ECCV 2020 (semantic branch); Dumont et al., CVPR 2023 (M3-S fusion)",
+    recipe="vector-head",
 )
 def build_fusion(**arch_args: Any) -> nn.Module:
     return FusionMLP(**arch_args)

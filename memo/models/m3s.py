@@ -60,7 +60,6 @@ from memo.models.m3s_trunks import (
     image_trunk_preprocess,
     pretrained_parts,
 )
-from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 
 TIERS = ("low", "mid", "high", "similarity")
@@ -415,8 +414,3 @@ class M3S(nn.Module):
         # Named parameters, not **kwargs: the ONNX tracer binds its inputs by parameter name.
         named = {"lowlevel": lowlevel, "mid": mid, "high": high}
         return self.head_from_raw(self.raw_vectors({k: v for k, v in named.items() if v is not None}))
-
-
-@register_model("m3s", spec=m3s_spec, paper="Dumont, Hevia & Fosco, CVPR 2023 (M3-S)")
-def build_m3s(**arch_args: Any) -> nn.Module:
-    return M3S(**arch_args)

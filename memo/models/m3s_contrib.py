@@ -19,9 +19,12 @@ low/mid/high vectors, so ablating e.g. ``mid`` leaves the distinctiveness of ``m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from memo.models.m3s import M3S
+if TYPE_CHECKING:  # m3s.py imports this module (M3S.contributions)
+    from memo.models.m3s import M3S
 
 
 @torch.no_grad()

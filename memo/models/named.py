@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata
-import importlib.util
 import logging
 from pathlib import Path
 
-import torch
-
-from memo.errors import BundleError, MissingDependency
+from memo.errors import BundleError
 from memo.fsio import memo_home
 from memo.models.bundle import CONFIG, Bundle, read_bundle, save_bundle
-from memo.models.resmem import resmem_spec
+from memo.models.resmem import published_state, published_weights_file, resmem_spec
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +41,10 @@ def resolve_model(name_or_path: str) -> Bundle:
 
 
 def _resmem_bundle() -> Bundle:
-    spec = importlib.util.find_spec("resmem")
-    if spec is None or not spec.origin:
-        raise MissingDependency("resmem", "resmem", "the default model 'resmem'")
+    source = published_weights_file()
     version = importlib.metadata.version("resmem")
     target = memo_home() / "bundles" / f"resmem-{version}"
     if (target / CONFIG).is_file():
         return read_bundle(target)
-    source = Path(spec.origin).parent / "model.pt"
-    if not source.is_file():
-        raise BundleError(f"{source}: the resmem package has no weights file (reinstall resmem)")
     log.info("building the resmem bundle from %s into %s (once)", source, target)
-    state = torch.load(source, map_location="cpu", weights_only=True)
-    return save_bundle(target, resmem_spec().with_(version=version), state)
+    return save_bundle(target, resmem_spec().with_(version=version), published_state())

@@ -9,62 +9,73 @@ the registry, never the reverse.
 Adding an architecture:
 
 1. write ``memo/models/<name>.py`` with a builder decorated by ``@register_model("<name>",
-   spec=<name>_spec, paper="...")`` (imports from ``memo.models.registry`` and
-   ``memo.models.spec`` only, plus shared parts such as ``memo.models.backbones``);
+   spec=<name>_spec, paper="...", recipe="video")`` (imports from ``memo.models.registry`` and
+   ``memo.models.spec`` only, plus shared parts such as ``memo.models.backbones``); ``recipe``
+   names how ``memo train`` trains it (:mod:`memo.trainer.recipe_api`; omit it for a model
+   that is not trained by memo), the other :class:`ModelEntry` fields say what else memo
+   needs to know of it;
 2. add ``"<name>",`` to ``BUILTIN`` in ``memo/models/__init__.py`` (one line).
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
-from memo.errors import BundleError
+from memo.errors import UnknownName
 from memo.models.spec import ModelSpec
+from memo.registry import Registry
 
 Builder = Callable[..., nn.Module]
 
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """An architecture: its builder and default spec, and what the rest of memo needs to know of it
+    (so that no code outside the model's module tests its name)."""
+
     name: str
     builder: Builder
-    default_spec: Callable[[], ModelSpec]
+    default_spec: Callable[..., ModelSpec]
     paper: str
+    #: the ``memo train`` recipe that trains it (:mod:`memo.trainer.recipe_api`); None: not trainable
+    recipe: str | None = None
+    #: a note of the architecture's row in ``memo models``
+    note: str = ""
+    #: arch args -> arch args to profile the default configuration with (e.g. sizes of fitted buffers)
+    profile_args: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    #: spec -> the extra ``--explain`` columns of a bundle of this architecture
+    contribution_columns: Callable[[ModelSpec], list[str]] | None = None
+    #: module -> None: the weights training starts from (default: the builder's initialisation)
+    initial_weights: Callable[[nn.Module], None] | None = None
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
+MODELS: Registry[ModelEntry] = Registry("architecture")
 
 
 def register_model(
-    name: str, *, spec: Callable[[], ModelSpec], paper: str = ""
+    name: str, *, spec: Callable[..., ModelSpec], paper: str = "", **about: Any
 ) -> Callable[[Builder], Builder]:
-    """Register ``builder(**arch_args) -> nn.Module`` under ``name``.
+    """Register ``builder(**arch_args) -> nn.Module`` under ``name``; ``about``: the other fields of
+    :class:`ModelEntry` (``recipe``, ``note``, ...). A name registered before is refused.
 
     The module's ``forward`` takes the spec's inputs as keyword tensors and returns a
     dict with one tensor per output, shaped ``(rows,)``.
     """
 
     def decorate(builder: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = ModelEntry(name, builder, spec, paper)
+        MODELS.add(name, ModelEntry(name, builder, spec, paper, **about))
         return builder
 
     return decorate
 
 
 def get_entry(name: str) -> ModelEntry:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(_REGISTRY))}"
-        raise BundleError(f"unknown architecture {name!r}{hint}") from None
+    """The entry of ``name``; :class:`~memo.errors.UnknownName` (a BundleError) with close matches."""
+    return MODELS.get(name)
 
 
 def create_model(name: str, **arch_args: Any) -> nn.Module:
@@ -73,4 +84,15 @@ def create_model(name: str, **arch_args: Any) -> nn.Module:
 
 
 def list_models() -> list[str]:
-    return sorted(_REGISTRY)
+    return MODELS.names()
+
+
+__all__ = [
+    "MODELS",
+    "ModelEntry",
+    "UnknownName",
+    "create_model",
+    "get_entry",
+    "list_models",
+    "register_model",
+]

@@ -12,11 +12,15 @@ ICCV 2019): score each sampled frame, average the frame scores.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet152
 
+from memo.errors import BundleError, MissingDependency
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 
@@ -95,9 +99,33 @@ class ResMem(nn.Module):
         return {"score": torch.sigmoid(self.fc12(self.embed(frames))).squeeze(1)}
 
 
+def published_weights_file() -> Path:
+    """The ``resmem`` package's weight file (``model.pt``); MissingDependency when not installed."""
+    spec = importlib.util.find_spec("resmem")
+    if spec is None or not spec.origin:
+        raise MissingDependency("resmem", "resmem", "the default model 'resmem'")
+    source = Path(spec.origin).parent / "model.pt"
+    if not source.is_file():
+        raise BundleError(f"{source}: the resmem package has no weights file (reinstall resmem)")
+    return source
+
+
+def published_state() -> dict[str, torch.Tensor]:
+    """The package's published weights, read with ``weights_only=True`` (tensors only, no code)."""
+    return torch.load(published_weights_file(), map_location="cpu", weights_only=True)
+
+
+def start_from_published(model: nn.Module) -> None:
+    """``memo train --model resmem`` fine-tunes from the package's published weights."""
+    model.load_state_dict(published_state())
+
+
 @register_model(
     "resmem",
     spec=resmem_spec,
+    recipe="video",
+    note="the VideoMem paper's frame-averaged image-memorability baseline (Cohendet et al., ICCV 2019)",
+    initial_weights=start_from_published,
     paper="Needell & Bainbridge, Computational Brain & Behavior 2022; averaged over frames it is the "
     "frame baseline of Cohendet et al., ICCV 2019 (VideoMem)",
 )

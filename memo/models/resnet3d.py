@@ -31,11 +31,11 @@ import torch
 from torch import nn
 from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, Conv3DSimple
 
-from memo.models.frame_trunk import _init
 from memo.models.local_weights import LoadReport, load_into
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.stages import Stage, StagedModel, recipe_json
+from memo.models.trunks import init_like_torchvision
 
 VARIANTS = ("r3d_18", "r2plus1d_18")
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
@@ -133,7 +133,7 @@ class VideoTrunk(nn.Module):
             inplanes = planes
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.out_channels = inplanes
-        _init(self)
+        init_like_torchvision(self)
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         x = self.stem(clip)
@@ -170,6 +170,7 @@ class ResNet3D(StagedModel):
     "resnet3d",
     spec=resnet3d_spec,
     paper="Cohendet et al., ICCV 2019 (VideoMem baseline); trunks: Tran et al., CVPR 2018 (torchvision)",
+    recipe="video",
 )
 def build_resnet3d(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision r3d_18 / r2plus1d_18 file (not stored in the bundle)."""

@@ -161,6 +161,7 @@ class SemanticEmbedding(StagedModel):
     "semantic-embedding",
     spec=semantic_spec,
     paper="Cohendet et al., ICCV 2019 (VideoMem semantic embedding model + attention)",
+    recipe="video",
 )
 def build_semantic(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision ResNet file for the trunk (not stored in the bundle)."""

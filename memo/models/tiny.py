@@ -66,6 +66,6 @@ class FrameCNN(nn.Module):
         return {"cam": torch.einsum("c,bchw->bhw", self.head.weight[0], fmap)}
 
 
-@register_model("framecnn", spec=framecnn_spec, paper="memo's own small baseline")
+@register_model("framecnn", spec=framecnn_spec, paper="memo's own small baseline", recipe="video")
 def build_framecnn(width: int = 16) -> nn.Module:
     return FrameCNN(width=width)

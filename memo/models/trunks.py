@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from memo.errors import BundleError
+from memo.models.weights import load_weights, read_weights_file  # noqa: F401  (read_weights_file: old import path)
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +120,19 @@ def _small_2d(width: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def init_like_torchvision(module: nn.Module) -> None:
+    """torchvision ResNets' initialisation (He normal, fan-out convs; BatchNorm 1 and 0), so a
+    random trunk keeps its signal. The one init of every trunk memo builds."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.Conv3d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm3d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+
+
 def _kaiming(body: nn.Module) -> nn.Module:
-    """torchvision ResNets' conv init (He normal, fan-out), so a random small trunk keeps its signal."""
-    for layer in body.modules():
-        if isinstance(layer, nn.Conv2d | nn.Conv3d):
-            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+    init_like_torchvision(body)
     return body
 
 
@@ -178,47 +187,13 @@ def build_clip_trunk(name: str = "r3d_18", width: int = 16, frozen: bool = False
     return FrozenAware(net, dim, frozen)
 
 
-def read_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors from a safetensors file or a tensors-only ``torch.save`` file (never unpickles code)."""
-    path = Path(path)
-    if not path.is_file():
-        raise BundleError(f"{path}: backbone weights file not found")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # safetensors and torch raise their own error types
-        raise BundleError(f"{path}: unreadable weights file ({str(exc).splitlines()[0]})") from exc
-    for key in ("state_dict", "model"):  # common checkpoint layouts
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise BundleError(f"{path}: not a flat dict of tensors")
-    return state
-
-
 def load_trunk_weights(trunk: FrozenAware, path: str | Path, prefix: str = "") -> int:
-    """Copy the tensors of ``path`` that fit ``trunk`` (keys of a full torchvision model work).
-
-    ``prefix`` is stripped from the file's keys first (e.g. ``"features."`` for ResMem).
-    Returns how many tensors were loaded; raises when none of the trunk's tensors is there.
-    """
-    state = {k.removeprefix(prefix): v for k, v in read_weights_file(path).items()}
-    own = trunk.body.state_dict()
-    wanted = {k: v for k, v in state.items() if k in own}
-    bad = [k for k, v in wanted.items() if v.shape != own[k].shape]
-    if bad:
-        raise BundleError(
-            f"{path}: {bad[0]} has shape {tuple(wanted[bad[0]].shape)}, the trunk needs {tuple(own[bad[0]].shape)}"
-        )
-    missing = [k for k in own if k not in wanted and not k.endswith("num_batches_tracked")]
-    if not wanted or missing:
-        raise BundleError(f"{path}: {len(missing)} trunk tensors missing, e.g. {missing[0]!r}")
-    trunk.body.load_state_dict(wanted, strict=False)
-    log.info("loaded %d trunk tensors from %s", len(wanted), path)
-    return len(wanted)
+    """Copy the tensors of ``path`` into ``trunk`` (keys of a full torchvision model work):
+    :func:`memo.models.weights.load_weights` with ``prefix`` stripped from the file's keys first
+    (e.g. ``"features."`` for ResMem). Returns how many tensors were loaded."""
+    report = load_weights(trunk.body, path, prefixes=(prefix,) if prefix else ())
+    log.info("loaded %d trunk tensors from %s", report.loaded, path)
+    return report.loaded
 
 
 def _load_resmem_trunk(body: nn.Module) -> None:

@@ -244,6 +244,6 @@ def vmemnet_spec(
     )
 
 
-@register_model("vmemnet", spec=vmemnet_spec, paper="Lu et al., VMemNet, IEEE TMM 2023")
+@register_model("vmemnet", spec=vmemnet_spec, paper="Lu et al., VMemNet, IEEE TMM 2023", recipe="video")
 def build_vmemnet(**arch_args: Any) -> nn.Module:
     return VMemNet(**arch_args)

@@ -18,7 +18,7 @@ import numpy as np
 from memo.errors import BackendUnavailable
 from memo.models.bundle import Bundle
 from memo.runtime.artifacts import missing_artifact
-from memo.runtime.base import Session, get_backend, register_backend
+from memo.runtime.base import Session, get_backend
 from memo.runtime.options import DEFAULT_OPTIONS, LoadOptions, check_load_options
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ class AutoSession:
         return self.inner.run(inputs)
 
 
-@register_backend("auto")
 class AutoBackend:
     name = "auto"
     # What the backends it chooses from take; a backend that does not take a given option is skipped.

@@ -10,8 +10,6 @@ TensorRT is a new module, not a new branch in the callers. How to load is one ty
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -19,6 +17,7 @@ import numpy as np
 
 from memo.errors import BackendUnavailable
 from memo.models.bundle import Bundle
+from memo.registry import Registry
 from memo.runtime.options import DEFAULT_OPTIONS, LoadOptions, check_load_options
 
 
@@ -40,41 +39,38 @@ class Backend(Protocol):
     def load(self, bundle: Bundle, device: str, options: LoadOptions) -> Session: ...
 
 
-# name -> module that registers it; imported lazily so optional packages stay optional.
-_MODULES = {
-    "torch": "memo.runtime.torch_backend",
-    "onnx": "memo.runtime.onnx_backend",
-    "trt": "memo.runtime.trt_backend",
-    "auto": "memo.runtime.auto_backend",
-}
-_BACKENDS: dict[str, Backend] = {}
+# name -> "module:Class" of the backend; imported on first use so optional packages stay optional.
+BACKENDS: Registry[Backend] = Registry(
+    "backend",
+    lazy={
+        "torch": "memo.runtime.torch_backend:TorchBackend",
+        "onnx": "memo.runtime.onnx_backend:OnnxBackend",
+        "trt": "memo.runtime.trt_backend:TrtBackend",
+        "auto": "memo.runtime.auto_backend:AutoBackend",
+    },
+)
 
 
 def register_backend(name: str) -> Callable[[type], type]:
-    """Class decorator of a backend module; the module must also be listed in ``_MODULES``."""
+    """Class decorator of a backend *outside* memo (the built-in ones are declared in
+    :data:`BACKENDS`): registers an instance under ``name``; a known name is refused."""
 
     def decorate(cls: type) -> type:
-        if name in _BACKENDS:
+        if name in BACKENDS:
             raise ValueError(f"backend {name!r} is already registered")
-        _BACKENDS[name] = cls()
+        BACKENDS.add(name, cls())
         return cls
 
     return decorate
 
 
 def backend_names() -> list[str]:
-    return list(_MODULES)
+    return BACKENDS.names()
 
 
 def get_backend(name: str) -> Backend:
-    if name not in _BACKENDS:
-        module = _MODULES.get(name)
-        if module is None:
-            close = difflib.get_close_matches(name, _MODULES, n=2)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise BackendUnavailable(f"unknown backend {name!r} (known: {', '.join(_MODULES)}){hint}")
-        importlib.import_module(module)
-    return _BACKENDS[name]
+    """The backend ``name``; :class:`~memo.errors.UnknownName` (a BackendUnavailable) when unknown."""
+    return BACKENDS.get(name)
 
 
 def resolve_device(device: str) -> str:
@@ -92,7 +88,7 @@ def resolve_device(device: str) -> str:
 def available_backends(device: str = "cpu") -> dict[str, str | None]:
     """Every known backend -> ``None`` if usable on ``device``, else the reason."""
     out: dict[str, str | None] = {}
-    for name in _MODULES:
+    for name in BACKENDS.names():
         try:
             out[name] = get_backend(name).unavailable_reason(device)
         except (ImportError, BackendUnavailable) as exc:

@@ -25,7 +25,6 @@ import numpy as np
 from memo.errors import BackendUnavailable, MissingDependency
 from memo.models.bundle import Bundle
 from memo.runtime.artifacts import require_artifact
-from memo.runtime.base import register_backend
 from memo.runtime.options import DEFAULT_OPTIONS, LoadOptions
 
 log = logging.getLogger(__name__)
@@ -161,7 +160,6 @@ def _gpu_session_options(ort: Any, threads: int | None) -> Any:
     return options
 
 
-@register_backend("onnx")
 class OnnxBackend:
     name = "onnx"
     options = frozenset({"precision", "threads", "path", "tensorrt_ep"})

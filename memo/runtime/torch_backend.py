@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from memo.models.bundle import Bundle
-from memo.runtime.base import register_backend
 from memo.runtime.options import DEFAULT_OPTIONS, LoadOptions
 
 
@@ -60,7 +59,6 @@ class TorchSession:
         return value.to(self._dtype) if value.is_floating_point() else value
 
 
-@register_backend("torch")
 class TorchBackend:
     name = "torch"
     options = frozenset({"precision", "threads"})

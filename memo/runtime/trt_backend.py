@@ -23,7 +23,6 @@ import numpy as np
 from memo.errors import BundleError
 from memo.formats import export_command, get_format
 from memo.models.bundle import Bundle
-from memo.runtime.base import register_backend
 from memo.runtime.engine_meta import check_engine, current_gpu
 from memo.runtime.options import DEFAULT_OPTIONS, LoadOptions
 
@@ -126,7 +125,6 @@ def _torch_dtype(trt: Any, torch: Any, dtype: Any) -> Any:
     return table[dtype]
 
 
-@register_backend("trt")
 class TrtBackend:
     name = "trt"
     options = frozenset({"precision"})

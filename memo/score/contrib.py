@@ -28,17 +28,12 @@ def explainable(module: torch.nn.Module) -> bool:
 
 
 def contribution_columns(bundle: Bundle) -> list[str]:
-    """The extra columns of ``--explain`` for ``bundle`` (empty for a model without contributions)."""
-    tiers = getattr(bundle.spec, "arch_args", {}).get("modules")
-    if bundle.spec.architecture != "m3s" or not tiers:
-        return []
-    from memo.models.m3s import TIERS
+    """The extra columns of ``--explain`` for ``bundle`` (empty for a model without contributions):
+    named by the architecture's registry entry."""
+    from memo.models.registry import get_entry
 
-    order = [t for t in TIERS if t in tiers]
-    outputs = list(bundle.spec.output_names)
-    if len(outputs) == 1:
-        return [f"contrib_{t}" for t in order]
-    return [f"contrib_{o}_{t}" for o in outputs for t in order]
+    columns = get_entry(bundle.spec.architecture).contribution_columns
+    return columns(bundle.spec) if columns else []
 
 
 def check_explain(bundle: Bundle, backend: str) -> None:

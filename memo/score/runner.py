@@ -30,7 +30,7 @@ from memo.models.named import DEFAULT_MODEL, resolve_model
 from memo.models.spec import ModelSpec
 from memo.runtime.base import Session, load_session, resolve_device
 from memo.score.settings import check_resume, score_settings, sidecar_path, write_sidecar
-from memo.score.setup import check_numbers, check_output, check_side_inputs
+from memo.score.setup import check_fixed_frames, check_numbers, check_output, check_side_inputs
 from memo.score.sources import listed_inputs
 from memo.score.summary import ScoreSummary
 from memo.score.writers import ResultWriter, open_writer
@@ -143,6 +143,7 @@ def score_videos(
 
         session = ContributionSession(session, bundle)
     backend = str(getattr(session, "chosen", session.backend))  # auto -> what it picked
+    check_fixed_frames(bundle.path, options.num_frames, backend)
     log.info("scoring %d inputs with %s on %s/%s", len(paths), bundle.label, backend, session.device)
     keys = {_same_file_key(p) for p in paths}
     dropped: list[str] = []

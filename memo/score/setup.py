@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from memo.errors import BundleError, MemoError, OutputError
-from memo.models.spec import FROM_VIDEO, ModelSpec
+from memo.data.streams import check_stream_inputs
+from memo.errors import MemoError, OutputError
+from memo.models.spec import ModelSpec
 from memo.score.settings import sidecar_path
 from memo.score.writers import output_format
 
@@ -59,11 +60,32 @@ def _nearest_existing(folder: Path) -> Path:
 
 
 def check_side_inputs(spec: ModelSpec, providers: Mapping[str, Any]) -> None:
-    """A bundle with a text / features input needs ``--text`` / ``--features``: say so once."""
-    flags = {"text": "--text CAPTIONS.csv", "features": "--features PATH"}
-    for item in spec.inputs:
-        if item.stream not in FROM_VIDEO and item.stream not in providers:
-            raise BundleError(
-                f"model {spec.name!r} needs a {item.stream} input ({item.name!r}): "
-                f"give it with {flags.get(item.stream, '--' + item.stream)}"
+    """A bundle with a text / features input needs ``--text`` / ``--features``: the one check of
+    :func:`memo.data.streams.check_stream_inputs`, for callers that opened the providers."""
+    check_stream_inputs(spec, list(providers))
+
+
+def check_fixed_frames(bundle_dir: Path, num_frames: int | None, backend: str) -> None:
+    """Refuse ``--frames N`` when ``backend`` runs an exported graph fixed at another frame count
+    (``export.json``'s ``fixed_frames``, e.g. AMNetVid's ConvLSTM unrolled for 7 steps); called
+    once the backend is chosen, before any video is read."""
+    if num_frames is None or backend == "torch":
+        return
+    from memo.export.record import read_records
+    from memo.export.shapes import fixed_frames
+    from memo.models.bundle import read_bundle
+
+    bundle = read_bundle(bundle_dir)  # as saved: the spec before --frames
+    # every export of a bundle is traced from its spec: one record says it (older exports: the spec)
+    recorded = [
+        r["fixed_frames"]
+        for r in read_records(bundle).values()
+        if isinstance(r, dict) and "fixed_frames" in r
+    ]
+    fixed = recorded[0] if recorded else fixed_frames(bundle.spec)
+    for name, count in fixed.items():
+        if count != num_frames:
+            raise MemoError(
+                f"--frames {num_frames}: the {backend} export of {bundle.spec.name!r} is fixed at {count} frames "
+                f"of input {name!r} (export.json); drop --frames or score with --backend torch"
             )

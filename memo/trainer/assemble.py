@@ -1,4 +1,4 @@
-"""Step 4 of the recipe: the final heads (and a frozen backbone or fine-tuned encoder) become one bundle.
+"""Step 4 of the fusion-head recipe (:mod:`memo.trainer.vector_recipe`): the final heads (and a frozen backbone or fine-tuned encoder) become one bundle.
 
 The bundle is a ``fusion-mlp`` whose ensemble members are the final heads; its weights are
 the members' state dicts renamed to ``members.<m>.*`` plus, for a keyframes input, the
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import torch
 
+from memo.data.video_features import backbone_state
 from memo.models.bundle import Bundle, save_bundle
+from memo.models.fusion import fusion_spec
 from memo.models.spec import ModelSpec
 from memo.trainer.final import FinalResult
 from memo.trainer.options import TrainOptions
@@ -21,8 +23,6 @@ from memo.trainer.prepare import Prepared, Vectors
 
 
 def model_spec(options: TrainOptions, vectors: Vectors, means: list[float], members: int) -> ModelSpec:
-    from memo.models.fusion import fusion_spec
-
     inputs = {k: {kk: vv for kk, vv in v.items() if kk != "log"} for k, v in vectors.input_info.items()}
     spec = fusion_spec(
         inputs,
@@ -52,8 +52,6 @@ def merged_weights(options: TrainOptions, final: FinalResult) -> dict[str, torch
         for key, value in member.items():
             state_dict[key.replace("members.0.", f"members.{m}.", 1)] = value
     if "keyframes" in options.inputs:
-        from memo.data.video_features import backbone_state
-
         for key, value in backbone_state(options.video_backbone, options.backbone_weights).items():
             state_dict[f"backbone.{key}"] = value
     return state_dict
@@ -62,10 +60,6 @@ def merged_weights(options: TrainOptions, final: FinalResult) -> dict[str, torch
 def assemble_bundle(options: TrainOptions, prepared: Prepared, final: FinalResult, folder: Path) -> Bundle:
     """Write the bundle to ``folder`` and check that it loads."""
     assert prepared.vectors is not None
-    if options.model == "m3s":
-        from memo.trainer.m3s_recipe import assemble_m3s
-
-        return assemble_m3s(options, prepared, final, folder)
     means = [float(prepared.data.targets[t].mean()) for t in options.targets]
     spec = model_spec(options, prepared.vectors, means, options.ensemble)
     bundle = save_bundle(folder, spec, merged_weights(options, final))

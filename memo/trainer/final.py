@@ -1,12 +1,13 @@
-"""Step 3 of the recipe: the final heads, trained on *all* labelled items.
+"""Step 3 of every recipe, continued: the final members, trained on *all* labelled items.
 
-After a protocol, each final head trains for the folds' mean best epoch count with no early
+After a protocol, each final member trains for the folds' mean best epoch count with no early
 stopping (nothing is left to stop on). Without a protocol, it early-stops on the seeded
 inner validation split instead.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -14,11 +15,12 @@ import numpy as np
 import torch
 
 from memo.trainer.checkpoint import Checkpoint
-from memo.trainer.crossval import CrossValResult, EpochHook, train_member
+from memo.trainer.crossval import CrossValResult, EpochHook
 from memo.trainer.engine import FitConfig
 from memo.trainer.options import TrainOptions
 from memo.trainer.prepare import Prepared
 from memo.trainer.protocols import inner_val
+from memo.trainer.recipe_api import Recipe
 
 FINAL_SEED = 999  # added to each member's seed offset for the final heads
 
@@ -44,13 +46,14 @@ def final_config(options: TrainOptions, crossval: CrossValResult) -> tuple[FitCo
 
 
 def train_final(
+    recipe: Recipe,
     options: TrainOptions,
     prepared: Prepared,
     crossval: CrossValResult,
     ckpt: Checkpoint,
     hook: EpochHook | None = None,
 ) -> FinalResult:
-    """Train ``options.ensemble`` final heads on every labelled item."""
+    """Train ``options.ensemble`` final members on every labelled item."""
     cfg, rule = final_config(options, crossval)
     result = FinalResult([], cfg, rule, [])
     all_index = np.arange(len(prepared.data))
@@ -63,8 +66,10 @@ def train_final(
             fit_index, val_index = inner_val(all_index, options.inner_val, seed)
             val_index = val_index if val_index.size else None
         on_epoch = hook(phase, cfg.epochs) if hook else None
+        resumed_at = _resumed_epoch(ckpt, phase)
+        started = time.perf_counter()
         # transform_index: an m3s bundle's heads share transforms fitted on every labelled item
-        model, state = train_member(
+        model, state = recipe.fit_member(
             phase,
             options,
             prepared,
@@ -76,12 +81,22 @@ def train_final(
             on_epoch,
             transform_index=all_index,
         )
-        head = model.head if options.finetune_text else model
-        result.members.append({k: v.detach().cpu() for k, v in head.state_dict().items()})
-        result.info.append({"epochs": state.epoch, "best_epoch": state.best_epoch})
+        info: dict[str, Any] = {"epochs": state.epoch, "best_epoch": state.best_epoch}
+        if recipe.speed_unit and state.epoch > resumed_at:  # training speed, with any validation pass
+            seconds = time.perf_counter() - started
+            info[recipe.speed_unit] = round(fit_index.size * (state.epoch - resumed_at) / seconds, 2)
+            info["validated_each_epoch"] = val_index is not None and val_index.size >= 2
+        result.members.append(recipe.member_weights(model, options))
+        result.info.append(info)
         result.curves[phase] = state.history
         result.model = model
         ckpt.complete(
             phase, {"best_epoch": state.best_epoch, "epochs_run": state.epoch, "history": state.history}
         )
     return result
+
+
+def _resumed_epoch(ckpt: Checkpoint, phase: str) -> int:
+    """The epochs of ``phase`` the checkpoint already holds (0 on a fresh start)."""
+    current = ckpt.data.get("current") or {}
+    return int(current["fit"]["epoch"]) if current.get("phase") == phase else 0

@@ -1,15 +1,16 @@
-"""The recipe's M3-S path (``memo train --model m3s``): tier vectors, per-split fitting, the bundle.
+"""The ``m3s`` recipe (``memo train --model m3s``): tier vectors, per-split fitting, the bundle.
 
-The recipe's steps stay the same (:mod:`memo.trainer.recipe`); this module supplies what is
-M3-S specific, called from a few hooks:
+:class:`M3SRecipe` is a :class:`~memo.trainer.vector_recipe.VectorHeadRecipe` (members train
+on cached per-item vectors); what is M3-S specific:
 
-* :func:`m3s_vectors` (step 1) — the *raw* tier vectors of every item, computed once:
+* :func:`check_m3s_options` (step 1) — ``--model-arg`` keys and the tiers' sources;
+* :func:`m3s_vectors` (step 2) — the *raw* tier vectors of every item, computed once:
   ``mid`` / ``high`` from the precomputed inputs (``features``: e.g. VideoMem's COCO-80
   class scores; ``text``: cached caption or title embeddings) or from the video through
   a frozen trunk, ``low`` from memo's ``lowlevel`` stream. These are
   :meth:`memo.models.m3s.M3S.raw_vectors`, i.e. what the model computes before anything
   fitted on a training set is applied.
-* :func:`m3s_member` (steps 2-3) — a fresh model whose training-set transforms
+* :func:`m3s_member` (step 3) — a fresh model whose training-set transforms
   (:func:`memo.models.m3s_fit.fit_m3s`: PCA, t-SNE + DBSCAN clusters, kNN bank, standardisation)
   are fitted on the items the head trains on — the fold's training part minus its inner
   validation items in cross-validation, every labelled item for the final bundle — so no
@@ -35,10 +36,21 @@ import numpy as np
 import torch
 
 from memo.data.datasets import LabelledSet
+from memo.data.inputs import prepare_video
+from memo.data.text import default_cache_dir
+from memo.data.vector_cache import VectorCache, weights_identity
+from memo.data.video_features import backbone_state
 from memo.errors import InputError
 from memo.models.bundle import Bundle, save_bundle
+from memo.models.m3s import M3S, m3s_spec
+from memo.models.m3s_fit import fit_m3s, spec_with_fit
+from memo.models.registry import create_model
 from memo.models.spec import ModelSpec
+from memo.trainer.final import FinalResult
 from memo.trainer.options import TrainOptions, refuse_fusion_head_flags
+from memo.trainer.prepare import Prepared, ProgressFn, Vectors, build_vectors, make_splits
+from memo.trainer.recipe_api import register_recipe
+from memo.trainer.vector_recipe import VectorHeadRecipe
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +83,6 @@ def sources(options: TrainOptions) -> dict[str, str]:
 
 def check_m3s_options(options: TrainOptions) -> None:
     """Everything about an m3s run that can be checked before any work."""
-    from memo.models.m3s import m3s_spec
-
     unknown = sorted(set(options.model_args) - SPEC_KEYS - FIT_KEYS - WEIGHT_KEYS)
     if unknown:
         known = ", ".join(sorted(SPEC_KEYS | FIT_KEYS | WEIGHT_KEYS))
@@ -130,8 +140,6 @@ def trunk_weights(options: TrainOptions, tier: str) -> Any:
 
 def load_trunks(model: torch.nn.Module, options: TrainOptions) -> None:
     """Load the user's (or the ``resmem`` package's) weights into the model's frozen trunks."""
-    from memo.data.video_features import backbone_state
-
     for tier, source in sources(options).items():
         trunk = getattr(model, f"{tier}_trunk", None)
         if trunk is None or source in ("tiny", "tiny3d"):
@@ -143,23 +151,16 @@ def load_trunks(model: torch.nn.Module, options: TrainOptions) -> None:
         model.load_trunk(tier, _TRUNK_STATES[key])  # type: ignore[operator]
 
 
-def m3s_vectors(data: LabelledSet, options: TrainOptions, progress: Any = None) -> Any:
-    """The raw tier vectors of every item (:class:`memo.trainer.prepare.Vectors`, keys
-    ``low`` ``(N, T, D)``, ``mid``, ``high``), and the unfitted spec in ``input_info``."""
-    from memo.models.m3s import M3S
-    from memo.models.m3s import m3s_spec as make_spec
-    from memo.models.registry import create_model
-    from memo.trainer.prepare import Vectors, build_vectors
-
+def m3s_vectors(
+    data: LabelledSet, options: TrainOptions, progress: ProgressFn | None = None
+) -> tuple[Vectors, ModelSpec]:
+    """The raw tier vectors of every item (keys ``low`` ``(N, T, D)``, ``mid``, ``high``) and the
+    unfitted spec of the model."""
     kinds = [k for k in options.inputs if k in PRECOMPUTED]
-    base = (
-        build_vectors(data, replace(options, model="fusion-mlp", inputs=kinds), progress)
-        if kinds
-        else Vectors({}, None, {})
-    )
+    base = build_vectors(data, replace(options, inputs=kinds), progress) if kinds else Vectors({}, None, {})
     dims: dict[str, Any] = {k: int(v.shape[1]) for k, v in base.per_item.items()}
     dims["features_log"] = bool(base.input_info.get("features", {}).get("log"))
-    spec = make_spec(**spec_args(options, dims))
+    spec = m3s_spec(**spec_args(options, dims))
     model = create_model("m3s", **spec.arch_args)
     assert isinstance(model, M3S)
     load_trunks(model, options)
@@ -175,7 +176,7 @@ def m3s_vectors(data: LabelledSet, options: TrainOptions, progress: Any = None) 
     # caption sampling (--caption-sampling random) acts on the tier fed by the text input
     text_tier = next((t for t, src in sources(options).items() if src == "text" and t in raw), None)
     captions = base.captions if text_tier else None
-    return Vectors(raw, captions, {}, base.extraction, model_spec=spec, caption_key=text_tier or "text")
+    return Vectors(raw, captions, {}, base.extraction, caption_key=text_tier or "text"), spec
 
 
 def _video_raw(
@@ -186,10 +187,6 @@ def _video_raw(
     Each video's vectors are cached on disk (:class:`memo.data.vector_cache.VectorCache`, keyed
     by the tiers' sampling, preprocessing, trunks and trunk weights), so a rerun, a resumed run
     or another ablation over the same videos does not decode them or run the trunks again."""
-    from memo.data.inputs import prepare_video
-    from memo.data.text import default_cache_dir
-    from memo.data.vector_cache import VectorCache
-
     if data.videos is None or any(v is None for v in data.videos):
         raise InputError(
             f"{data.source or data.name}: m3s tiers from video need every item's video (--videos)"
@@ -216,8 +213,6 @@ def _video_raw(
 
 def _cache_settings(spec: ModelSpec, options: TrainOptions) -> dict[str, Any]:
     """What a video's raw tier vectors depend on: the inputs, the tiers' arch args, the trunk weights."""
-    from memo.data.vector_cache import weights_identity
-
     args = spec.arch_args
     weights = {tier: weights_identity(trunk_weights(options, tier)) for tier in ("mid", "high")}
     return {
@@ -238,13 +233,12 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def m3s_member(options: TrainOptions, vectors: Any, fit_index: np.ndarray) -> torch.nn.Module:
-    """A model with its transforms fitted on ``fit_index`` (and a fresh head); ``model.memo_spec``
-    is the fitted spec. Seed torch before calling: the head is initialised here."""
-    from memo.models.m3s_fit import fit_m3s, spec_with_fit
-    from memo.models.registry import create_model
-
-    spec = vectors.model_spec
+def m3s_member(
+    options: TrainOptions, spec: ModelSpec, vectors: Vectors, fit_index: np.ndarray
+) -> torch.nn.Module:
+    """A model of the unfitted ``spec`` with its transforms fitted on ``fit_index`` (and a fresh
+    head); ``model.memo_spec`` is the fitted spec. Seed torch before calling: the head is
+    initialised here."""
     model = create_model("m3s", **spec.arch_args)
     load_trunks(model, options)
     fit_args = {k: v for k, v in options.model_args.items() if k in FIT_KEYS}
@@ -257,13 +251,13 @@ def m3s_member(options: TrainOptions, vectors: Any, fit_index: np.ndarray) -> to
 RANK_ONLY_LOSSES = ("spearman", "ranking")  # losses that leave the scale of the scores free
 
 
-def assemble_m3s(options: TrainOptions, prepared: Any, final: Any, folder: Path) -> Bundle:
+def assemble_m3s(options: TrainOptions, prepared: Prepared, final: FinalResult, folder: Path) -> Bundle:
     """The final model (fitted buffers, head(s) and trunk weights) as an ``m3s`` bundle; loaded
     back strictly. With ``--ensemble N`` the N final heads share one set of fitted transforms
     (all fitted on every labelled item with the run's seed) and the bundle averages them.
     After a rank-only loss the outputs are calibrated (:func:`calibrate`)."""
     assert final.model is not None
-    spec: ModelSpec = final.model.memo_spec
+    spec: ModelSpec = final.model.memo_spec  # type: ignore[assignment]
     state = final.members[0]
     if len(final.members) > 1:
         spec = spec.with_(arch_args={**spec.arch_args, "heads": len(final.members)})
@@ -276,7 +270,7 @@ def assemble_m3s(options: TrainOptions, prepared: Any, final: Any, folder: Path)
 
 
 def calibrate(
-    spec: ModelSpec, state: dict[str, torch.Tensor], prepared: Any, targets: list[str]
+    spec: ModelSpec, state: dict[str, torch.Tensor], prepared: Prepared, targets: list[str]
 ) -> tuple[ModelSpec, dict[str, torch.Tensor]]:
     """Put a rank-trained model's scores on the label scale without changing their order.
 
@@ -286,10 +280,9 @@ def calibrate(
     ``a * p + b`` (``a > 0``: ranks, and so every Spearman figure, are unchanged), fitted by
     least squares of the labels on the final model's predictions of its training items and
     stored as the buffers ``out_scale`` / ``out_shift``."""
-    from memo.models.registry import create_model
-
     model = create_model("m3s", **spec.arch_args).eval()
     model.load_state_dict(state, strict=True)
+    assert prepared.vectors is not None
     per_item = prepared.vectors.per_item
     n = len(prepared.data)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in targets}
@@ -333,3 +326,32 @@ def _stack_heads(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tens
         if k.startswith("head.")
     }
     return shared | heads
+
+
+@register_recipe("m3s")
+class M3SRecipe(VectorHeadRecipe):
+    """M3-S: members are m3s models whose transforms are fitted on each member's training items."""
+
+    name = "m3s"
+
+    def check_options(self, options: TrainOptions) -> None:
+        check_m3s_options(options)
+
+    def vectors(
+        self, data: LabelledSet, options: TrainOptions, progress: ProgressFn | None = None
+    ) -> Vectors:
+        return m3s_vectors(data, options, progress)[0]
+
+    def build(self, prepared: Prepared, options: TrainOptions, progress: ProgressFn | None) -> None:
+        prepared.vectors, prepared.spec = m3s_vectors(prepared.data, options, progress)
+        prepared.splits = make_splits(prepared.data, options)
+
+    def new_member(
+        self, options: TrainOptions, prepared: Prepared, fit_index: np.ndarray, transform_index: np.ndarray
+    ) -> torch.nn.Module:
+        """Transforms fitted on the member's training items only (``transform_index``)."""
+        assert prepared.spec is not None and prepared.vectors is not None
+        return m3s_member(options, prepared.spec, prepared.vectors, transform_index)
+
+    def assemble(self, options: TrainOptions, prepared: Prepared, final: FinalResult, folder: Path) -> Bundle:
+        return assemble_m3s(options, prepared, final, folder)

@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from memo.errors import InputError, MemoError
+from memo.errors import InputError, MissingDependency
+from memo.runtime.base import resolve_device
 from memo.trainer.engine import DECAY, FitConfig
-from memo.trainer.video_options import VIDEO_MODELS, check_video_options
+from memo.trainer.recipe_api import recipe_for
 
 log = logging.getLogger(__name__)
 
@@ -275,41 +276,19 @@ def validate(options: TrainOptions) -> None:
         import importlib.util
 
         if importlib.util.find_spec("tensorboard") is None:
-            from memo.errors import MissingDependency
-
             raise MissingDependency("tensorboard", "tensorboard", "--tensorboard logging")
     if options.finetune_text and ("text" not in options.inputs or options.ensemble != 1):
         raise InputError("--finetune-text needs the text input and --ensemble 1 (one encoder per bundle)")
     if options.fit.device == "auto":
-        from memo.runtime.base import resolve_device
-
         options.fit.device = resolve_device("auto")
 
 
-#: Architectures ``memo train`` knows how to train (each recipe adds its own).
-TRAINABLE = {"fusion-mlp", "m3s", *VIDEO_MODELS}
-
-
 def _check_model(options: TrainOptions) -> None:
-    from memo.models.registry import get_entry
-
-    try:
-        get_entry(options.model)
-    except MemoError as exc:
-        raise InputError(f"--model: {exc}") from None
+    """The architecture is registered and trainable, and its recipe takes the options."""
+    recipe = recipe_for(options.model)
     if not isinstance(options.model_args, dict):
         raise InputError("model_args must be a table of architecture arguments")
-    if options.model not in TRAINABLE:
-        raise InputError(
-            f"--model {options.model}: memo train cannot train this architecture yet "
-            f"(trainable: {', '.join(sorted(TRAINABLE))})"
-        )
-    if options.model == "m3s":
-        from memo.trainer.m3s_recipe import check_m3s_options
-
-        check_m3s_options(options)
-    if options.model in VIDEO_MODELS:
-        check_video_options(options)
+    recipe.check_options(options)
 
 
 FUSION_HEAD_FLAGS = ("hidden", "dropout", "input_dropout")

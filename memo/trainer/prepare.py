@@ -1,8 +1,10 @@
-"""Step 1 of the recipe: load and check the data, turn each input into per-item vectors, make the splits.
+"""Step 2 of a recipe (:mod:`memo.trainer.recipe_api`): load and check the data, turn each input
+into per-item vectors, make the splits.
 
 Every input is reduced to one vector per item once, before any training: cached caption
 embeddings (``text``), precomputed features (``features``), cached frozen-backbone
-embeddings of keyframes (``keyframes``). The heads then train on these vectors only.
+embeddings of keyframes (``keyframes``). The vector-head recipes then train on these vectors
+only; the video recipe keeps the :class:`Prepared` record and decodes frames instead.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from typing import Any
 import numpy as np
 
 from memo.data.datasets import CheckReport, LabelledSet, check_dataset, load_csv, load_memento, load_videomem
+from memo.data.text import embed_caption_sets, encoder_dim, mean_by_owner
+from memo.data.video_features import embed_videos
 from memo.errors import InputError
+from memo.models.spec import ModelSpec
 from memo.trainer.options import TrainOptions
 from memo.trainer.protocols import Split, fold_file, holdout, kfold
+from memo.trainer.recipe_api import recipe_for
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +42,6 @@ class Vectors:
     captions: tuple[np.ndarray, np.ndarray] | None  # caption rows, owner (for caption sampling)
     input_info: dict[str, dict[str, Any]]  # input name -> spec info for fusion_spec
     extraction: dict[str, float] = field(default_factory=dict)
-    model_spec: Any = None  # the unfitted spec of a model built from these vectors (m3s)
     caption_key: str = "text"  # the per_item key the caption rows stand for (m3s: its text tier)
 
     @property
@@ -53,6 +58,7 @@ class Prepared:
     vectors: Vectors | None = None  # None after a --check
     splits: list[Split] = field(default_factory=list)
     test_data: LabelledSet | None = None
+    spec: ModelSpec | None = None  # the (unfitted) spec of the model trained, where the recipe builds it
 
 
 def load_dataset(options: TrainOptions, path: Path | None = None) -> LabelledSet:
@@ -89,24 +95,17 @@ def check(options: TrainOptions) -> Prepared:
 
 
 def prepare(options: TrainOptions, progress: ProgressFn | None = None) -> Prepared:
-    """Load and check the data, build the per-item vectors and the protocol's splits."""
-    prepared = check(options)
+    """Steps 2 of ``options.model``'s recipe: load and check the data, then (unless
+    ``options.check``) build its inputs and the protocol's splits. Call after ``validate``."""
+    recipe = recipe_for(options.model)
+    prepared = recipe.prepare(options, progress)
     if not options.check:
-        build(prepared, options, progress)
+        recipe.build(prepared, options, progress)
     return prepared
 
 
-def build(prepared: Prepared, options: TrainOptions, progress: ProgressFn | None = None) -> None:
-    """Fill in the per-item vectors and the splits of checked data (the long part: embeddings)."""
-    prepared.vectors = build_vectors(prepared.data, options, progress)
-    prepared.splits = make_splits(prepared.data, options)
-
-
 def build_vectors(data: LabelledSet, options: TrainOptions, progress: ProgressFn | None = None) -> Vectors:
-    if options.model == "m3s":
-        from memo.trainer.m3s_recipe import m3s_vectors
-
-        return m3s_vectors(data, options, progress)
+    """One vector per item of each of ``options.inputs`` (text, features, keyframes)."""
     vectors = Vectors({}, None, {})
     if "text" in options.inputs:
         _text_vectors(vectors, data, options, progress)
@@ -119,13 +118,11 @@ def build_vectors(data: LabelledSet, options: TrainOptions, progress: ProgressFn
             "log": _is_scores(data.features),
         }
     if "keyframes" in options.inputs:
-        from memo.data.video_features import embed_videos
-
         assert data.videos is not None
         stage = f"embedding {len(data)} videos with {options.video_backbone}"
         embedded, rate = embed_videos(
             [str(v) for v in data.videos], options.video_backbone, options.num_frames, options.backbone_weights,
-            options.cache_dir, options.fit.device, progress=_counts(progress, stage, "videos"),
+            options.cache_dir, options.fit.device, progress=stage_counts(progress, stage, "videos"),
         )  # fmt: skip
         name = INPUT_NAMES["keyframes"]
         vectors.per_item[name] = embedded
@@ -137,8 +134,6 @@ def build_vectors(data: LabelledSet, options: TrainOptions, progress: ProgressFn
 def _text_vectors(
     vectors: Vectors, data: LabelledSet, options: TrainOptions, progress: ProgressFn | None
 ) -> None:
-    from memo.data.text import embed_caption_sets, encoder_dim, mean_by_owner
-
     assert data.captions is not None
     if options.finetune_text:  # the item index: the encoder inside the model embeds the captions
         vectors.per_item["text"] = np.arange(len(data), dtype=np.float32)[:, None]
@@ -150,7 +145,7 @@ def _text_vectors(
             data.captions,
             options.text_encoder,
             options.cache_dir,
-            progress=_counts(progress, stage, "captions"),
+            progress=stage_counts(progress, stage, "captions"),
         )
         vectors.extraction["text_seconds"] = time.perf_counter() - started
         vectors.per_item["text"] = mean_by_owner(rows, owner, len(data))
@@ -159,7 +154,7 @@ def _text_vectors(
     vectors.input_info["text"] = {"stream": "text", "dim": dim, "encoder": options.text_encoder}
 
 
-def _counts(progress: ProgressFn | None, stage: str, unit: str) -> Callable[[int, int], None] | None:
+def stage_counts(progress: ProgressFn | None, stage: str, unit: str) -> Callable[[int, int], None] | None:
     """An embedding function's ``(done, total)`` callback as progress events of one stage."""
     if progress is None:
         return None

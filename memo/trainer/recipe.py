@@ -1,17 +1,20 @@
-"""``memo train``: one plain recipe (torchtune style) from a labelled dataset to a bundle.
+"""``memo train``: a plain recipe (torchtune style) from a labelled dataset to a bundle.
 
-The steps, each a module callable from Python:
+The model's registry entry names its recipe (:mod:`memo.trainer.recipe_api`: ``vector-head``
+for the fusion head, ``m3s``, ``video`` for the networks trained on frames); this module
+runs any recipe through the same steps:
 
-1. :func:`memo.trainer.prepare.prepare` — load the dataset and check it (``--check`` stops
-   here), build each input's per-item vectors once (cached caption embeddings, precomputed
-   features, cached frozen-backbone keyframe embeddings) and the protocol's splits;
-2. :func:`memo.trainer.crossval.cross_validate` — for each split (k folds, a fold file, or one
-   holdout), train ``ensemble`` heads with early stopping on a seeded inner validation split
-   of the training items, and predict the held-out items;
-3. :func:`memo.trainer.final.train_final` — train the final heads on *all* labelled items for
+1. :func:`memo.trainer.options.validate` — every option checked before any work, the
+   recipe's own checks included (:meth:`Recipe.check_options`);
+2. :meth:`Recipe.prepare` — load the dataset and check it (``--check`` stops here), then
+   :meth:`Recipe.build` — the inputs (per-item vectors, a frame cache) and the splits;
+3. :func:`memo.trainer.crossval.cross_validate` — for each split (k folds, a fold file, or one
+   holdout), train ``ensemble`` members (:meth:`Recipe.fit_member`) with early stopping on a
+   seeded inner validation split of the training items, and predict the held-out items;
+   :func:`memo.trainer.final.train_final` — the final members on *all* labelled items for
    the fold-averaged best number of epochs (without a protocol: early stopping instead);
-4. :func:`memo.trainer.assemble.assemble_bundle` — merge the heads into one bundle;
-5. :func:`memo.trainer.report.write_report` — evaluate ``--test``; write ``metrics.json``,
+4. :meth:`Recipe.assemble` — the final members as one bundle, loaded back strictly;
+5. :meth:`Recipe.report` — evaluate ``--test``; write ``metrics.json``,
    ``predictions.csv`` (``predictions_test.csv``) and plots.
 
 This module owns the run directory: its resume policy, ``options.json`` and the checkpoint.
@@ -30,16 +33,14 @@ from typing import Any
 import torch
 
 from memo.data.datasets import CheckReport
-from memo.errors import MemoError
+from memo.errors import MemoError, MissingDependency
 from memo.fsio import atomic_write_json
-from memo.trainer.assemble import assemble_bundle
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.crossval import cross_validate, epoch_hook, phase_plan
 from memo.trainer.final import train_final
 from memo.trainer.options import RECORD, TrainOptions, recorded, validate
-from memo.trainer.prepare import ProgressFn, build, check
-from memo.trainer.report import write_report
-from memo.trainer.video_options import VIDEO_MODELS
+from memo.trainer.prepare import ProgressFn
+from memo.trainer.recipe_api import recipe_for
 
 log = logging.getLogger(__name__)
 
@@ -78,22 +79,19 @@ def _run(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
     started = time.perf_counter()
     validate(options)
     options, ckpt = open_run(options)
-    if options.model in VIDEO_MODELS:  # networks trained end to end on frames
-        from memo.trainer.video_recipe import train_video
-
-        return train_video(options, ckpt, progress, started)
-    prepared = check(options)
+    recipe = recipe_for(options.model)
+    prepared = recipe.prepare(options, progress)
     if options.check:
         return TrainResult(options.output, None, {}, prepared.report, time.perf_counter() - started)
     out = options.output
     start_run(options, ckpt)
-    build(prepared, options, progress)
-    tb = _tensorboard(out) if options.tensorboard else None
+    recipe.build(prepared, options, progress)
+    tb = tensorboard_writer(out) if options.tensorboard else None
     hook = epoch_hook(phase_plan(prepared.splits, options), progress, tb)
-    crossval = cross_validate(options, prepared, ckpt, hook)
-    final = train_final(options, prepared, crossval, ckpt, hook)
-    bundle = assemble_bundle(options, prepared, final, out / "bundle")
-    metrics = write_report(out, options, prepared, crossval, final, bundle, time.perf_counter() - started)
+    crossval = cross_validate(recipe, options, prepared, ckpt, hook)
+    final = train_final(recipe, options, prepared, crossval, ckpt, hook)
+    bundle = recipe.assemble(options, prepared, final, out / "bundle")
+    metrics = recipe.report(out, options, prepared, crossval, final, bundle, time.perf_counter() - started)
     if tb is not None:
         tb.close()
     return TrainResult(out, bundle.path, metrics, prepared.report, time.perf_counter() - started)
@@ -145,11 +143,9 @@ def differing(saved: TrainOptions, given: TrainOptions) -> list[str]:
     return names
 
 
-def _tensorboard(out: Path):  # type: ignore[no-untyped-def]
+def tensorboard_writer(out: Path):  # type: ignore[no-untyped-def]
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        from memo.errors import MissingDependency
-
         raise MissingDependency("tensorboard", "tensorboard", "--tensorboard logging") from None
     return SummaryWriter(str(out / "tensorboard"))

@@ -10,6 +10,7 @@ only because it ran out of epochs: the report says so.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from memo.trainer.crossval import CrossValResult
 from memo.trainer.final import FinalResult
 from memo.trainer.metrics import evaluate, summarise
 from memo.trainer.options import TrainOptions, recorded
-from memo.trainer.prepare import Prepared, build_vectors
+from memo.trainer.prepare import Prepared, Vectors, build_vectors
+
+VectorsFn = Callable[[LabelledSet, TrainOptions], Vectors]
 
 
 def summary(options: TrainOptions, data: LabelledSet, crossval: CrossValResult) -> dict[str, Any]:
@@ -102,14 +105,15 @@ def metrics(
 
 
 def evaluate_bundle(
-    bundle: Bundle, test_data: LabelledSet, options: TrainOptions
+    bundle: Bundle, test_data: LabelledSet, options: TrainOptions, vectors_of: VectorsFn = build_vectors
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The final bundle's metrics and per-item predictions on a labelled test set."""
+    """The final bundle's metrics and per-item predictions on a labelled test set (``vectors_of``:
+    the recipe's per-item vectors of a data set, what the bundle's ``fuse`` reads)."""
     if options.finetune_text:  # embed the test captions with the bundle's own fine-tuned encoder
         from memo.trainer.finetune import ENCODER_DIR
 
         options = replace(options, finetune_text=False, text_encoder=str(bundle.path / ENCODER_DIR))
-    vectors = build_vectors(test_data, options)
+    vectors = vectors_of(test_data, options)
     module = bundle.build_module()
     with torch.inference_mode():
         feed = {k: torch.from_numpy(v).float() for k, v in vectors.per_item.items()}
@@ -141,11 +145,12 @@ def write_report(
     final: FinalResult,
     bundle: Bundle,
     seconds: float,
+    vectors_of: VectorsFn = build_vectors,
 ) -> dict[str, Any]:
     """Write ``metrics.json``, ``predictions.csv``, ``predictions_test.csv`` and the plots; return the metrics."""
     result = metrics(options, prepared, crossval, final)
     if prepared.test_data is not None:
-        result["test"], test_preds = evaluate_bundle(bundle, prepared.test_data, options)
+        result["test"], test_preds = evaluate_bundle(bundle, prepared.test_data, options, vectors_of)
         write_predictions(out / "predictions_test.csv", prepared.test_data, test_preds, options.targets)
     return write_outputs(out, options, prepared, crossval, final, result, seconds)
 

@@ -1,4 +1,6 @@
-"""Which architectures ``memo train`` trains end to end on video, and how (losses, stages).
+"""How the ``video`` recipe trains an architecture end to end (options, losses, stages).
+
+Which architectures it trains is said by their registry entries (``recipe="video"``).
 
 A video model's spec metadata says how it is trained: ``head_losses`` (model output -> loss
 name) and, for models whose paper trains in stages, ``recipe`` (a list of
@@ -13,26 +15,14 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from memo.data.decoders import resolve_decoder
 from memo.errors import InputError
+from memo.models.registry import get_entry
 from memo.models.spec import ModelSpec
+from memo.runtime.base import resolve_device
 from memo.trainer.engine import FitConfig
+from memo.trainer.options import refuse_fusion_head_flags
 from memo.trainer.video_fit import HeadLoss
-
-#: Architectures trained end to end on decoded frames (``memo train --model NAME``).
-VIDEO_MODELS = frozenset(
-    {
-        "amnet",
-        "amnet-mean",
-        "amnet-rnn",
-        "amnetvid",
-        "vmemnet",
-        "resnet3d",
-        "semantic-embedding",
-        "cnn-transformer",
-        "framecnn",
-        "resmem",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -55,7 +45,6 @@ def check_video_options(options: Any) -> None:
         raise InputError(f"--model {options.model}: --ensemble must be 1 (one network per bundle)")
     if options.finetune_text or options.decay_alpha:
         raise InputError(f"--model {options.model}: --finetune-text and --decay-alpha are fusion-mlp options")
-    from memo.trainer.options import refuse_fusion_head_flags
 
     refuse_fusion_head_flags(options)
     if options.accumulate < 1:
@@ -64,14 +53,10 @@ def check_video_options(options: Any) -> None:
         raise InputError("--workers must be 0 or more")
     if options.frame_cache_gb is not None and options.frame_cache_gb <= 0:
         raise InputError("--frame-cache-gb must be positive")
-    from memo.data.decoders import resolve_decoder
-    from memo.runtime.base import resolve_device
 
     resolve_decoder(options.decoder, resolve_device(options.fit.device))  # unknown or missing: refused now
     spec = build_spec(options.model, options.model_args)
     if options.backbone_weights is not None:
-        from memo.models.registry import get_entry
-
         params = inspect.signature(get_entry(options.model).builder).parameters
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         if "backbone_weights" not in params and not takes_any:
@@ -88,8 +73,6 @@ def check_video_options(options: Any) -> None:
 
 def build_spec(name: str, model_args: dict[str, Any]) -> ModelSpec:
     """The architecture's default spec with ``--model-arg`` overrides (a bad argument: InputError)."""
-    from memo.models.registry import get_entry
-
     entry = get_entry(name)
     try:
         return entry.default_spec(**model_args)

@@ -17,8 +17,6 @@ Two calls per decoder:
 from __future__ import annotations
 
 import bisect
-import difflib
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +26,7 @@ import numpy as np
 from memo.data.decode import VideoInfo
 from memo.errors import MemoError
 from memo.models.spec import Preprocess
+from memo.registry import Registry
 
 
 class DecoderError(MemoError):
@@ -82,28 +81,28 @@ def frame_indices(info: VideoInfo, times: Sequence[float], tolerance: float = 1e
     return [min(max(bisect.bisect_right(info.frame_times, t + tolerance) - 1, 0), last) for t in times]
 
 
-# name -> module that registers it; imported lazily so DALI stays optional.
-_MODULES = {"pyav": "memo.data.decoders.pyav", "dali": "memo.data.decoders.dali"}
-_DECODERS: dict[str, FrameDecoder] = {}
-DECODER_CHOICES: tuple[str, ...] = ("auto", "pyav", "dali")
+# name -> "module:Class" of the decoder; imported on first use so DALI stays optional.
+DECODERS: Registry[FrameDecoder] = Registry(
+    "decoder",
+    lazy={"pyav": "memo.data.decoders.pyav:PyAVDecoder", "dali": "memo.data.decoders.dali:DaliDecoder"},
+    also=("auto",),
+)
+DECODER_CHOICES: tuple[str, ...] = ("auto", *DECODERS.names())
 
 
 def register_decoder(name: str) -> Callable[[type], type]:
+    """Class decorator of a decoder *outside* memo (the built-in ones are declared in
+    :data:`DECODERS`): registers an instance under ``name``; a known name is refused."""
+
     def decorate(cls: type) -> type:
-        if name in _DECODERS:
+        if name in DECODERS:
             raise ValueError(f"decoder {name!r} is already registered")
-        _DECODERS[name] = cls()
+        DECODERS.add(name, cls())
         return cls
 
     return decorate
 
 
 def get_decoder(name: str) -> FrameDecoder:
-    if name not in _DECODERS:
-        module = _MODULES.get(name)
-        if module is None:
-            close = difflib.get_close_matches(name, DECODER_CHOICES, n=2)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise MemoError(f"unknown decoder {name!r} (one of {', '.join(DECODER_CHOICES)}){hint}")
-        importlib.import_module(module)
-    return _DECODERS[name]
+    """The decoder ``name``; :class:`~memo.errors.UnknownName` with close matches when unknown."""
+    return DECODERS.get(name)

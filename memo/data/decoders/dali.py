@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from memo.data.decode import VideoInfo
-from memo.data.decoders.base import DecodedFrames, DecoderError, FrameBatch, frame_indices, register_decoder
+from memo.data.decoders.base import DecodedFrames, DecoderError, FrameBatch, frame_indices
 from memo.data.decoders.dali_graph import CPU_CODECS, GPU_CODECS, GraphKey, build_pipeline, geometry
 from memo.data.decoders.rotation import display_rotation
 from memo.models.spec import Preprocess
@@ -58,7 +58,6 @@ def device_id(device: str) -> int | None:
     raise DecoderError(f"DALI decoder: unknown device {device!r} (use cpu, cuda or cuda:N)")
 
 
-@register_decoder("dali")
 class DaliDecoder:
     name = "dali"
 

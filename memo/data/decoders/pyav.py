@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from memo.data.decode import SampledFrames, VideoInfo, read_frames_at
-from memo.data.decoders.base import DecodedFrames, FrameBatch, register_decoder
+from memo.data.decoders.base import DecodedFrames, FrameBatch
 from memo.data.preprocess import preprocess_frames
 from memo.models.spec import Preprocess
 
@@ -16,7 +16,6 @@ def _warnings(sample: SampledFrames) -> list[str]:
     return list(sample.warnings)
 
 
-@register_decoder("pyav")
 class PyAVDecoder:
     name = "pyav"
 
