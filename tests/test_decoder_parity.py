@@ -1,0 +1,75 @@
+"""DALI and PyAV frames go through one preprocessing (issue 19's transcoded case).
+
+Eight videos from ../shared/videos, transcoded here to 320x240 VP9 (75 frames each) so that
+DALI's CPU backend decodes them. Whatever each decoder decodes, its model input is exactly
+:func:`memo.data.preprocess.preprocess_frames` of its decoded frames: DALI no longer
+resizes with its own ``fn.resize``. The scores still differ a little, through the decoded
+pixels alone (DALI and FFmpeg's swscale convert YUV to RGB differently; docs/decoding.md).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from memo.data.decode import index_video, keyframe_times
+from memo.data.decoders import get_decoder, resolve_decoder
+from memo.data.decoders.dali import dali_version
+from memo.data.preprocess import preprocess_frames
+from memo.models.spec import Preprocess
+
+from .conftest import SHARED_VIDEOS
+
+pytestmark = pytest.mark.skipif(dali_version() is None, reason="NVIDIA DALI is not installed")
+SPECS = [Preprocess((256, 256), (227, 227)), Preprocess((256,), (224, 224), (0.485, 0.456, 0.406),
+                                                      (0.229, 0.224, 0.225))]  # fmt: skip
+
+
+def transcode(source: Path, target: Path, frames: int = 75) -> Path:
+    """The first ``frames`` frames of ``source`` as 320x240 VP9 in WebM, 25 fps."""
+    with av.open(str(source)) as src, av.open(str(target), "w") as out:
+        stream = out.add_stream("libvpx-vp9", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b": "0"}
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == frames:
+                break
+            small = frame.reformat(width=320, height=240, format="yuv420p")
+            small.pts, small.time_base = i, Fraction(1, 25)
+            for packet in stream.encode(small):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return target
+
+
+@pytest.fixture(scope="module")
+def transcoded(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    sources = sorted(SHARED_VIDEOS.glob("*.*"))[:8] if SHARED_VIDEOS.is_dir() else []
+    if len(sources) < 8:
+        pytest.skip("needs the eight videos of ../shared/videos")
+    folder = tmp_path_factory.mktemp("vp9")
+    return [transcode(s, folder / f"{s.stem}.webm") for s in sources]
+
+
+def test_transcoded_videos_are_what_the_issue_describes(transcoded: list[Path]) -> None:
+    for path in transcoded:
+        info = index_video(str(path))
+        assert (info.codec, info.width, info.height, info.num_frames) == ("vp9", 320, 240, 75)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=["resmem", "imagenet"])
+def test_both_decoders_share_one_preprocessing(transcoded: list[Path], spec: Preprocess) -> None:
+    dali, pyav = resolve_decoder("dali", "cpu").primary, get_decoder("pyav")
+    for path in map(str, transcoded):
+        info = index_video(path)
+        times = keyframe_times(info, 7)
+        for decoder in (dali, pyav):
+            batch = decoder.preprocessed(path, times, info, spec)
+            frames = decoder.read(path, times, info)
+            assert batch.decoder == decoder.name and batch.times == frames.times
+            np.testing.assert_array_equal(batch.array, preprocess_frames(frames.frames, spec))
