@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos", type=int, default=64, help="generated videos for the timed runs")
     parser.add_argument(
         "--rehearse-on-cpu", action="store_true",
-        help="run the same code paths on the CPU (no GPU needed; DALI's CPU backend, VP9 only)",
+        help="run the same code paths on the CPU (no GPU needed; DALI's CPU backend, VP9 only; a tiny CNN)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     started = time.monotonic()

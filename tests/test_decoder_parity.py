@@ -9,10 +9,8 @@ pixels alone (DALI and FFmpeg's swscale convert YUV to RGB differently; docs/dec
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -20,6 +18,7 @@ from memo.data.decode import index_video, keyframe_times
 from memo.data.decoders import get_decoder, resolve_decoder
 from memo.data.decoders.dali import dali_version
 from memo.data.preprocess import preprocess_frames
+from memo.data.synthetic import transcode_vp9
 from memo.models.spec import Preprocess
 
 from .conftest import SHARED_VIDEOS
@@ -29,31 +28,13 @@ SPECS = [Preprocess((256, 256), (227, 227)), Preprocess((256,), (224, 224), (0.4
                                                       (0.229, 0.224, 0.225))]  # fmt: skip
 
 
-def transcode(source: Path, target: Path, frames: int = 75) -> Path:
-    """The first ``frames`` frames of ``source`` as 320x240 VP9 in WebM, 25 fps."""
-    with av.open(str(source)) as src, av.open(str(target), "w") as out:
-        stream = out.add_stream("libvpx-vp9", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b": "0"}
-        for i, frame in enumerate(src.decode(video=0)):
-            if i == frames:
-                break
-            small = frame.reformat(width=320, height=240, format="yuv420p")
-            small.pts, small.time_base = i, Fraction(1, 25)
-            for packet in stream.encode(small):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return target
-
-
 @pytest.fixture(scope="module")
 def transcoded(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     sources = sorted(SHARED_VIDEOS.glob("*.*"))[:8] if SHARED_VIDEOS.is_dir() else []
     if len(sources) < 8:
         pytest.skip("needs the eight videos of ../shared/videos")
     folder = tmp_path_factory.mktemp("vp9")
-    return [transcode(s, folder / f"{s.stem}.webm") for s in sources]
+    return [transcode_vp9(s, folder / f"{s.stem}.webm") for s in sources]
 
 
 def test_transcoded_videos_are_what_the_issue_describes(transcoded: list[Path]) -> None:
