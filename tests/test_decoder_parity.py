@@ -1,10 +1,10 @@
-"""DALI and PyAV frames go through one preprocessing (issue 19's transcoded case).
+"""``--decoder dali`` and ``--decoder pyav`` give the same model input (issue 19's transcoded case).
 
 Eight videos from ../shared/videos, transcoded here to 320x240 VP9 (75 frames each) so that
-DALI's CPU backend decodes them. Whatever each decoder decodes, its model input is exactly
-:func:`memo.data.preprocess.preprocess_frames` of its decoded frames: DALI no longer
-resizes with its own ``fn.resize``. The scores still differ a little, through the decoded
-pixels alone (DALI and FFmpeg's swscale convert YUV to RGB differently; docs/decoding.md).
+DALI's CPU backend decodes them. Both decoders now convert YUV to RGB the same way (PyAV
+through swscale with DALI's flags, :func:`memo.data.container.frame_rgb`) and share one
+preprocessing (:func:`memo.data.preprocess.preprocess_frames`; DALI no longer resizes with
+its own ``fn.resize``), so the frames and the model inputs are identical, and so the scores.
 """
 
 from __future__ import annotations
@@ -44,13 +44,16 @@ def test_transcoded_videos_are_what_the_issue_describes(transcoded: list[Path]) 
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=["resmem", "imagenet"])
-def test_both_decoders_share_one_preprocessing(transcoded: list[Path], spec: Preprocess) -> None:
+def test_both_decoders_give_the_same_model_input(transcoded: list[Path], spec: Preprocess) -> None:
     dali, pyav = resolve_decoder("dali", "cpu").primary, get_decoder("pyav")
     for path in map(str, transcoded):
         info = index_video(path)
         times = keyframe_times(info, 7)
+        inputs = []
         for decoder in (dali, pyav):
             batch = decoder.preprocessed(path, times, info, spec)
             frames = decoder.read(path, times, info)
             assert batch.decoder == decoder.name and batch.times == frames.times
             np.testing.assert_array_equal(batch.array, preprocess_frames(frames.frames, spec))
+            inputs.append(batch.array)
+        np.testing.assert_array_equal(inputs[0], inputs[1], err_msg=f"{path}: DALI and PyAV inputs differ")

@@ -121,6 +121,7 @@ def _settings(spec: ModelSpec, decoder: DecoderChoice | None = None) -> list[dic
         )
     if decoder is not None and decoder.name != "pyav":  # PyAV entries keep their earlier keys
         out.append({"decoder": decoder.name})
+    out.append({"rgb": "swscale bilinear+full_chroma_int+accurate_rnd"})  # memo.data.container.frame_rgb
     return out
 
 
