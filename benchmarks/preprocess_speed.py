@@ -11,7 +11,10 @@ Side by side in one run, on the same decoded frames (7 keyframes, as ResMem scor
 * ``now (torch CPU)``: the same function on a ``uint8`` CPU tensor, the code that runs on a
   GPU (for information: on the CPU it is the slow way, and memo never takes it there).
 
-Prints milliseconds per frame (median of ``--repeats``) and the ratio to ``before``.
+Prints milliseconds per frame (median of ``--repeats``) and the ratio to ``before``; then the
+YUV -> RGB conversion of one decoded frame per WebM file of ../shared/videos: FFmpeg's
+default path (``frame.to_image()``, before issue 19) vs :func:`memo.data.container.frame_rgb`
+(swscale with DALI's flags) turned into a PIL image, as the sampler does.
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import av
 import numpy as np
 import torch
 from PIL import Image
 
+from memo.data.container import frame_rgb
 from memo.data.preprocess import preprocess_frames, resized_size
 from memo.models.spec import Preprocess
 
@@ -82,6 +88,14 @@ def main() -> None:
             dev = median_ms(lambda s=spec, t=tensor: preprocess_frames(t, s), max(3, args.repeats // 5), len(images))
             print(f"{width}x{height} {name:8s} before {old:6.2f} ms/frame  now (host) {new:6.2f} "
                   f"({new / old:.2f}x)  now (torch CPU) {dev:7.2f} ({dev / old:.1f}x)")  # fmt: skip
+
+    for path in sorted((Path(__file__).resolve().parents[2] / "shared" / "videos").glob("*.webm")):
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+        old = median_ms(frame.to_image, args.repeats, 1)
+        new = median_ms(lambda f=frame: Image.fromarray(frame_rgb(f)), args.repeats, 1)
+        print(f"{path.name} {frame.width}x{frame.height} YUV->RGB: to_image {old:.2f} ms, frame_rgb {new:.2f} ms "
+              f"({new / old:.2f}x)")  # fmt: skip
 
 
 if __name__ == "__main__":
