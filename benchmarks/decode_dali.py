@@ -5,8 +5,9 @@
 Both sides do the same work per video: memo's index pass (PyAV demux, shared), then the
 frames on screen at N evenly spread times, as ``uint8`` RGB ("decode") and preprocessed
 for ResMem's input (resize 256x256, centre crop 227, normalise: "decode+preprocess").
-PyAV decodes with FFmpeg and preprocesses with PIL; DALI decodes the same frame numbers with
-``fn.decoders.video`` and preprocesses in the same pipeline. The DALI side includes reading
+PyAV decodes with FFmpeg, DALI decodes the same frame numbers with ``fn.decoders.video``;
+both preprocess with memo's one preprocessing (``memo.data.preprocess``; before issue 19
+DALI resized in its own pipeline, which is what the table in docs/performance.md measured). The DALI side includes reading
 the display rotation (one PyAV frame decode) and a warm pipeline (built on a warm-up call).
 Default videos: the WebM files in ../shared/videos (DALI's CPU backend decodes VP8/VP9/MJPEG).
 ``--device cuda`` runs DALI on NVDEC (not run yet: no GPU where this was written).

@@ -17,7 +17,7 @@ cache is bounded: past ``max_bytes`` the least recently used entries are removed
 Decoding goes through a :class:`~memo.data.decoders.DecoderChoice` (default PyAV; with DALI,
 a file DALI cannot take falls back to PyAV for that file only). The sampled times are memo's
 either way; DALI's frames come back to the host (the cache is on disk) and are resized by
-the same PIL call. A non-PyAV decoder is part of the key (two correct decoders differ by a
+the same call (:func:`memo.data.preprocess.resize_image`). A non-PyAV decoder is part of the key (two correct decoders differ by a
 level or two of 8-bit colour); PyAV entries keep the key they always had. Each entry records
 the decoder that produced it (:attr:`CachedVideo.decoder`).
 """
@@ -39,7 +39,7 @@ from PIL import Image
 
 from memo.data.decode import VideoInfo, clip_times, index_video, keyframe_times, read_frames_at
 from memo.data.decoders import DecoderChoice, DecoderError
-from memo.data.preprocess import _RESAMPLE, resized_size
+from memo.data.preprocess import resize_image
 from memo.errors import InputError
 from memo.fsio import atomic_open
 from memo.models.spec import InputSpec, ModelSpec
@@ -63,13 +63,9 @@ def visual_inputs(spec: ModelSpec) -> tuple[InputSpec, ...]:
 
 
 def _resize(image: Image.Image, item: InputSpec) -> np.ndarray:
+    """The scorer's resize (:func:`memo.data.preprocess.resize_image`), whichever decoder ran."""
     assert item.preprocess is not None
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    size = resized_size(image.width, image.height, item.preprocess.resize)
-    if size != image.size:
-        image = image.resize(size, _RESAMPLE[item.preprocess.interpolation])
-    return np.asarray(image, dtype=np.uint8)
+    return resize_image(image, item.preprocess.resize, item.preprocess.interpolation)
 
 
 def _sample(
@@ -125,6 +121,7 @@ def _settings(spec: ModelSpec, decoder: DecoderChoice | None = None) -> list[dic
         )
     if decoder is not None and decoder.name != "pyav":  # PyAV entries keep their earlier keys
         out.append({"decoder": decoder.name})
+    out.append({"rgb": "swscale bilinear+full_chroma_int+accurate_rnd"})  # memo.data.container.frame_rgb
     return out
 
 

@@ -184,6 +184,25 @@ def write_samples(folder: str | Path, count: int = 8, seconds: float = 3.0) -> l
     return written
 
 
+def transcode_vp9(source: str | Path, target: str | Path, frames: int = 75, width: int = 320, height: int = 240) -> Path:
+    """The first ``frames`` frames of a real video as ``width`` x ``height`` VP9 in WebM, 25 fps
+    (a file DALI's CPU backend decodes; used to compare decoders on real content)."""
+    with av.open(str(source)) as src, av.open(str(target), "w") as out:
+        stream = out.add_stream("libvpx-vp9", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b": "0"}
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == frames:
+                break
+            small = frame.reformat(width=width, height=height, format="yuv420p")
+            small.pts, small.time_base = i, Fraction(1, 25)
+            for packet in stream.encode(small):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return Path(target)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write sample videos for trying memo.")
     parser.add_argument("folder", type=Path)

@@ -2,8 +2,11 @@
 
 memo decides which frames (times from its PyAV index pass, turned into frame numbers by
 :func:`~memo.data.decoders.base.frame_indices`); DALI decodes exactly those frames from the
-file's bytes and, for a model input, resizes, crops and normalises them in the same graph
-(:mod:`memo.data.decoders.dali_graph`).
+file's bytes and turns them upright (:mod:`memo.data.decoders.dali_graph`). DALI only
+decodes: resizing, cropping and normalising are memo's one preprocessing
+(:func:`memo.data.preprocess.preprocess_frames`), the same arithmetic PyAV's frames get, run
+by torch on the GPU when the frames are there, so the decoder never changes how a frame is
+resized.
 
 Each decoding thread owns its pipelines (batch size 1, synchronous), so ``--workers N``
 keeps N videos decoding at once; on a GPU that is N NVDEC sessions. A file this decoder
@@ -15,7 +18,7 @@ What has run where: the CPU backend (``device="cpu"``: VP8, VP9, MJPEG) is teste
 PyAV in ``tests/test_dali_decoder.py``. The GPU path (``device="mixed"`` and the hand-over
 of frames as CUDA torch tensors by DLPack in :func:`_to_torch`, whose mechanism is checked
 on the CPU) is written against DALI's documented API and has NOT been run on a GPU: none
-was available when it was written.
+was available when it was written. ``benchmarks/gpu_check.py`` checks it the day one is.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ import numpy as np
 
 from memo.data.decode import VideoInfo
 from memo.data.decoders.base import DecodedFrames, DecoderError, FrameBatch, frame_indices
-from memo.data.decoders.dali_graph import CPU_CODECS, GPU_CODECS, GraphKey, build_pipeline, geometry
+from memo.data.decoders.dali_graph import CPU_CODECS, GPU_CODECS, GraphKey, build_pipeline
 from memo.data.decoders.rotation import display_rotation
+from memo.data.preprocess import preprocess_frames
 from memo.models.spec import Preprocess
 
 log = logging.getLogger(__name__)
@@ -93,7 +97,7 @@ class DaliDecoder:
 
     def read(self, path: str, times: Sequence[float], info: VideoInfo) -> DecodedFrames:
         rotation, indices = self._plan(path, times, info)
-        out = self._run(path, GraphKey(device_id(self.device), rotation, None), indices, {})
+        out = self._run(path, GraphKey(device_id(self.device), rotation), indices)
         frames = np.array(out.as_cpu() if hasattr(out, "as_cpu") else out)
         return DecodedFrames(frames, [info.frame_times[i] for i in indices], self.name, list(info.warnings))
 
@@ -101,9 +105,10 @@ class DaliDecoder:
         self, path: str, times: Sequence[float], info: VideoInfo, preprocess: Preprocess
     ) -> FrameBatch:
         rotation, indices = self._plan(path, times, info)
-        extra = geometry(info.width, info.height, rotation, preprocess)
-        out = self._run(path, GraphKey(device_id(self.device), rotation, preprocess), indices, extra)
-        array = np.array(out) if self.device == "cpu" else _to_torch(out)
+        out = self._run(path, GraphKey(device_id(self.device), rotation), indices)
+        # uint8 frames: a host array, or a CUDA tensor that never leaves the GPU
+        frames = np.array(out) if self.device == "cpu" else _to_torch(out)
+        array = preprocess_frames(frames, preprocess)
         return FrameBatch(array, [info.frame_times[i] for i in indices], self.name, list(info.warnings))
 
     def _plan(self, path: str, times: Sequence[float], info: VideoInfo) -> tuple[int, list[int]]:
@@ -117,7 +122,7 @@ class DaliDecoder:
             )
         return rotation, frame_indices(info, times)
 
-    def _run(self, path: str, key: GraphKey, indices: list[int], extra: dict[str, np.ndarray]) -> Any:
+    def _run(self, path: str, key: GraphKey, indices: list[int]) -> Any:
         """Decode one video; returns the output as a DALI tensor (batch of one)."""
         pipes: dict[GraphKey, Any] = self._local.__dict__.setdefault("pipes", {})
         try:
@@ -126,10 +131,8 @@ class DaliDecoder:
                 pipe = pipes[key] = build_pipeline(key)
             pipe.feed_input("encoded", [np.fromfile(path, dtype=np.uint8)])
             pipe.feed_input("frames", [np.asarray(indices, dtype=np.int32)])
-            for name, value in extra.items():
-                pipe.feed_input(name, [value])
             (out,) = pipe.run()
-            return out[0]  # the one sample: (T, H, W, 3) uint8 or (T, 3, H, W) float32
+            return out[0]  # the one sample: (T, H, W, 3) uint8
         except Exception as exc:  # DALI raises RuntimeError/IndexError/... with a long report
             pipes.pop(key, None)  # a pipeline that failed is not reused
             raise DecoderError(f"{path}: DALI could not decode it ({_first_line(exc)})") from exc
