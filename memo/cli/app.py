@@ -93,7 +93,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 console = make_console(stderr=True)  # progress, messages, errors
 stdout = make_console(stderr=False)  # listings a user pipes (memo models)

@@ -19,7 +19,7 @@ from memo.errors import MemoError
     help=(
         "Draw MODEL's attention maps over the frames it scored, for each VIDEO: PNG overlays, a contact "
         "sheet per video and every head's score (scores.json) in OUTPUT/<video>/.\n\n"
-        "Example: [bold]memo explain clip.mp4 -m runs/vmemnet/bundle -o explain/[/]\n\n"
+        "Example: memo explain clip.mp4 -m runs/vmemnet/bundle -o explain/\n\n"
         "Exit status: 0 all explained, 1 some videos failed, 2 usage error."
     ),
     no_args_is_help=True,

@@ -17,7 +17,7 @@ from memo.cli.app import RESMEM_NOTE, app, stdout
     help=(
         "List the model architectures: paper, inputs, parameters, GFLOPs per video of the default "
         "configuration (counted on the meta device), pretrained parts and offline bundles.\n\n"
-        "Example: [bold]memo models --json[/]"
+        "Example: memo models --json"
     ),
 )
 def models_command(

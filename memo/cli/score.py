@@ -59,13 +59,12 @@ log = logging.getLogger("memo.cli.score")
 @app.command(
     help=(
         "Score every video under PATHS (files or folders, searched recursively) and write one row per video.\n\n"
-        "Example: [bold]memo score ./videos/ -o scores.csv[/]\n\n"
+        "Example: memo score ./videos/ -o scores.csv\n\n"
         "Output format follows the extension: .csv, .jsonl or .parquet. Rows are written as videos finish, so an "
         "interrupted run keeps every finished row; --resume continues it.\n\n"
         "Exit status: 0 all scored, 1 some videos failed (each failed row says why), 2 usage error.\n\n"
         f"{RESMEM_NOTE}"
     ),
-    no_args_is_help=True,
 )
 def score(
     paths: PathsOpt = None,
@@ -96,12 +95,17 @@ def score(
     threads: ThreadsOpt = None,
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
-    from memo.score import ScoreOptions, score_videos
 
+    if not (paths or files_from or manifest or text or features):
+        raise fail("no videos given: memo score PATH... -o scores.csv (see memo score --help)")
     if path_column is not None and manifest is None:
         raise fail("--path-column needs --manifest")
     if not retry_failed and not resume:
         raise fail("--no-retry-failed only applies with --resume")
+    _check_cheap_options(output, resume, overwrite, (batch_size, workers, threads), backend)
+
+    from memo.score import ScoreOptions, score_videos  # torch: only once the options hold
+
     try:
         _check_decoder(decoder, device)
         providers = _stream_providers((text, id_column, text_column), features, feature_rows, model, device)
@@ -188,6 +192,20 @@ def _progress(show: bool, output: Path):  # type: ignore[no-untyped-def]
             )
 
     return progress, on_start, on_row
+
+
+def _check_cheap_options(
+    output: Path, resume: bool, overwrite: bool, numbers: tuple[int, int, int | None], backend: str
+) -> None:
+    """The checks that need neither torch nor the model, before either is loaded (< 1 s)."""
+    from memo.score.checks import check_backend_name, check_numbers, check_output
+
+    try:
+        check_numbers(*numbers)
+        check_backend_name(backend)
+        check_output(output, resume=resume, overwrite=overwrite)
+    except MemoError as exc:
+        raise fail(str(exc)) from None
 
 
 def _check_decoder(decoder: str, device: str) -> None:
