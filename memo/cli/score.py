@@ -209,11 +209,17 @@ def _check_cheap_options(
 
 
 def _check_decoder(decoder: str, device: str) -> None:
-    """Refuse an unknown or uninstalled decoder before any work."""
+    """Refuse an unknown or uninstalled decoder before any work (``score_videos`` says which it uses)."""
     from memo.data.decoders import resolve_decoder
     from memo.runtime.base import resolve_device
 
-    resolve_decoder(decoder, resolve_device(device))
+    announcer = logging.getLogger("memo.data.decoders.select")
+    level = announcer.level
+    announcer.setLevel(logging.WARNING)  # -v names the choice once, when the run makes it
+    try:
+        resolve_decoder(decoder, resolve_device(device))
+    finally:
+        announcer.setLevel(level)
 
 
 def _stream_providers(
@@ -266,6 +272,8 @@ def render_summary(summary) -> None:  # type: ignore[no-untyped-def]
     )
     head.add_row("output", escape(data["output"]))
     console.print(head)
+    if data["saturated"]:
+        console.print(f"[yellow]warning:[/] {escape(data['saturated'])}", highlight=False, soft_wrap=True)
     if data["top"]:
         ranks = Table(title="most and least memorable")
         ranks.add_column("rank")

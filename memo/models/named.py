@@ -54,6 +54,20 @@ def _resmem_bundle() -> Bundle:
     source = Path(spec.origin).parent / "model.pt"
     if not source.is_file():
         raise BundleError(f"{source}: the resmem package has no weights file (reinstall resmem)")
-    log.info("building the resmem bundle from %s into %s (once)", source, target)
+    size_mb = source.stat().st_size / 1e6
+    log.warning(
+        "first use of 'resmem': writing its bundle (%.0f MB) into %s, once (set MEMO_HOME to choose "
+        "the folder)", size_mb, target,
+    )  # fmt: skip
     state = torch.load(source, map_location="cpu", weights_only=True)
     return save_bundle(target, resmem_spec().with_(version=version), state)
+
+
+def command_name(bundle: Bundle) -> str:
+    """How a user names ``bundle`` on the command line: a named model by its name (not the
+    cache folder memo built it in), any other bundle by its path."""
+    try:
+        named = bundle.path.resolve().is_relative_to((memo_home() / "bundles").resolve())
+    except OSError:
+        named = False
+    return bundle.spec.name if named and bundle.spec.name in NAMED else str(bundle.path)

@@ -14,7 +14,11 @@ if TYPE_CHECKING:
     from memo.score.summary import ScoreSummary
 
 __all__ = ["ScoreOptions", "ScoreSummary", "score_videos"]
-_HOMES = {"ScoreOptions": "memo.score.runner", "score_videos": "memo.score.runner", "ScoreSummary": "memo.score.summary"}
+_HOMES = {
+    "ScoreOptions": "memo.score.runner",
+    "score_videos": "memo.score.runner",
+    "ScoreSummary": "memo.score.summary",
+}
 
 
 def __getattr__(name: str) -> Any:
