@@ -13,10 +13,12 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
+from rich.text import Text
 from rich.table import Table
 
 from memo.cli.app import RESMEM_NOTE, app, console, fail
@@ -170,15 +172,16 @@ def _progress(show: bool, output: Path):  # type: ignore[no-untyped-def]
         TextColumn("[red]{task.fields[failed]} failed"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
-        TimeRemainingColumn(),
+        RunRateETA(),
         console=console,
         disable=not show,
         transient=False,
     )
-    task = progress.add_task("score", total=None, rate="-", failed=0)
+    task = progress.add_task("score", total=None, rate="-", failed=0, start=False)
 
     def on_start(total: int, skipped: int) -> None:
         progress.start()  # only once the work is known: errors before that print alone
+        progress.start_task(task)  # the clock of the ETA starts with the videos, not the model load
         if show and skipped:
             console.print(f"resuming: {skipped} of {total} videos already in {output}", highlight=False)
         progress.update(task, total=total - skipped)
@@ -192,6 +195,25 @@ def _progress(show: bool, output: Path):  # type: ignore[no-untyped-def]
             )
 
     return progress, on_start, on_row
+
+
+class RunRateETA(ProgressColumn):
+    """Time left from the videos finished so far and the run's own rate since it started.
+
+    rich's own column extrapolates the last seconds' speed, which after a first batch of
+    videos finishing together reads "0:00:01" with a minute to go. This one projects the
+    whole run at its average rate (elapsed / finished per video) and counts down to that."""
+
+    def render(self, task: Task) -> Text:
+        return Text(format_eta(task.elapsed, task.completed, task.total), style="progress.remaining")
+
+
+def format_eta(elapsed: float | None, finished: float, total: float | None) -> str:
+    if not elapsed or not finished or total is None:
+        return "-:--:--"
+    left = max(0.0, elapsed * total / finished - elapsed)
+    hours, rest = divmod(round(left), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def _check_cheap_options(
