@@ -7,9 +7,8 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 import torch
+from PIL import Image
 from torch import nn
 
 from memo.explain.gradcam import gradcam

@@ -73,7 +73,11 @@ def explain_command(
         for r in results:
             if r.folder is not None:
                 heads = ", ".join(f"{k} {v:.4f}" for k, v in r.scores.items() if isinstance(v, float))
-                maps = f"{', '.join(r.maps)} ({r.method})" if r.maps else "no maps (the model runs no convolution)"
+                maps = (
+                    f"{', '.join(r.maps)} ({r.method})"
+                    if r.maps
+                    else "no maps (the model runs no convolution)"
+                )
                 console.print(
                     f"{escape(r.video)}: {heads}; {maps} -> {escape(str(r.folder))}", highlight=False
                 )

@@ -18,8 +18,8 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.text import Text
 from rich.table import Table
+from rich.text import Text
 
 from memo.cli.app import RESMEM_NOTE, app, console, fail
 from memo.cli.score_options import (
@@ -98,14 +98,11 @@ def score(
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
 
-    if not (paths or files_from or manifest or text or features):
-        raise fail("no videos given: memo score PATH... -o scores.csv (see memo score --help)")
-    if path_column is not None and manifest is None:
-        raise fail("--path-column needs --manifest")
-    if not retry_failed and not resume:
-        raise fail("--no-retry-failed only applies with --resume")
-    _check_cheap_options(output, resume, overwrite, (batch_size, workers, threads), backend)
-
+    _check_cheap_options(
+        bool(paths or files_from or manifest or text or features),
+        (path_column is None or manifest is not None, retry_failed or resume),
+        (output, resume, overwrite), (batch_size, workers, threads), backend,
+    )  # fmt: skip
     from memo.score import ScoreOptions, score_videos  # torch: only once the options hold
 
     try:
@@ -217,15 +214,29 @@ def format_eta(elapsed: float | None, finished: float, total: float | None) -> s
 
 
 def _check_cheap_options(
-    output: Path, resume: bool, overwrite: bool, numbers: tuple[int, int, int | None], backend: str
+    given: bool,
+    companions: tuple[bool, bool],
+    output: tuple[Path, bool, bool],
+    numbers: tuple[int, int, int | None],
+    backend: str,
 ) -> None:
-    """The checks that need neither torch nor the model, before either is loaded (< 1 s)."""
+    """The checks that need neither torch nor the model, before either is loaded (< 1 s).
+
+    ``given``: some input was named; ``companions``: --path-column has --manifest,
+    --no-retry-failed has --resume."""
     from memo.score.checks import check_backend_name, check_numbers, check_output
 
+    if not given:
+        raise fail("no videos given: memo score PATH... -o scores.csv (see memo score --help)")
+    needs = ("--path-column needs --manifest", "--no-retry-failed only applies with --resume")
+    for ok, message in zip(companions, needs, strict=True):
+        if not ok:
+            raise fail(message)
+    path, resume, overwrite = output
     try:
         check_numbers(*numbers)
         check_backend_name(backend)
-        check_output(output, resume=resume, overwrite=overwrite)
+        check_output(path, resume=resume, overwrite=overwrite)
     except MemoError as exc:
         raise fail(str(exc)) from None
 

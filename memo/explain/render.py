@@ -44,7 +44,9 @@ def overlay(frame: np.ndarray, amap: np.ndarray, alpha: float = 0.55) -> Image.I
     return Image.fromarray(mixed.round().clip(0, 255).astype(np.uint8))
 
 
-def crop_box(width: int, height: int, resize: Sequence[int], crop: Sequence[int]) -> tuple[int, int, int, int]:
+def crop_box(
+    width: int, height: int, resize: Sequence[int], crop: Sequence[int]
+) -> tuple[int, int, int, int]:
     """The part of a ``width`` x ``height`` frame the model saw: (left, top, right, bottom).
 
     The model's preprocessing resizes (``[H, W]`` stretched, or ``[S]`` shorter side) and
