@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 #: Anchor colours of a dark-to-bright heat map (black, purple, red, orange, yellow-white).
 _ANCHORS = np.array(
@@ -86,14 +86,16 @@ def contact_sheet(
     columns = max(len(images) for _, images in rows)
     widths = [max(round(img.width * cell / img.height) for img in images) for _, images in rows if images]
     cell_w = max(widths) if widths else cell
-    sheet_w = max(columns * (cell_w + gap) + gap, 8 * len(title) + 2 * gap)
+    font = ImageFont.load_default()
+    cell_w = max([cell_w, *(round(font.getlength(note)) + gap for note in notes)])  # notes never overlap
+    sheet_w = max(columns * (cell_w + gap) + gap, round(font.getlength(title)) + 2 * gap)
     sheet_h = label_h + len(rows) * (cell + label_h + gap) + gap + (label_h if notes else 0)
     sheet = Image.new("RGB", (sheet_w, sheet_h), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    draw.text((gap, 2), title, fill=(0, 0, 0))
+    draw.text((gap, 2), title, fill=(0, 0, 0), font=font)
     y = label_h
     for r, (label, images) in enumerate(rows):
-        draw.text((gap, y + 2), label, fill=(0, 0, 0))
+        draw.text((gap, y + 2), label, fill=(0, 0, 0), font=font)
         y += label_h
         for i, image in enumerate(images):
             scaled = image.resize((round(image.width * cell / image.height), cell), Image.Resampling.BILINEAR)
@@ -101,6 +103,6 @@ def contact_sheet(
         y += cell + gap
         if r == 0 and notes:
             for i, note in enumerate(notes):
-                draw.text((gap + i * (cell_w + gap), y), note, fill=(0, 0, 0))
+                draw.text((gap + i * (cell_w + gap), y), note, fill=(0, 0, 0), font=font)
             y += label_h
     return sheet
