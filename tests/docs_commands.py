@@ -56,7 +56,10 @@ def fenced_commands(path: Path) -> list[Command]:
         logical = block.group(2).replace("\\\n", " ")
         for offset, line in enumerate(logical.splitlines()):
             for words in _split(shlex.split(line, comments=True)):
-                out.append(Command(f"{path.name}:{first_line + offset}", words))
+                while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):
+                    words = words[1:]  # VAR=value before the program
+                if words:
+                    out.append(Command(f"{path.name}:{first_line + offset}", words))
     return out
 
 
