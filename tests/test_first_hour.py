@@ -30,6 +30,7 @@ def test_help_reads_whole_at_80_columns_in_a_pipe(command: str) -> None:
     assert run.returncode == 0, run.stderr
     text = run.stdout
     assert "…" not in text  # nothing cut off
+    assert not [line for line in text.splitlines() if line.endswith("...") and "Usage:" not in line]
     assert "../shared" not in text and "own CI" not in text  # no project-internal wording
     assert "[bold]" not in text and "[/]" not in text  # no markup shown as text
     if "pip install 'memo" in text:  # the extra's name survives (rich ate "[dali]" as markup)

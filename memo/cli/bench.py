@@ -21,6 +21,7 @@ _BACKENDS = ",".join(BENCH_BACKENDS)  # the bench matrix, from the format table
 
 @app.command(
     "bench",
+    short_help="Measure latency, throughput and parity of each backend.",
     help=(
         "Benchmark MODEL on backends x precisions x batch sizes; "
         "one row each (ok / failed / unavailable).\n\n"

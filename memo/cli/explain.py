@@ -16,6 +16,7 @@ from memo.errors import MemoError
 
 @app.command(
     "explain",
+    short_help="Draw where a model looks in each video's frames.",
     help=(
         "Draw where MODEL looks in the frames it scored, for each VIDEO: PNG overlays, a contact "
         "sheet per video (each frame at its own aspect ratio, with its time and score) and every head's "

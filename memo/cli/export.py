@@ -113,7 +113,12 @@ def export_help(formats: Mapping[str, Format] = FORMATS) -> str:
 
 def register(target: typer.Typer, formats: Mapping[str, Format] = FORMATS) -> None:
     """Add ``memo export`` to ``target`` with flags generated from ``formats``."""
-    target.command("export", help=export_help(formats), no_args_is_help=True)(make_export_command(formats))
+    target.command(
+        "export",
+        help=export_help(formats),
+        short_help="Export a model to ONNX / TensorRT, validated against PyTorch.",
+        no_args_is_help=True,
+    )(make_export_command(formats))
 
 
 def _export(

@@ -59,6 +59,7 @@ log = logging.getLogger("memo.cli.score")
 
 
 @app.command(
+    short_help="Score videos and write one row per video.",
     help=(
         "Score every video under PATHS (files or folders, searched recursively) and write one row per video.\n\n"
         "Example: memo score ./videos/ -o scores.csv\n\n"

@@ -98,6 +98,7 @@ EXPLICIT = frozenset({"COMMANDLINE", "ENVIRONMENT", "PROMPT"})
 
 @app.command(
     "train",
+    short_help="Train a model on labelled videos into a bundle.",
     help=(
         "Train a memorability model on labelled videos and write a bundle, metrics.json and plots to OUTPUT.\n\n"
         "Examples:\n\n"
