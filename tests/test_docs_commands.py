@@ -97,3 +97,20 @@ def test_docs_install_commands_run_from_the_checkout(path: Path) -> None:
     bad = [c.source for c in fenced_commands(path) if c.words[:2] == ["pip", "install"]
            and any(w.startswith("memo[") for w in c.words)]  # fmt: skip
     assert not bad, bad
+
+
+def test_quickstart_has_a_slim_user_line_and_the_ci_test_line() -> None:
+    """Two command lines: the user's (slim install, then score) and the tests' (full install),
+    which is exactly what .ci/run runs."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    lines = [b.split("```", 1)[0].strip() for b in quickstart.split("```bash")[1:]]
+    assert len(lines) == 2 and all("\n" not in line for line in lines)
+    assert (
+        lines[0].startswith("bash scripts/setup.sh &&")
+        and "--dev" not in lines[0]
+        and "memo score" in lines[0]
+    )
+    assert lines[1] == "bash scripts/setup.sh --dev && .venv/bin/python -m pytest -q"
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == lines[1]
