@@ -41,21 +41,31 @@ def main() -> None:
     diffs = []
     with tempfile.TemporaryDirectory() as tmp:
         print(f"{'video':34s} {'pyav':>8s} {'dali':>8s} {'diff':>9s} {'levels':>6s} {'same frames':>11s}")
-        jobs = [(s, True) for s in sorted(SHARED.glob("*.*"))[:8]] + [(s, False) for s in sorted(SHARED.glob("*.webm"))]
+        jobs = [(s, True) for s in sorted(SHARED.glob("*.*"))[:8]] + [
+            (s, False) for s in sorted(SHARED.glob("*.webm"))
+        ]
         for source, transcoded in jobs:
-            path = str(transcode_vp9(source, Path(tmp) / f"{source.stem}.webm")) if transcoded else str(source)
+            path = (
+                str(transcode_vp9(source, Path(tmp) / f"{source.stem}.webm")) if transcoded else str(source)
+            )
             info = index_video(path)
             times = keyframe_times(info, args.frames)
             a, b = pyav.read(path, times, info), dali.read(path, times, info)
-            score_a = float(session.run({"frames": pyav.preprocessed(path, times, info, spec).array})["score"].mean())
-            score_b = float(session.run({"frames": dali.preprocessed(path, times, info, spec).array})["score"].mean())
+            score_a = float(
+                session.run({"frames": pyav.preprocessed(path, times, info, spec).array})["score"].mean()
+            )
+            score_b = float(
+                session.run({"frames": dali.preprocessed(path, times, info, spec).array})["score"].mean()
+            )
             same = float(session.run({"frames": preprocess_frames(a.frames, spec)})["score"].mean())
             levels = float(np.abs(a.frames.astype(np.int16) - b.frames).mean())
             diffs.append(score_b - score_a)
             label = source.name + ("" if transcoded else " (as is)")
             print(f"{label:34s} {score_a:8.5f} {score_b:8.5f} {score_b - score_a:+9.2e} {levels:6.2f} "
                   f"{same - score_a:+11.1e}")  # fmt: skip
-    print(f"max |diff| {max(map(abs, diffs)):.2e}, DALI higher on {sum(d > 0 for d in diffs)} of {len(diffs)}")
+    print(
+        f"max |diff| {max(map(abs, diffs)):.2e}, DALI higher on {sum(d > 0 for d in diffs)} of {len(diffs)}"
+    )
 
 
 if __name__ == "__main__":

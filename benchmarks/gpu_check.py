@@ -134,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="memo-gpu-check-") as tmp:
             rows = run_checks(args.budget, Path(tmp), args.videos, "cpu" if args.rehearse_on_cpu else "cuda")
     print(render(rows))
-    report = {"environment": env, "seconds": round(time.monotonic() - started, 1), "rows": [asdict(r) for r in rows]}
+    report = {
+        "environment": env,
+        "seconds": round(time.monotonic() - started, 1),
+        "rows": [asdict(r) for r in rows],
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"rows written to {args.json}")

@@ -52,7 +52,9 @@ class Context:
             from memo.models.resmem import resmem_spec
 
             torch.manual_seed(0)
-            return save_bundle(self.workdir / "resmem-random", resmem_spec(), create_model("resmem").state_dict())
+            return save_bundle(
+                self.workdir / "resmem-random", resmem_spec(), create_model("resmem").state_dict()
+            )
 
     def _tiny(self) -> Any:
         import torch
@@ -118,8 +120,15 @@ def preprocess_on_cuda(ctx: Context) -> tuple[str, str, str]:
         worst = max(worst, float(np.abs(device.cpu().numpy() - host).max()))
         if device.device.type != torch.device(ctx.device).type:
             return "failed(output left the device)", "", "exact"
-    portrait = resize_frames(torch.from_numpy(frames[:, :, :400]).to(ctx.device), (256, 256), "bicubic").cpu().numpy()
-    worst = max(worst, float(np.abs(portrait.astype(int) - resize_frames(frames[:, :, :400], (256, 256), "bicubic")).max()))
+    portrait = (
+        resize_frames(torch.from_numpy(frames[:, :, :400]).to(ctx.device), (256, 256), "bicubic")
+        .cpu()
+        .numpy()
+    )
+    worst = max(
+        worst,
+        float(np.abs(portrait.astype(int) - resize_frames(frames[:, :, :400], (256, 256), "bicubic")).max()),
+    )
     return _status(worst == 0.0, f"max diff {worst:g}"), f"max |diff| {worst:g}", "exact (0)"
 
 
@@ -167,7 +176,11 @@ def nvdec_frames(codec: str) -> Callable[[Context], tuple[str, str, str]]:
         if not done:
             return f"unavailable(DALI on {ctx.device} does not decode {codec})", "", ""
         value = ", ".join(f"{p.name} {m:.2f}" for p, m in zip(done, means, strict=True))
-        return _status(max(means) <= MEAN_LEVELS, "too far from PyAV"), f"mean levels: {value}", f"<= {MEAN_LEVELS}"
+        return (
+            _status(max(means) <= MEAN_LEVELS, "too far from PyAV"),
+            f"mean levels: {value}",
+            f"<= {MEAN_LEVELS}",
+        )
 
     return check
 
@@ -221,7 +234,11 @@ def dali_scores(ctx: Context) -> tuple[str, str, str]:
         a = float(np.mean(session.run(gpu.arrays)["score"]))
         b = float(np.mean(session.run(cpu.arrays)["score"]))
         worst = max(worst, abs(a - b))
-    return _status(worst <= DECODER_SCORE_ATOL, f"{worst:.2e}"), f"max |video diff| {worst:.2e}", f"<= {DECODER_SCORE_ATOL}"
+    return (
+        _status(worst <= DECODER_SCORE_ATOL, f"{worst:.2e}"),
+        f"max |video diff| {worst:.2e}",
+        f"<= {DECODER_SCORE_ATOL}",
+    )
 
 
 def torch_cuda(ctx: Context) -> tuple[str, str, str]:
@@ -230,7 +247,11 @@ def torch_cuda(ctx: Context) -> tuple[str, str, str]:
     got = load_session(ctx.bundle, "torch", ctx.device).run({"frames": ctx.frames})["score"]
     diff = float(np.abs(np.asarray(got) - ctx.cpu_scores).max())
     atol = ctx.bundle.spec.export_atol
-    return _status(diff <= atol, f"{diff:.2e}"), f"max |frame diff| {diff:.2e}", f"<= {atol} (spec export_atol)"
+    return (
+        _status(diff <= atol, f"{diff:.2e}"),
+        f"max |frame diff| {diff:.2e}",
+        f"<= {atol} (spec export_atol)",
+    )
 
 
 def ort_cuda(ctx: Context) -> tuple[str, str, str]:
@@ -243,7 +264,11 @@ def ort_cuda(ctx: Context) -> tuple[str, str, str]:
     got = load_session(ctx.bundle, "onnx", ctx.device).run({"frames": ctx.frames})["score"]
     diff = float(np.abs(np.asarray(got) - ctx.cpu_scores).max())
     atol = ctx.bundle.spec.export_atol
-    return _status(diff <= atol, f"{diff:.2e}"), f"max |frame diff| {diff:.2e}", f"<= {atol} (spec export_atol)"
+    return (
+        _status(diff <= atol, f"{diff:.2e}"),
+        f"max |frame diff| {diff:.2e}",
+        f"<= {atol} (spec export_atol)",
+    )
 
 
 def _onnx_missing(ctx: Context) -> str | None:
@@ -281,7 +306,11 @@ def model_only(backend: str) -> Callable[[Context], tuple[str, str, str]]:
         runs, started = 10, time.perf_counter()
         for _ in range(runs):
             session.run({"frames": batch})  # returns host arrays: synchronised
-        return "ok", f"{runs * ctx.batch / (time.perf_counter() - started):.1f} frames/s", f"batch {ctx.batch}"
+        return (
+            "ok",
+            f"{runs * ctx.batch / (time.perf_counter() - started):.1f} frames/s",
+            f"batch {ctx.batch}",
+        )
 
     return check
 
@@ -298,6 +327,7 @@ def end_to_end(backend: str, decoder: str) -> Callable[[Context], tuple[str, str
             return f"unavailable({reason})", "", ""
         if backend == "onnx":
             _export(ctx)
+
         def run(inputs: list[str], name: str) -> Any:
             return score_videos(ScoreOptions(
                 inputs=inputs, output=ctx.workdir / f"scores-{backend}-{decoder}-{name}.csv",
@@ -309,7 +339,11 @@ def end_to_end(backend: str, decoder: str) -> Callable[[Context], tuple[str, str
         summary = run([str(ctx.timing_folder)], "timed")
         frames = summary.scored * ctx.bundle.spec.inputs[0].num_frames
         rate = f"{frames / summary.seconds:.0f} frames/s ({summary.scored / summary.seconds:.1f} videos/s)"
-        return _status(summary.failed == 0, f"{summary.failed} failed"), rate, f"{ctx.videos} videos, batch {ctx.batch}"
+        return (
+            _status(summary.failed == 0, f"{summary.failed} failed"),
+            rate,
+            f"{ctx.videos} videos, batch {ctx.batch}",
+        )
 
     return check
 

@@ -85,7 +85,9 @@ def main() -> None:
             assert np.array_equal(before(images, spec), preprocess_frames(images, spec))
             old = median_ms(lambda s=spec, i=images: before(i, s), args.repeats, len(images))
             new = median_ms(lambda s=spec, i=images: preprocess_frames(i, s), args.repeats, len(images))
-            dev = median_ms(lambda s=spec, t=tensor: preprocess_frames(t, s), max(3, args.repeats // 5), len(images))
+            dev = median_ms(
+                lambda s=spec, t=tensor: preprocess_frames(t, s), max(3, args.repeats // 5), len(images)
+            )
             print(f"{width}x{height} {name:8s} before {old:6.2f} ms/frame  now (host) {new:6.2f} "
                   f"({new / old:.2f}x)  now (torch CPU) {dev:7.2f} ({dev / old:.1f}x)")  # fmt: skip
 

@@ -1,4 +1,4 @@
 from memo.cli import app
 
 if __name__ == "__main__":
-    app()
+    app(prog_name="memo")

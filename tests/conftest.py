@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,24 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SHARED_VIDEOS = SHARED / "videos"
 SHARED_DATA = SHARED / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One temporary ``$MEMO_HOME`` for the whole session (subprocesses inherit it): the suite
+    never writes bundles or caches into the user's own. Shared by every test, because the
+    ResMem bundle (527 MB) is built into it on first use."""
+    home = Path(tempfile.mkdtemp(prefix="memo-home-"))
+    config.stash[_HOME] = home
+    os.environ["MEMO_HOME"] = str(home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+_HOME = pytest.StashKey[Path]()
 
 
 def shared_video(name: str) -> Path:
@@ -81,20 +101,11 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def resmem_bundle(tmp_path_factory: pytest.TempPathFactory):
-    """The named 'resmem' bundle, built from the installed package into a fresh MEMO_HOME."""
+def resmem_bundle():  # type: ignore[no-untyped-def]
+    """The named 'resmem' bundle, built from the installed package into the session's MEMO_HOME."""
     pytest.importorskip("resmem", reason="the resmem package (default model) is not installed")
     from memo.models.named import resolve_model
 
-    home = tmp_path_factory.mktemp("memo_home")
-    previous = os.environ.get("MEMO_HOME")
-    os.environ["MEMO_HOME"] = str(home)
-    try:
-        bundle = resolve_model("resmem")
-    finally:
-        if previous is None:
-            os.environ.pop("MEMO_HOME", None)
-        else:
-            os.environ["MEMO_HOME"] = previous
-    assert bundle.path.is_relative_to(home)
+    bundle = resolve_model("resmem")
+    assert bundle.path.is_relative_to(Path(os.environ["MEMO_HOME"]))
     return bundle

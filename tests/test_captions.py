@@ -181,7 +181,7 @@ def test_memo_score_text_reads_long_and_wide_files_alike(tmp_path: Path, sample_
     )
 
     def score(captions: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        out = tmp_path / f"{captions}{len(extra)}.jsonl"
+        out = tmp_path / f"{captions}{''.join(extra)}.jsonl"  # one output per run: none exists yet
         command = [*memo_command(), "score", *map(str, videos), "-m", str(bundle.path), "-o", str(out),
                    "--text", str(tmp_path / captions), "--quiet", "--workers", "1", *extra]  # fmt: skip
         done = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=300)

@@ -60,6 +60,7 @@ def test_log_file_and_verbose_after_the_command(deep: Path, framecnn_bundle, tmp
                 "-o", str(out), "-q", "-v", "--log", str(log))  # fmt: skip
     assert run.returncode == 1, run.stderr
     assert "INFO memo.score.runner: scoring 2 inputs" in run.stderr  # -v after the command works
+    assert run.stderr.count("memo.data.decoders.select: decoder pyav") == 1  # the choice, said once
     lines = log.read_text().splitlines()
     assert any("scored " in li and "clip_0.mp4" in li for li in lines)
     assert any("failed " in li and "broken_1.mp4" in li for li in lines)

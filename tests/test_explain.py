@@ -7,9 +7,12 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
+from torch import nn
 
-from memo.explain.render import contact_sheet, heat_colours, overlay
+from memo.explain.gradcam import gradcam
+from memo.explain.render import contact_sheet, crop_box, heat_colours, overlay
 from tests.conftest import memo_command, subprocess_env
 
 
@@ -53,8 +56,8 @@ def test_memo_explain_writes_readable_pngs(framecnn_bundle, sample_dir: Path, tm
         assert row["maps"] == ["cam"]
         cams = sorted(folder.glob("cam_f*.png"))
         assert len(cams) == 7  # one per keyframe of framecnn's spec
-        with Image.open(cams[0]) as image:
-            assert image.size == (32, 32) and image.mode == "RGB"
+        with Image.open(cams[0]) as image:  # the frame at its own size (64x48), not the model's 32x32
+            assert image.size == (64, 48) and image.mode == "RGB"
         with Image.open(folder / "contact_sheet.png") as sheet:
             sheet.load()
             assert sheet.height > 2 * 32
@@ -82,3 +85,57 @@ def test_explain_draws_vmemnets_two_attention_maps(tmp_path: Path) -> None:
     assert names == sorted(
         ["contact_sheet.png"] + [f"{m}_f{k}.png" for m in ("semantic", "spatial") for k in range(3)]
     )
+
+
+class _RedCounter(nn.Module):
+    """Two feature channels (red, green); the score reads only the red one: Grad-CAM must peak
+    where the frame is red and ignore the green patch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1, bias=False)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[0, 0] = 1.0  # channel 0: red
+            self.conv.weight[1, 1] = 1.0  # channel 1: green
+
+    def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"score": torch.sigmoid(self.conv(frames)[:, 0].mean(dim=(1, 2)))}
+
+
+def test_gradcam_peaks_where_the_score_comes_from() -> None:
+    frames = torch.zeros(2, 3, 16, 16)
+    frames[:, 0, :4, :4] = 1.0  # red, top left
+    frames[:, 1, 12:, 12:] = 1.0  # green, bottom right: the score does not read it
+    cam = gradcam(_RedCounter().eval(), {"frames": frames})
+    assert cam is not None and cam.layer == "conv"
+    maps = cam.maps["gradcam_score"]
+    assert maps.shape == (1, 2, 16, 16)
+    assert float(maps[0, 0, :4, :4].min()) > 0 and float(maps[0, 0, 12:, 12:].max()) == 0.0
+
+
+def test_crop_box_is_the_part_of_the_frame_the_model_saw() -> None:
+    assert crop_box(1920, 1080, (256, 256), (227, 227)) == (109, 61, 1811, 1019)  # stretched, then cropped
+    assert crop_box(1920, 1080, (128,), (112, 112)) == (488, 68, 1432, 1012)  # shorter side, then a square
+    assert crop_box(64, 48, (32, 32), (32, 32)) == (0, 0, 64, 48)
+
+
+def test_explain_draws_gradcam_for_a_model_without_attention(tmp_path: Path) -> None:
+    """resnet3d has no attention: memo explain draws Grad-CAM on its last 3D convolution, over the
+    frames at their own aspect ratio, and says which layer."""
+    from memo.data.synthetic import write_video
+    from memo.explain import ExplainOptions, explain_videos
+    from tests.baselinehelp import tiny_bundle
+
+    video = tmp_path / "wide.mp4"
+    write_video(video, "h264", frames=24, fps=12, width=96, height=40, seed=3)
+    bundle = tiny_bundle("resnet3d", tmp_path / "r3d")
+    (result,) = explain_videos(ExplainOptions([str(video)], tmp_path / "out", model=str(bundle.path)))
+    assert result.error is None and result.maps == ["gradcam_score"]
+    assert result.method == "Grad-CAM on trunk.layer4"
+    overlays = sorted(p for p in result.files if p.name.startswith("gradcam_score_f"))
+    assert overlays
+    with Image.open(overlays[0]) as image:
+        assert image.size == (96, 40)
+    scores = json.loads((result.folder / "scores.json").read_text())  # type: ignore[operator]
+    assert scores["maps"] == result.method and 0.0 < scores["score"] < 1.0

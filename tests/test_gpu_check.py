@@ -29,7 +29,16 @@ def test_gpu_check_without_cuda_reports_each_row_unavailable(tmp_path: Path) -> 
     assert len(rows) >= 13
     assert all(row["status"] == "unavailable(no CUDA)" for row in rows)
     checks = " ".join(row["check"] for row in rows)
-    for needed in ("H.264", "HEVC", "VP9", "DLPack", "torch CUDA vs torch CPU", "ORT CUDA", "model only", "memo score"):
+    for needed in (
+        "H.264",
+        "HEVC",
+        "VP9",
+        "DLPack",
+        "torch CUDA vs torch CPU",
+        "ORT CUDA",
+        "model only",
+        "memo score",
+    ):
         assert needed in checks
     table = done.stdout.splitlines()
     header = next(i for i, line in enumerate(table) if line.startswith("check"))

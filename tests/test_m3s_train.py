@@ -92,6 +92,10 @@ def test_m3s_options_are_checked_before_any_work(videos: Path, tmp_path: Path) -
         validate(_options(videos, tmp_path / "y", "low", decay_alpha=True))
     with pytest.raises(InputError, match="--dropout is a fusion-mlp option; use --model-arg dropout=P"):
         validate(_options(videos, tmp_path / "y", "low", dropout=0.3))
+    with pytest.raises(
+        InputError, match=r"input_dropout \(a config key\) is a fusion-mlp option; use --model-arg"
+    ):
+        validate(_options(videos, tmp_path / "y", "low", input_dropout=0.2))  # there is no --input-dropout
     with pytest.raises(InputError, match="dropout"):
         validate(_options(videos, tmp_path / "y", "low", model_args={"modules": "low", "dropout": 1.5}))
 

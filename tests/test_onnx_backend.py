@@ -130,6 +130,8 @@ def test_memo_score_backend_onnx_matches_torch(onnx_bundle, sample_dir, tmp_path
     for path, value in torch_scores.items():
         assert onnx_scores[path] == pytest.approx(value, abs=1e-5)
     assert '"device": "CPUExecutionProvider"' in summary
+    _, auto = _score(onnx_bundle, sample_dir, "auto", tmp_path / "a.csv")  # says onnx once, not onnx/onnx/...
+    assert '"backend": "onnx"' in auto and '"device": "CPUExecutionProvider"' in auto
 
 
 def test_auto_prefers_onnx_on_cpu_when_exported(onnx_bundle, framecnn_bundle, tmp_path):

@@ -49,7 +49,9 @@ def _model_preprocessing() -> list[Preprocess]:
 @pytest.mark.parametrize(("size_in", "size_out"), SIZES, ids=lambda s: "x".join(map(str, s)))
 def test_torch_resize_is_pil_pixel_for_pixel(size_in, size_out, interpolation: str) -> None:
     frames = _frames(*size_in, count=1)
-    expected = np.stack([np.asarray(Image.fromarray(f).resize(size_out, FILTERS[interpolation])) for f in frames])
+    expected = np.stack(
+        [np.asarray(Image.fromarray(f).resize(size_out, FILTERS[interpolation])) for f in frames]
+    )
     got = resize_frames(torch.from_numpy(frames), (size_out[1], size_out[0]), interpolation)
     assert got.dtype == torch.uint8
     np.testing.assert_array_equal(got.numpy(), expected)

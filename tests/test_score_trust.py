@@ -315,6 +315,7 @@ def test_a_text_only_bundle_scores_every_caption_id_without_videos(tmp_path: Pat
     assert sorted(r["path"] for r in rows) == ["7", "8", "9"]
     assert all(r["status"] == "ok" and r["frames"] == "0" for r in rows)
     assert len({r["score"] for r in rows}) == 3
+    assert json.loads(run.stdout)["decoder"] == "none (the model reads no video)"  # not "pyav"
     from memo.data.text import CaptionTable, TextProvider
     from memo.models.bundle import read_bundle
 

@@ -70,8 +70,16 @@ def silence_third_party() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def quiet_model_loading() -> None:
+    """No "Loading weights: 103/103" bars from Hugging Face libraries while memo loads a text
+    encoder: memo reports its own progress (a user's own setting of these variables wins)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
 class MemoGroup(TyperGroup):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        quiet_model_loading()
         args = hoist_global_options(list(args))
         options = args[: args.index("--")] if "--" in args else args
         if any(a in QUIET_FLAGS for a in options):
@@ -93,7 +101,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 console = make_console(stderr=True)  # progress, messages, errors
 stdout = make_console(stderr=False)  # listings a user pipes (memo models)

@@ -21,10 +21,11 @@ _BACKENDS = ",".join(BENCH_BACKENDS)  # the bench matrix, from the format table
 
 @app.command(
     "bench",
+    short_help="Measure latency, throughput and parity of each backend.",
     help=(
         "Benchmark MODEL on backends x precisions x batch sizes; "
         "one row each (ok / failed / unavailable).\n\n"
-        "Example: [bold]memo bench resmem --backends torch,onnx --batch-sizes 1,16[/]\n\n"
+        "Example: memo bench resmem --backends torch,onnx --batch-sizes 1,16\n\n"
         "A backend's exported artifact comes from the bundle (memo export first; a missing one is an "
         "unavailable row that gives the command).\n\n"
         "Latency p50/p90/p99 after warm-up, throughput, peak memory, and parity (Spearman, max abs diff) "

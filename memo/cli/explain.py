@@ -16,10 +16,13 @@ from memo.errors import MemoError
 
 @app.command(
     "explain",
+    short_help="Draw where a model looks in each video's frames.",
     help=(
-        "Draw MODEL's attention maps over the frames it scored, for each VIDEO: PNG overlays, a contact "
-        "sheet per video and every head's score (scores.json) in OUTPUT/<video>/.\n\n"
-        "Example: [bold]memo explain clip.mp4 -m runs/vmemnet/bundle -o explain/[/]\n\n"
+        "Draw where MODEL looks in the frames it scored, for each VIDEO: PNG overlays, a contact "
+        "sheet per video (each frame at its own aspect ratio, with its time and score) and every head's "
+        "score (scores.json) in OUTPUT/<video>/. Maps are the model's own attention, or Grad-CAM on its "
+        "last convolution for a model without attention (ResMem, resnet3d, ...).\n\n"
+        "Example: memo explain clip.mp4 -m runs/vmemnet/bundle -o explain/\n\n"
         "Exit status: 0 all explained, 1 some videos failed, 2 usage error."
     ),
     no_args_is_help=True,
@@ -73,7 +76,11 @@ def explain_command(
         for r in results:
             if r.folder is not None:
                 heads = ", ".join(f"{k} {v:.4f}" for k, v in r.scores.items() if isinstance(v, float))
-                maps = ", ".join(r.maps) or "no attention maps"
+                maps = (
+                    f"{', '.join(r.maps)} ({r.method})"
+                    if r.maps
+                    else "no maps (the model runs no convolution)"
+                )
                 console.print(
                     f"{escape(r.video)}: {heads}; {maps} -> {escape(str(r.folder))}", highlight=False
                 )

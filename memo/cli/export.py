@@ -39,7 +39,7 @@ def _common_options(
         bool, typer.Option("--force", help="Rebuild the TensorRT engine even if it matches.")
     ] = False,
     videos: Annotated[
-        Path | None, typer.Option(help="Videos for validation (default ../shared/videos, else generated).")
+        Path | None, typer.Option(help="Videos for validation (default: generated test videos).")
     ] = None,
     text: TextOpt = None,
     id_column: IdColumnOpt = None,
@@ -101,19 +101,24 @@ def export_help(formats: Mapping[str, Format] = FORMATS) -> str:
     return (
         "Export MODEL (bundle directory or named model) to the formats asked for "
         f"(default {first.flag}), written into the bundle.\n\n"
-        "Example: [bold]memo export resmem --onnx[/]   or   "
-        "[bold]memo export runs/vm8/bundle --trt --fp16[/]\n\n"
+        "Examples: memo export resmem --onnx ; memo export runs/vm8/bundle --trt --fp16\n\n"
         "Every export is validated against PyTorch on real video frames (names, shapes, values, Spearman); "
         "the result is recorded in the bundle's export.json and a failed validation is an error. "
         "A model with caption or feature inputs needs --text / --features; one that reads no video "
         "is validated on the first ids of those tables.\n\n"
-        f"Formats: {described}. TensorRT is not run in memo's own CI."
+        f"Formats: {described}. TensorRT needs a CUDA GPU and pip install 'memo[trt]'; that path follows "
+        "TensorRT's documented API and has not been run yet."
     )
 
 
 def register(target: typer.Typer, formats: Mapping[str, Format] = FORMATS) -> None:
     """Add ``memo export`` to ``target`` with flags generated from ``formats``."""
-    target.command("export", help=export_help(formats), no_args_is_help=True)(make_export_command(formats))
+    target.command(
+        "export",
+        help=export_help(formats),
+        short_help="Export a model to ONNX / TensorRT, validated against PyTorch.",
+        no_args_is_help=True,
+    )(make_export_command(formats))
 
 
 def _export(

@@ -14,10 +14,11 @@ from memo.cli.app import RESMEM_NOTE, app, stdout
 
 @app.command(
     "models",
+    short_help="List the model architectures and pretrained models.",
     help=(
         "List the model architectures: paper, inputs, parameters, GFLOPs per video of the default "
         "configuration (counted on the meta device), pretrained parts and offline bundles.\n\n"
-        "Example: [bold]memo models --json[/]"
+        "Example: memo models --json"
     ),
 )
 def models_command(

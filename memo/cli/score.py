@@ -14,11 +14,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from memo.cli.app import RESMEM_NOTE, app, console, fail
 from memo.cli.score_options import (
@@ -66,15 +68,15 @@ log = logging.getLogger("memo.cli.score")
 
 
 @app.command(
+    short_help="Score videos and write one row per video.",
     help=(
         "Score every video under PATHS (files or folders, searched recursively) and write one row per video.\n\n"
-        "Example: [bold]memo score ./videos/ -o scores.csv[/]\n\n"
+        "Example: memo score ./videos/ -o scores.csv\n\n"
         "Output format follows the extension: .csv, .jsonl or .parquet. Rows are written as videos finish, so an "
         "interrupted run keeps every finished row; --resume continues it.\n\n"
         "Exit status: 0 all scored, 1 some videos failed (each failed row says why), 2 usage error.\n\n"
         f"{RESMEM_NOTE}"
     ),
-    no_args_is_help=True,
 )
 def score(
     paths: PathsOpt = None,
@@ -112,19 +114,21 @@ def score(
     videos_per_block: VideosPerBlockOpt = 8,
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
-    from memo.score import ScoreOptions, score_videos
 
     cluster = check_engine_flags(
         engine, output, address, actors, gpus_per_actor, decode_cpus, videos_per_block
     )
-
-    if path_column is not None and manifest is None:
-        raise fail("--path-column needs --manifest")
-    if not retry_failed and not resume:
-        raise fail("--no-retry-failed only applies with --resume")
+    _check_cheap_options(
+        bool(paths or files_from or manifest or text or features),
+        (path_column is None or manifest is not None, retry_failed or resume),
+        None if cluster is not None else (Path(output), resume, overwrite),  # Ray: a folder, checked there
+        (batch_size, workers, threads), backend,
+    )  # fmt: skip
     report_options = _report_options(report, output)
-    try:
-        _check_decoder(decoder, device) if cluster is None else None  # Ray: the actors check theirs
+    from memo.score import ScoreOptions  # torch: only once the options hold
+
+    try:  # Ray: the actors check their decoder
+        _check_decoder(decoder, device) if cluster is None else None
         providers = _stream_providers((text, id_column, text_column), features, feature_rows, model, device)
     except MemoError as exc:
         raise fail(str(exc)) from None
@@ -155,8 +159,15 @@ def score(
     if cluster is not None:
         done = functools.partial(finish, report_options=report_options)
         score_on_ray(options, cluster, show, as_json, (_progress, done))  # raises typer.Exit
-    progress, on_start, on_row = _progress(show, output)
+    _score_here(options, show, (as_json, quiet), report_options)
 
+
+def _score_here(options, show: bool, quiet_modes: tuple[bool, bool], report_options) -> None:  # type: ignore[no-untyped-def]
+    """Score on this machine with a progress bar, then :func:`finish` (which exits)."""
+    from memo.score import score_videos
+
+    output, (as_json, quiet) = str(options.output), quiet_modes
+    progress, on_start, on_row = _progress(show, output)
     try:
         summary = score_videos(options, on_start=on_start, on_row=on_row)
     except KeyboardInterrupt:
@@ -168,7 +179,6 @@ def score(
             progress.stop()
         raise fail(str(exc)) from None
     progress.stop()
-
     finish(summary, output, as_json, quiet, report_options)
 
 
@@ -219,15 +229,16 @@ def _progress(show: bool, output: Path):  # type: ignore[no-untyped-def]
         TextColumn("[red]{task.fields[failed]} failed"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
-        TimeRemainingColumn(),
+        RunRateETA(),
         console=console,
         disable=not show,
         transient=False,
     )
-    task = progress.add_task("score", total=None, rate="-", failed=0)
+    task = progress.add_task("score", total=None, rate="-", failed=0, start=False)
 
     def on_start(total: int, skipped: int) -> None:
         progress.start()  # only once the work is known: errors before that print alone
+        progress.start_task(task)  # the clock of the ETA starts with the videos, not the model load
         if show and skipped:
             console.print(f"resuming: {skipped} of {total} videos already in {output}", highlight=False)
         progress.update(task, total=total - skipped)
@@ -243,12 +254,66 @@ def _progress(show: bool, output: Path):  # type: ignore[no-untyped-def]
     return progress, on_start, on_row
 
 
+class RunRateETA(ProgressColumn):
+    """Time left from the videos finished so far and the run's own rate since it started.
+
+    rich's own column extrapolates the last seconds' speed, which after a first batch of
+    videos finishing together reads "0:00:01" with a minute to go. This one projects the
+    whole run at its average rate (elapsed / finished per video) and counts down to that."""
+
+    def render(self, task: Task) -> Text:
+        return Text(format_eta(task.elapsed, task.completed, task.total), style="progress.remaining")
+
+
+def format_eta(elapsed: float | None, finished: float, total: float | None) -> str:
+    if not elapsed or not finished or total is None:
+        return "-:--:--"
+    left = max(0.0, elapsed * total / finished - elapsed)
+    hours, rest = divmod(round(left), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _check_cheap_options(
+    given: bool,
+    companions: tuple[bool, bool],
+    output: tuple[Path, bool, bool] | None,
+    numbers: tuple[int, int, int | None],
+    backend: str,
+) -> None:
+    """The checks that need neither torch nor the model, before either is loaded (< 1 s).
+
+    ``given``: some input was named; ``companions``: --path-column has --manifest,
+    --no-retry-failed has --resume."""
+    from memo.score.checks import check_backend_name, check_numbers, check_output
+
+    if not given:
+        raise fail("no videos given: memo score PATH... -o scores.csv (see memo score --help)")
+    needs = ("--path-column needs --manifest", "--no-retry-failed only applies with --resume")
+    for ok, message in zip(companions, needs, strict=True):
+        if not ok:
+            raise fail(message)
+    try:
+        check_numbers(*numbers)
+        check_backend_name(backend)
+        if output is not None:
+            path, resume, overwrite = output
+            check_output(path, resume=resume, overwrite=overwrite)
+    except MemoError as exc:
+        raise fail(str(exc)) from None
+
+
 def _check_decoder(decoder: str, device: str) -> None:
-    """Refuse an unknown or uninstalled decoder before any work."""
+    """Refuse an unknown or uninstalled decoder before any work (``score_videos`` says which it uses)."""
     from memo.data.decoders import resolve_decoder
     from memo.runtime.base import resolve_device
 
-    resolve_decoder(decoder, resolve_device(device))
+    announcer = logging.getLogger("memo.data.decoders.select")
+    level = announcer.level
+    announcer.setLevel(logging.WARNING)  # -v names the choice once, when the run makes it
+    try:
+        resolve_decoder(decoder, resolve_device(device))
+    finally:
+        announcer.setLevel(level)
 
 
 def _stream_providers(
@@ -298,6 +363,8 @@ def render_summary(summary) -> None:  # type: ignore[no-untyped-def]
     )
     head.add_row("output", escape(data["output"]))
     console.print(head)
+    if data["saturated"]:
+        console.print(f"[yellow]warning:[/] {escape(data['saturated'])}", highlight=False, soft_wrap=True)
     if data["top"]:
         ranks = Table(title="most and least memorable")
         ranks.add_column("rank")

@@ -80,8 +80,9 @@ AsJsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readabl
 TextOpt = Annotated[
     Path | None,
     typer.Option(
-        help="Captions for models with a text input: CSV with a path/id column and caption column(s), "
-        "one row per caption (long) or one per video (wide)."
+        help="Captions for models with a text input: CSV (or tab-separated) with a path/id column and "
+        "caption column(s), one row per caption (long) or one per video (wide), or VideoMem's "
+        "videoN.webm<TAB>title lines."
     ),
 ]
 

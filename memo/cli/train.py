@@ -98,15 +98,14 @@ EXPLICIT = frozenset({"COMMANDLINE", "ENVIRONMENT", "PROMPT"})
 
 @app.command(
     "train",
+    short_help="Train a model on labelled videos into a bundle.",
     help=(
         "Train a memorability model on labelled videos and write a bundle, metrics.json and plots to OUTPUT.\n\n"
         "Examples:\n\n"
-        "[bold]memo train --config configs/videomem-short-text-coco.toml -o runs/vm[/]\n\n"
-        "[bold]memo train videomem ../shared/data/videomem-me18 -o runs/vm --input text --input features "
-        "--features coco80_rn152.bin --target short_term --fold-file "
-        "../shared/data/videomem-me18/vmemnet_fold_permutation.bin[/]\n\n"
-        "[bold]memo train memento10k ../shared/data/memento10k -o runs/m10k --folds 5 --decay-alpha[/]\n\n"
-        "[bold]memo train csv labels.csv -o runs/mine --target score --text-column caption --check[/]\n\n"
+        "memo train --config configs/videomem-short-text-coco.toml -o runs/vm\n\n"
+        "memo train videomem data/videomem-me18 -o runs/vm --input text --target short_term\n\n"
+        "memo train memento10k data/memento10k -o runs/m10k --folds 5 --decay-alpha\n\n"
+        "memo train csv labels.csv -o runs/mine --target score --text-column caption --check\n\n"
         "Every epoch is checkpointed; memo train -o RUN --resume continues a killed run exactly. "
         "OUTPUT/options.json records the resolved options (a --config file). "
         "Exit status: 0 done, 2 bad options or data (one line saying why)."

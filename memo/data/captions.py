@@ -3,7 +3,13 @@
 * **long**: one row per caption (``video_id,caption`` and perhaps ``url``), so an id
   with five captions has five rows;
 * **wide**: one row per id with several caption columns (``description_0 …
-  description_4``, Memento10k's layout), or a single caption column.
+  description_4``, Memento10k's layout), or a single caption column;
+* **titles**: VideoMem's ``videoN.webm<TAB>dash-joined-title`` lines, without a header
+  (``dev-set_video-captions.txt``, ``test-set_video-captions.txt``), read as the VideoMem
+  loader reads them (dashes become spaces).
+
+A file whose first line holds a tab is tab-separated: with a header when its first cell
+is an id column name (``video_id<TAB>caption``), else VideoMem's titles.
 
 Both are read the same way: every row adds its caption cells to its id, and every
 caption of an id is kept, in file order (never only the first or the last row). Only
@@ -117,9 +123,12 @@ def read_captions(
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such captions file")
+    delimiter = _delimiter(path)
+    if delimiter == TITLES:
+        return _titles_file(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, delimiter=delimiter)
             header = [h.strip() for h in next(reader, [])]
             if not header:
                 raise InputError(f"{path}: empty captions file (no header)")
@@ -146,3 +155,42 @@ def _add_row(table: CaptionFile, row: list[str], at: int, where: list[int]) -> N
     texts.extend(cell for i in where if i < len(row) and (cell := row[i].strip()))
     for key in (name, Path(name).name, Path(name).stem, video_key(name)):
         table._keys.setdefault(key, name)
+
+
+TITLES = "titles"  # VideoMem's headerless videoN.webm<TAB>title lines
+
+
+def _delimiter(path: Path) -> str:
+    """``","``, ``"\t"`` (a TSV with a header) or :data:`TITLES`, from the first line."""
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            first = handle.readline()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: unreadable captions file ({exc})") from exc
+    if "\t" not in first:
+        return ","
+    return "\t" if first.split("\t", 1)[0].strip().lower() in ID_COLUMNS else TITLES
+
+
+def read_title_lines(path: Path) -> list[tuple[str, str]]:
+    """``videoN.webm<TAB>dash-joined-title`` lines -> ``[(name, title with spaces)]``, in file order."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: unreadable titles file ({exc})") from exc
+    out: list[tuple[str, str]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        name, sep, title = line.partition("\t")
+        if not sep:
+            raise InputError(f"{path}:{number}: expected 'videoN.webm<TAB>title', got {line[:60]!r}")
+        out.append((name.strip(), " ".join(title.replace("-", " ").split())))
+    return out
+
+
+def _titles_file(path: Path) -> CaptionFile:
+    table = CaptionFile(str(path), "video", ["title"])
+    for name, title in read_title_lines(path):
+        _add_row(table, [name, title], 0, [1])
+    return table

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memo.data.captions import CaptionFile, read_captions
+from memo.data.captions import CaptionFile, read_captions, read_title_lines
 from memo.data.discover import DEFAULT_EXTENSIONS
 from memo.data.features import FeatureSource, FeatureTable, feature_paths, open_features, video_key
 from memo.errors import InputError
@@ -176,19 +176,7 @@ def load_videomem(
 
 def read_titles(path: Path) -> dict[str, str]:
     """``videoN.webm<TAB>dash-joined-title`` lines -> {video key: title with spaces}."""
-    out: dict[str, str] = {}
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: unreadable titles file ({exc})") from exc
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        name, sep, title = line.partition("\t")
-        if not sep:
-            raise InputError(f"{path}:{number}: expected 'videoN.webm<TAB>title', got {line[:60]!r}")
-        out[video_key(name)] = " ".join(title.replace("-", " ").split())
-    return out
+    return {video_key(name): title for name, title in read_title_lines(path)}
 
 
 # ---------------------------------------------------------------- Memento10k

@@ -184,7 +184,9 @@ def write_samples(folder: str | Path, count: int = 8, seconds: float = 3.0) -> l
     return written
 
 
-def transcode_vp9(source: str | Path, target: str | Path, frames: int = 75, width: int = 320, height: int = 240) -> Path:
+def transcode_vp9(
+    source: str | Path, target: str | Path, frames: int = 75, width: int = 320, height: int = 240
+) -> Path:
     """The first ``frames`` frames of a real video as ``width`` x ``height`` VP9 in WebM, 25 fps
     (a file DALI's CPU backend decodes; used to compare decoders on real content)."""
     with av.open(str(source)) as src, av.open(str(target), "w") as out:

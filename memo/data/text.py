@@ -54,6 +54,7 @@ def load_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu"):  # type: ign
     if key not in _LOADED:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:

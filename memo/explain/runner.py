@@ -6,7 +6,11 @@ frame``, one map per scored frame). memo draws every map over the frame it belon
 frames exactly as the model saw them: sampled, resized and cropped as its bundle says) and
 writes, per video, ``<out>/<video>/<map>_f<k>.png``, ``contact_sheet.png`` (frames on top,
 one row per map) and ``scores.json`` (every output of the model, i.e. each head's score
-where a model has several). A model without attention maps gets its scores and frames only.
+where a model has several). A model without attention maps gets Grad-CAM maps on its last
+convolution instead (:mod:`memo.explain.gradcam`; ``scores.json`` says which, under ``maps``).
+Frames are drawn at their own size and aspect ratio (decoded again by PyAV at the sampled
+times), with the map over the part of the frame the model saw and the rest dimmed; under
+each frame the sheet gives its time and, for a model that scores frames, its score.
 A model with per-module contributions (``contributions(**inputs)``, e.g. ``m3s``) also gets
 ``contributions_<output>.png``, a bar chart per video (:mod:`memo.explain.contrib`), even
 when it takes no frames (then there is no contact sheet).
@@ -30,7 +34,8 @@ import torch
 from memo.data.decoders import DecoderChoice, DecoderError, resolve_decoder
 from memo.data.inputs import StreamProvider, prepare_video
 from memo.errors import InputError, MemoError
-from memo.explain.render import contact_sheet, overlay
+from memo.explain.gradcam import gradcam
+from memo.explain.render import contact_sheet, crop_box, overlay, overlay_in_box
 from memo.fsio import atomic_path, atomic_write_json
 from memo.models.bundle import Bundle
 from memo.models.spec import InputSpec, ModelSpec
@@ -57,6 +62,7 @@ class ExplainResult:
     files: list[Path] = field(default_factory=list)
     error: str | None = None
     decoder: str = ""  # the decoder that produced the frames ("pyav", "dali")
+    method: str = ""  # what the maps are: the model's attention, or Grad-CAM on which layer
 
 
 def display_frames(array: np.ndarray, item: InputSpec) -> np.ndarray:
@@ -120,33 +126,87 @@ def explain_one(
     inputs = {k: torch.as_tensor(v).to(options.device) for k, v in prepared.arrays.items()}
     with torch.inference_mode():
         outputs = module(**inputs)
-        maps_fn: Callable[..., Mapping[str, torch.Tensor]] | None = getattr(module, "attention", None)
-        maps = _per_video_maps(maps_fn(**inputs), spec) if maps_fn is not None else {}
+    maps, method = _maps(module, inputs, spec) if item is not None else ({}, "")
     folder = options.output / _slug(path)
     folder.mkdir(parents=True, exist_ok=True)
     result = ExplainResult(path, folder, _scores(outputs, spec), sorted(maps), decoder=prepared.decoder)
+    result.method = method
     if contrib_fn is not None:
         from memo.explain.contrib import write_contributions
 
-        result.files += write_contributions(contrib_fn(**inputs), result.scores, path, folder)
+        with torch.inference_mode():
+            result.files += write_contributions(contrib_fn(**inputs), result.scores, path, folder)
     if item is None:  # nothing to draw frames of (e.g. m3s on precomputed inputs or low-level only)
         return _write_scores(result, folder)
     array = prepared.arrays[item.name]
-    frames = display_frames(array if spec.unit == "frame" else array[0], item)
+    seen = display_frames(array if spec.unit == "frame" else array[0], item)
+    originals = _original_frames(path, prepared.times, len(seen))
+    frames = originals if originals is not None else seen
     rows = [("frames", [_image(f) for f in frames])]
     for name, stack in maps.items():
         images = []
         for k, amap in enumerate(stack):
-            frame = frames[round(k * (len(frames) - 1) / max(1, len(stack) - 1))]
-            image = overlay(frame, amap)
+            at = round(k * (len(frames) - 1) / max(1, len(stack) - 1))
+            image = _draw(frames[at], amap, item) if originals is not None else overlay(frames[at], amap)
             result.files.append(_save(image, folder / f"{name}_f{k}.png"))
             images.append(image)
         rows.append((name, images))
     title = f"{Path(path).name}  " + "  ".join(
         f"{k}={v:.3f}" for k, v in result.scores.items() if isinstance(v, float)
     )
-    result.files.append(_save(contact_sheet(rows, title), folder / "contact_sheet.png"))
+    title += f"  (map: {method})" if method else ""
+    notes = _frame_notes(result.scores, spec, prepared.times[: len(frames)])
+    result.files.append(_save(contact_sheet(rows, title, notes=notes), folder / "contact_sheet.png"))
     return _write_scores(result, folder)
+
+
+def _maps(
+    module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], spec: ModelSpec
+) -> tuple[dict[str, np.ndarray], str]:
+    """The model's own attention maps, else Grad-CAM on its last convolution; and which it is."""
+    maps_fn: Callable[..., Mapping[str, torch.Tensor]] | None = getattr(module, "attention", None)
+    if maps_fn is not None:
+        with torch.inference_mode():
+            return _per_video_maps(maps_fn(**inputs), spec), "the model's attention"
+    cam = gradcam(module, inputs)
+    if cam is None:
+        return {}, ""
+    return _per_video_maps(cam.maps, spec), f"Grad-CAM on {cam.layer}"
+
+
+def _original_frames(path: str, times: Sequence[float], count: int) -> list[np.ndarray] | None:
+    """The sampled frames at their own size and aspect ratio (None: PyAV cannot read them)."""
+    from memo.data.decode import read_frames_at
+
+    if not times:
+        return None
+    try:
+        sample = read_frames_at(path, list(times)[:count])
+    except (InputError, DecoderError, OSError) as exc:
+        log.info("%s: drawing on the model's view of the frames (%s)", path, exc)
+        return None
+    frames = [np.asarray(image.convert("RGB")) for image in sample.images]
+    return frames if len(frames) == count else None
+
+
+def _draw(frame: np.ndarray, amap: np.ndarray, item: InputSpec):  # type: ignore[no-untyped-def]
+    assert item.preprocess is not None
+    height, width = frame.shape[:2]
+    box = crop_box(width, height, item.preprocess.resize, item.preprocess.crop)
+    return overlay_in_box(frame, amap, box)
+
+
+def _frame_notes(scores: Mapping[str, Any], spec: ModelSpec, times: Sequence[float]) -> list[str]:
+    """Under each frame: its time and, for a model that scores frames, its score."""
+    first = spec.output_names[0]
+    per_frame = scores.get(f"{first}_per_frame") or []
+    notes = []
+    for k, t in enumerate(times):
+        note = f"{t:.2f}s"
+        if k < len(per_frame):
+            note += f"  {first} {per_frame[k]:.3f}"
+        notes.append(note)
+    return notes
 
 
 def _has_frames(spec: ModelSpec) -> bool:
@@ -155,7 +215,8 @@ def _has_frames(spec: ModelSpec) -> bool:
 
 def _write_scores(result: ExplainResult, folder: Path) -> ExplainResult:
     atomic_write_json(
-        folder / "scores.json", {"video": result.video, "decoder": result.decoder, **result.scores}
+        folder / "scores.json",
+        {"video": result.video, "decoder": result.decoder, "maps": result.method, **result.scores},
     )
     result.files.append(folder / "scores.json")
     return result

@@ -46,5 +46,19 @@ def _resmem_bundle() -> Bundle:
     target = memo_home() / "bundles" / f"resmem-{version}"
     if (target / CONFIG).is_file():
         return read_bundle(target)
-    log.info("building the resmem bundle from %s into %s (once)", source, target)
+    size_mb = source.stat().st_size / 1e6
+    log.warning(
+        "first use of 'resmem': writing its bundle (%.0f MB) into %s, once (set MEMO_HOME to choose "
+        "the folder)", size_mb, target,
+    )  # fmt: skip
     return save_bundle(target, resmem_spec().with_(version=version), published_state())
+
+
+def command_name(bundle: Bundle) -> str:
+    """How a user names ``bundle`` on the command line: a named model by its name (not the
+    cache folder memo built it in), any other bundle by its path."""
+    try:
+        named = bundle.path.resolve().is_relative_to((memo_home() / "bundles").resolve())
+    except OSError:
+        named = False
+    return bundle.spec.name if named and bundle.spec.name in NAMED else str(bundle.path)

@@ -8,6 +8,7 @@ from pathlib import Path
 from memo.errors import BundleError
 from memo.formats import DEFAULT_PRECISION, export_command, format_for_backend
 from memo.models.bundle import Bundle
+from memo.models.named import command_name
 
 
 def artifact_file(bundle: Bundle, backend: str, precision: str = DEFAULT_PRECISION) -> Path:
@@ -26,14 +27,14 @@ def missing_artifact(bundle: Bundle, backend: str, precision: str = DEFAULT_PREC
     path = bundle.artifact(fmt.artifact(precision))
     if path.is_file():
         return None
-    return f"no {path.name}; export it first: {export_command(bundle.path, fmt, precision)}"
+    return f"no {path.name}; export it first: {export_command(command_name(bundle), fmt, precision)}"
 
 
 def require_artifact(bundle: Bundle, backend: str, precision: str = DEFAULT_PRECISION) -> Path:
     """The artifact's path, or a :class:`BundleError` that names the export command."""
     problem = missing_artifact(bundle, backend, precision)
     if problem:
-        raise BundleError(f"{bundle.path}: {problem}")
+        raise BundleError(f"{command_name(bundle)}: {problem}")
     return artifact_file(bundle, backend, precision)
 
 

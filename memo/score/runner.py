@@ -144,7 +144,8 @@ def score_videos(
         session = ContributionSession(session, bundle)
     backend = str(getattr(session, "chosen", session.backend))  # auto -> what it picked
     check_fixed_frames(bundle.path, options.num_frames, backend)
-    log.info("scoring %d inputs with %s on %s/%s", len(paths), bundle.label, backend, session.device)
+    device = str(getattr(session, "inner", session).device)  # auto's own device names its choice again
+    log.info("scoring %d inputs with %s on %s/%s", len(paths), bundle.label, backend, device)
     keys = {_same_file_key(p) for p in paths}
     dropped: list[str] = []
 
@@ -155,7 +156,8 @@ def score_videos(
         return again
 
     writer = _open(options, bundle, settings, backend, previous, drop)
-    summary = ScoreSummary(options.output, bundle.label, backend, session.device, decoder.name)
+    decoder_name = decoder.name if needs_frames(bundle.spec) else "none (the model reads no video)"
+    summary = ScoreSummary(options.output, bundle.label, backend, device, decoder_name)
     new_rows: list[dict[str, Any]] = []
     try:
         done = {_same_file_key(p) for p in writer.done}  # ./videos/a.mp4 and /abs/videos/a.mp4 match

@@ -26,13 +26,9 @@ from memo.errors import OutputError
 from memo.fsio import atomic_write_json, memo_home
 from memo.models.bundle import Bundle
 from memo.models.spec import FROM_VIDEO
+from memo.score.checks import sidecar_path
 
 FORMAT = "memo-scores/1"
-SUFFIX = ".memo.json"
-
-
-def sidecar_path(output: Path) -> Path:
-    return output.with_name(output.name + SUFFIX)
 
 
 _HASHES: dict[str, str] = {}

@@ -8,55 +8,14 @@ video is decoded and before the output file (or its sidecar) is created or touch
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from memo.data.streams import check_stream_inputs
-from memo.errors import MemoError, OutputError
+from memo.errors import MemoError
 from memo.models.spec import ModelSpec
-from memo.score.settings import sidecar_path
-from memo.score.writers import output_format
-
-
-def check_numbers(batch_size: int, workers: int, threads: int | None) -> None:
-    if batch_size < 1:
-        raise MemoError("--batch-size must be at least 1")
-    if workers < 1:
-        raise MemoError("--workers must be at least 1")
-    if threads is not None and threads < 1:
-        raise MemoError("--threads must be at least 1")
-
-
-def check_output(output: Path, *, resume: bool, overwrite: bool) -> None:
-    """The output can be created (or resumed) here, without creating or touching anything."""
-    if resume and overwrite:
-        raise OutputError("--resume and --overwrite contradict each other: pick one")
-    fmt = output_format(output)
-    journal = output.with_name(output.name + ".journal.jsonl")
-    exists = output.exists() or (fmt == "parquet" and journal.exists())
-    if output.is_dir():
-        raise OutputError(f"{output}: is a directory")
-    if exists and not (resume or overwrite):
-        raise OutputError(
-            f"{output}: already exists; use --resume to continue it or --overwrite to replace it"
-        )
-    folder = _nearest_existing(output.parent)
-    if not folder.is_dir():
-        raise OutputError(f"{output}: cannot write the results ({folder} is a file, not a folder)")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{output}: cannot write the results (permission denied in {folder})")
-    for path in (output, sidecar_path(output)):
-        if path.exists() and not os.access(path, os.W_OK):
-            raise OutputError(f"{path}: cannot write the results (permission denied)")
-
-
-def _nearest_existing(folder: Path) -> Path:
-    folder = folder.absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
+from memo.score.checks import check_numbers, check_output
 
 
 def check_side_inputs(spec: ModelSpec, providers: Mapping[str, Any]) -> None:
@@ -89,3 +48,6 @@ def check_fixed_frames(bundle_dir: Path, num_frames: int | None, backend: str) -
                 f"--frames {num_frames}: the {backend} export of {bundle.spec.name!r} is fixed at {count} frames "
                 f"of input {name!r} (export.json); drop --frames or score with --backend torch"
             )
+
+
+__all__ = ["check_fixed_frames", "check_numbers", "check_output", "check_side_inputs"]

@@ -45,6 +45,19 @@ class ScoreSummary:
     def mean_score(self) -> float | None:
         return math.fsum(s for _, s in self.scores) / len(self.scores) if self.scores else None
 
+    @property
+    def saturated(self) -> str | None:
+        """A warning when every score sits exactly on a bound of [0, 1]: the model's output was
+        clipped for every video (typically videos unlike its training set), so the ranking is empty."""
+        values = {s for _, s in self.scores}
+        if not values or not values <= {0.0, 1.0}:
+            return None
+        bounds = " or ".join(f"{v:.1f}" for v in sorted(values))
+        return (
+            f"every score is exactly {bounds}: the model's output is saturated at the bound of [0, 1] "
+            "(videos unlike the ones it was trained on?), so these scores do not rank the videos"
+        )
+
     def ranked(self) -> list[tuple[str, float]]:
         return sorted(self.scores, key=lambda item: item[1], reverse=True)
 
@@ -94,6 +107,7 @@ class ScoreSummary:
             "seconds": round(self.seconds, 3),
             "videos_per_second": round(self.videos_per_second, 3),
             "mean_score": self.mean_score,
+            "saturated": self.saturated,
             "top": [{"path": p, "score": s} for p, s in ranked[:top]],
             # the least memorable, without repeating any of the top ones on small runs
             "bottom": [{"path": p, "score": s} for p, s in ranked[max(top, len(ranked) - top) :][::-1]],

@@ -179,6 +179,15 @@ def m3s_vectors(
     return Vectors(raw, captions, {}, base.extraction, caption_key=text_tier or "text"), spec
 
 
+def video_tiers(spec: ModelSpec) -> list[str]:
+    """The tiers whose inputs come from the videos, as named on the stage line."""
+    return [
+        "low" if item.stream == "lowlevel" else item.name
+        for item in spec.inputs
+        if item.stream not in PRECOMPUTED
+    ]
+
+
 def _video_raw(
     model: Any, spec: ModelSpec, data: LabelledSet, options: TrainOptions, progress: Any
 ) -> dict[str, np.ndarray]:
@@ -193,7 +202,7 @@ def _video_raw(
         )
     cache = VectorCache(options.cache_dir or default_cache_dir(), "m3s", _cache_settings(spec, options))
     parts: dict[str, list[np.ndarray]] = {}
-    stage = f"m3s: low/mid/high inputs of {len(data)} videos"
+    stage = f"m3s: {'/'.join(video_tiers(spec))} inputs of {len(data)} videos"
     for done, path in enumerate(data.videos):
         raw = cache.load(path)
         if raw is None:

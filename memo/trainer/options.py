@@ -300,7 +300,7 @@ def refuse_fusion_head_flags(options: TrainOptions, equivalent: dict[str, str] |
     defaults = {f.name: f.default for f in fields(TrainOptions)}
     for name in FUSION_HEAD_FLAGS:
         if getattr(options, name) != defaults[name]:
-            flag = "--" + name.replace("_", "-")
+            flag = "input_dropout (a config key)" if name == "input_dropout" else "--" + name
             hint = (equivalent or {}).get(name)
             use = f"use --model-arg {hint}" if hint else "see the architecture's arguments (memo models)"
             raise InputError(f"--model {options.model}: {flag} is a fusion-mlp option; {use}")
