@@ -19,12 +19,13 @@ ReportTopOpt = Annotated[
 
 @app.command(
     "report",
+    short_help="Write an offline HTML page about a scored library.",
     help=(
         "Write one offline HTML page about a scored library (results of memo score).\n\n"
         "It shows the settings, counts, score histograms, a gallery of the most and least memorable videos "
         "with the frames the score used, failures by reason and a sortable, searchable table of every row. "
         "Open it in any browser: no server, no network.\n\n"
-        "Example: [bold]memo report scores.csv -o report.html[/]\n\n"
+        "Example: memo report scores.csv -o report.html\n\n"
         "RESULTS: a .csv, .jsonl or .parquet file written by memo score (with --per-frame and --explain "
         "columns shown when present), or a folder of Parquet parts.\n\n"
         "Exit status: 0 written, 2 usage error or unreadable results."

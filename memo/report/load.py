@@ -84,7 +84,8 @@ def read_results(source: Path) -> Results:
 
 def find_sidecar(source: Path) -> dict[str, Any] | None:
     """``NAME.memo.json`` beside the file (or the folder); for a folder also a single one inside it."""
-    from memo.score.settings import SUFFIX, read_sidecar
+    from memo.score.checks import SUFFIX
+    from memo.score.settings import read_sidecar
 
     try:
         record = read_sidecar(source)
