@@ -41,6 +41,13 @@ def _common_options(
     videos: Annotated[
         Path | None, typer.Option(help="Videos for validation (default ../shared/videos, else generated).")
     ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(help="--int8: videos to calibrate on (folder or CSV with a path column); validated on others."),
+    ] = None,
+    calibration_method: Annotated[
+        str, typer.Option("--calibration-method", help="--int8: percentile (default), entropy or minmax.")
+    ] = "percentile",
     text: TextOpt = None,
     id_column: IdColumnOpt = None,
     text_column: TextColumnOpt = None,

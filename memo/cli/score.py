@@ -40,6 +40,7 @@ from memo.cli.score_options import (
     PathColumnOpt,
     PathsOpt,
     PerFrameOpt,
+    PrecisionOpt,
     QuietOpt,
     ResumeOpt,
     RetryFailedOpt,
@@ -71,10 +72,10 @@ def score(
     paths: PathsOpt = None,
     output: OutputOpt = Path("scores.csv"),
     model: ModelOpt = "resmem",
-    backend: BackendOpt = "torch",
+    backend: BackendOpt = "auto",
     device: DeviceOpt = "auto",
     decoder: DecoderOpt = "auto",
-    batch_size: BatchSizeOpt = 16,
+    batch_size: BatchSizeOpt = 16,  # memo.runtime.threads.DEFAULT_BATCH_SIZE
     workers: WorkersOpt = 2,
     frames: FramesOpt = None,
     per_frame: PerFrameOpt = False,
@@ -94,6 +95,7 @@ def score(
     path_column: PathColumnOpt = None,
     retry_failed: RetryFailedOpt = True,
     threads: ThreadsOpt = None,
+    precision: PrecisionOpt = "fp32",
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
     from memo.score import ScoreOptions, score_videos
@@ -125,6 +127,7 @@ def score(
         decoder=decoder,
         providers=providers,
         threads=threads,
+        precision=precision,
         files_from=files_from,
         manifest=manifest,
         path_column=path_column or "path",
@@ -134,7 +137,7 @@ def score(
     progress, on_start, on_row = _progress(show, output)
 
     try:
-        summary = score_videos(options, on_start=on_start, on_row=on_row)
+        summary = score_videos(options, on_start=on_start, on_row=on_row, on_note=_note(show))
     except KeyboardInterrupt:
         progress.stop()
         console.print(f"\ninterrupted: finished rows are in {output}; run again with --resume to continue")
@@ -188,6 +191,16 @@ def _progress(show: bool, output: Path):  # type: ignore[no-untyped-def]
             )
 
     return progress, on_start, on_row
+
+
+def _note(show: bool):  # type: ignore[no-untyped-def]
+    """What the run chose (and a first-use export), one line each, unless --quiet / --json."""
+
+    def note(line: str) -> None:
+        if show:
+            console.print(escape(line), highlight=False, soft_wrap=True)
+
+    return note
 
 
 def _check_decoder(decoder: str, device: str) -> None:

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from memo.errors import BundleError, MemoError, OutputError
+from memo.formats import check_precision
 from memo.models.spec import FROM_VIDEO, ModelSpec
 from memo.score.settings import sidecar_path
 from memo.score.writers import output_format
 
 
-def check_numbers(batch_size: int, workers: int, threads: int | None) -> None:
+def check_numbers(batch_size: int, workers: int, threads: int | None, precision: str = "fp32") -> None:
+    check_precision(precision)
     if batch_size < 1:
         raise MemoError("--batch-size must be at least 1")
     if workers < 1:
