@@ -46,8 +46,8 @@ def _common_options(
         typer.Option(help="--int8: videos to calibrate on (folder or CSV with a path column); validated on others."),
     ] = None,
     calibration_method: Annotated[
-        str, typer.Option("--calibration-method", help="--int8: percentile (default), entropy or minmax.")
-    ] = "percentile",
+        str, typer.Option("--calibration-method", help="--int8: minmax (default), entropy or percentile.")
+    ] = "minmax",
     text: TextOpt = None,
     id_column: IdColumnOpt = None,
     text_column: TextColumnOpt = None,

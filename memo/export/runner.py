@@ -37,7 +37,7 @@ class ExportOptions:
     force: bool = False  # TensorRT: rebuild even when the engine still matches
     videos: Path | None = None
     calibration: Path | None = None  # int8 only: videos (folder or manifest) to calibrate on
-    calibration_method: str = "percentile"  # int8 only: minmax, entropy or percentile
+    calibration_method: str = "minmax"  # int8 only: minmax, entropy or percentile
     # the caption / feature inputs of a model that has them (for validation), as memo score takes them
     text: Path | None = None  # captions CSV
     id_column: str | None = None  # its id column
@@ -85,7 +85,7 @@ def _check_int8_options(options: ExportOptions) -> None:
             raise ExportError(f"--int8 is an ONNX Runtime build; {', '.join(refused)} has none (drop it)")
         if options.calibration is None:
             raise ExportError("--int8 needs --calibration DIR or a CSV manifest of real videos to calibrate on")
-    elif options.calibration is not None or options.calibration_method != "percentile":
+    elif options.calibration is not None or options.calibration_method != "minmax":
         raise ExportError("--calibration / --calibration-method only apply to --int8 exports: add --int8")
 
 
