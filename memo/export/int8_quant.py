@@ -115,12 +115,15 @@ def quantise(
         extra["CalibPercentile"] = 99.999
     if moving_average:
         extra["CalibMovingAverage"] = True
+    logging.disable(logging.WARNING)  # ONNX Runtime's quantiser advises on the root logger
     try:
         _quantize_static(q, source, target, batches, ops, exclude, methods[method], extra, cache)
     except ValueError as exc:  # ONNX Runtime's calibrators report data problems as ValueError
         raise ExportError(
             f"int8 calibration ({method}) failed on this graph: {exc} (try --calibration-method minmax)"
         ) from None
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _quantize_static(
