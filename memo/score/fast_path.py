@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memo.errors import MemoError
-from memo.export.record import read_records
+from memo.export.record import read_records, write_record
 from memo.formats import DEFAULT_PRECISION, export_command, get_format
 from memo.models.bundle import Bundle
 from memo.runtime.base import Session, load_session, resolve_device
@@ -127,7 +127,8 @@ def ensure_auto_export(
     with _build_lock(bundle.path) as held:
         if not held:
             return "another memo process is building its ONNX export"
-        if bundle.artifact(get_format("onnx").artifact(DEFAULT_PRECISION)).is_file():
+        artifact = get_format("onnx").artifact(DEFAULT_PRECISION)
+        if bundle.artifact(artifact).is_file():
             return None  # built by the process that held the lock before us
         message = (
             f"building the ONNX export of {bundle.spec.name} once (validated against PyTorch, about a "
@@ -136,8 +137,11 @@ def ensure_auto_export(
         (notify or log.info)(message)
         try:
             export_onnx(bundle, sample_count=AUTO_EXPORT_SAMPLES)
-        except MemoError as exc:
+        except Exception as exc:  # never stops the run: PyTorch scores it; not retried (export.json)
             log.warning("first-use ONNX export failed: %s", exc)
+            if not isinstance(exc, MemoError):  # a validation failure is recorded by the export itself
+                with contextlib.suppress(OSError):
+                    write_record(bundle, f"failed:{artifact}", {"error": f"{type(exc).__name__}: {exc}"})
             return f"its ONNX export failed ({exc})"
     return None
 
