@@ -100,3 +100,13 @@ def test_cli_says_the_choice_once_and_not_with_quiet(tmp_path, sample_dir) -> No
     assert len(lines) == 1 and "torch" in lines[0] and "thread" in lines[0] and "batch 16" in lines[0], lines
     quiet = CliRunner().invoke(app, [*args, "-q", "-o", str(tmp_path / "b.csv")], env={"COLUMNS": "200"})
     assert quiet.exit_code == 0 and "running " not in quiet.output
+
+
+def test_bench_gives_memo_score_thread_default_only_to_backends_that_take_threads() -> None:
+    from memo.bench.runner import BenchOptions, load_options
+
+    options = BenchOptions(default_threads=3)
+    assert load_options(options, "fp32", "onnx").threads == 3
+    assert load_options(options, "fp32", "torch").threads == 3
+    assert load_options(options, "fp32", "trt").threads is None  # trt takes no threads: not an unavailable row
+    assert load_options(BenchOptions(threads=1, default_threads=3), "fp32", "onnx").threads == 1
