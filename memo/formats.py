@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from memo.errors import MemoError
 
-#: Precisions, the default first; every other one is a ``memo export`` flag (``--fp16``).
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16")
+#: Precisions, the default first; every other one is a ``memo export`` flag (``--fp16``, ``--int8``).
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 DEFAULT_PRECISION = PRECISIONS[0]
 #: What each non-default precision flag means (``memo export --help``).
 PRECISION_HELP: dict[str, str] = {
     "fp16": "Mixed precision (inputs/outputs and sensitive operators stay fp32).",
+    "int8": "Static int8 (ONNX only, for CPUs): calibrated on --calibration videos, validated on others.",
 }
 #: The backend that runs a bundle's own weights (no exported artifact).
 WEIGHTS_BACKEND = "torch"
@@ -44,6 +45,9 @@ class Format:
     def precisions(self) -> tuple[str, ...]:
         return tuple(self.artifacts)
 
+    def has(self, precision: str) -> bool:
+        return precision in self.artifacts
+
     def artifact(self, precision: str) -> str:
         if precision not in self.artifacts:
             raise MemoError(
@@ -63,7 +67,7 @@ FORMATS: dict[str, Format] = {
     "onnx": Format(
         name="onnx",
         backend="onnx",
-        artifacts={"fp32": "model.onnx", "fp16": "model.fp16.onnx"},
+        artifacts={"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"},
         needs_gpu=False,
         extra="onnx",
         description="ONNX graph (dynamic batch), run by ONNX Runtime on CPU or GPU",

@@ -164,7 +164,7 @@ def test_cli_bench_json(bench_bundle, sample_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert [r["status"] for r in data["rows"]] == ["ok", "ok", "unavailable"]
-    assert data["spearman_floor"] == {"fp32": 0.999, "fp16": 0.995}
+    assert data["spearman_floor"] == {"fp32": 0.999, "fp16": 0.995, "int8": 0.995}
     assert (tmp_path / "b.csv").is_file()
     bad = subprocess.run(
         [*memo_command(), "bench", str(bench_bundle.path), "--batch-sizes", "a,b"],

@@ -117,7 +117,9 @@ def test_option_conflicts_fail_with_the_fix():
         check_export_options(ExportOptions(model="x", formats=["trt"], simplify=True))
     with pytest.raises(ExportError, match="--force only applies to trt exports: add --trt"):
         check_export_options(ExportOptions(model="x", formats=["onnx"], force=True))
-    with pytest.raises(ExportError, match="unknown precision 'int8'"):
+    with pytest.raises(ExportError, match="unknown precision 'int4'"):
+        check_export_options(ExportOptions(model="x", precision="int4"))
+    with pytest.raises(ExportError, match="--int8 needs --calibration"):
         check_export_options(ExportOptions(model="x", precision="int8"))
     with pytest.raises(ExportError, match="unknown format"):
         check_export_options(ExportOptions(model="x", formats=["tflite"]))

@@ -23,6 +23,8 @@ SHARED_FLAGS = {
     "--workspace-gb",
     "--force",
     "--videos",
+    "--calibration",
+    "--calibration-method",
     "--text",
     "--id-column",
     "--text-column",
@@ -44,7 +46,7 @@ def _export_command(target: typer.Typer) -> Any:
 def test_export_flags_are_the_table_and_the_precisions():
     generated = _flags(_export_command(app)) - SHARED_FLAGS
     expected = {f.flag for f in FORMATS.values()} | {f"--{p}" for p in PRECISIONS if p != DEFAULT_PRECISION}
-    assert generated == expected == {"--onnx", "--trt", "--fp16"}
+    assert generated == expected == {"--onnx", "--trt", "--fp16", "--int8"}
 
 
 def _fake_app(formats: dict[str, Format]) -> typer.Typer:
@@ -83,7 +85,9 @@ def test_a_format_added_to_the_table_gets_its_flag_and_help():
 
 def test_flag_help_and_hints_come_from_the_row():
     onnx = FORMATS["onnx"]
-    assert onnx.flag_help().endswith("Writes model.onnx (model.fp16.onnx with --fp16).")
+    assert onnx.flag_help().endswith(
+        "Writes model.onnx (model.fp16.onnx with --fp16, model.int8.onnx with --int8)."
+    )
     assert FORMATS["trt"].flag_help().endswith("Needs a CUDA GPU.")
 
 

@@ -152,8 +152,10 @@ def test_an_option_a_backend_does_not_implement_is_an_error(onnx_bundle):
     # refused before anything else is checked: TensorRT is not even installed here
     with pytest.raises(UnsupportedOption, match=r"backend 'trt' does not take the option\(s\) threads"):
         load_session(onnx_bundle, "trt", "cuda", LoadOptions(threads=2))
-    with pytest.raises(MemoError, match="unknown precision 'int8'"):
-        LoadOptions(precision="int8")
+    with pytest.raises(MemoError, match="unknown precision 'int4'"):
+        LoadOptions(precision="int4")
+    with pytest.raises(BackendUnavailable, match="int8 runs on ONNX Runtime only"):
+        load_session(onnx_bundle, "torch", "cpu", LoadOptions(precision="int8"))
     with pytest.raises(TypeError, match="cuda_graph"):  # an option no backend implements does not exist
         LoadOptions(cuda_graph=True)
     with pytest.raises(BackendUnavailable, match="TensorRT provider runs on a CUDA GPU"):

@@ -146,8 +146,9 @@ def test_a_change_of_backend_is_allowed_and_recorded_per_row(
     bundle = copy_bundle(framecnn_bundle, tmp_path / "bundle")
     run_export(ExportOptions(model=str(bundle.path), videos=clips))
     out = tmp_path / "scores.csv"
-    assert _score(bundle, str(clips / "clip_0.mp4"), "-o", str(out), "-q").returncode == 0
-    resumed = _score(bundle, str(clips), "-o", str(out), "--resume", "--backend", "onnx", "-q")
+    first = _score(bundle, str(clips / "clip_0.mp4"), "-o", str(out), "--backend", "torch", "-q")
+    assert first.returncode == 0, first.stderr
+    resumed = _score(bundle, str(clips), "-o", str(out), "--resume", "-q")  # auto: onnx, now exported
     assert resumed.returncode == 0, resumed.stderr
     backends = {Path(r["path"]).name: r["backend"] for r in read_results(out)}
     assert backends == {"clip_0.mp4": "torch", "clip_1.mp4": "onnx", "clip_2.mp4": "onnx"}

@@ -48,6 +48,7 @@ from memo.models.named import DEFAULT_MODEL, resolve_model
 from memo.runtime.artifacts import artifact_file, missing_artifact
 from memo.runtime.base import Session, get_backend, load_session, resolve_device
 from memo.runtime.options import LoadOptions, check_load_options
+from memo.runtime.threads import default_threads
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class BenchOptions:
     max_seconds: float = 20.0  # per row, for the latency loop (at least 3 timed calls)
     sample_count: int = 8
     threads: int | None = None  # LoadOptions.threads: intra-op threads of the backends that take it
+    default_threads: int | None = None  # without threads: memo's default, set once by run_bench
     decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
     providers: Mapping[str, StreamProvider] = field(default_factory=dict)  # text/features, opened
     # the caption / feature tables of a model that has them, as memo score takes them (opened here)
@@ -135,6 +137,7 @@ def stream_providers(bundle: Bundle, options: BenchOptions, device: str) -> dict
 
 def run_bench(options: BenchOptions, on_row: Callable[[BenchRow], None] | None = None) -> BenchReport:
     check_options(options)
+    options = replace(options, default_threads=options.threads or default_threads())  # fixed per run
     bundle = resolve_model(options.model)
     device = resolve_device(options.device)
     options = replace(options, providers=stream_providers(bundle, options, device))
@@ -154,6 +157,7 @@ def run_bench(options: BenchOptions, on_row: Callable[[BenchRow], None] | None =
                 if on_row:
                     on_row(row)
     report.environment["load_average_end"] = load_average()
+    report.environment["threads"] = options.default_threads
     return report
 
 
@@ -168,9 +172,15 @@ def _reference_scores(bundle: Bundle, device: str, samples: Sequence[PreparedVid
         gc.collect()
 
 
-def load_options(options: BenchOptions, precision: str) -> LoadOptions:
-    """The same load options for every backend: a backend that cannot honour them says so."""
-    return LoadOptions(precision=precision, threads=options.threads)
+def load_options(options: BenchOptions, precision: str, backend: str | None = None) -> LoadOptions:
+    """The same load options for every backend: a backend that cannot honour them says so.
+
+    Without ``--threads`` the backends that take threads get memo score's default
+    (:func:`memo.runtime.threads.default_threads`, computed once per run), the others none."""
+    threads = options.threads
+    if threads is None and backend is not None and "threads" in get_backend(backend).options:
+        threads = options.default_threads or default_threads()
+    return LoadOptions(precision=precision, threads=threads)
 
 
 def unavailable_reason(bundle: Bundle, device: str, backend: str, load: LoadOptions) -> str | None:
@@ -199,7 +209,10 @@ def _bench_pair(
     decoder: DecoderChoice,
 ) -> list[BenchRow]:
     rows = [BenchRow(backend, precision, b, device=device) for b in options.batch_sizes]
-    load = load_options(options, precision)
+    try:
+        load = load_options(options, precision, backend)
+    except Exception:  # an unknown or broken backend: its rows say why below
+        load = load_options(options, precision)
     reason = unavailable_reason(bundle, device, backend, load)
     if reason:
         for row in rows:

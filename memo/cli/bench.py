@@ -70,7 +70,7 @@ def bench_command(
         int | None,
         typer.Option(
             min=1,
-            help="Intra-op threads (default all cores); a backend that does not take them is an unavailable row.",
+            help="Intra-op threads (default: as memo score, the idle cores). A backend without them: unavailable.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
@@ -132,6 +132,7 @@ def _render_bench(report) -> None:  # type: ignore[no-untyped-def]
         f"[bold]{report.model}[/] on {env['cpu']} ({env['cores']} cores), GPU: {env['gpu'] or 'none'}; "
         + ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
         + f"; load average {env['load_average_start']} -> {env.get('load_average_end')}"
+        + f"; threads {env.get('threads') or '-'}"
         + f"; decoder {report.decoder}",
         highlight=False,
     )

@@ -41,6 +41,15 @@ def _common_options(
     videos: Annotated[
         Path | None, typer.Option(help="Videos for validation (default: generated test videos).")
     ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="--int8: videos to calibrate on (folder or CSV with a path column); validated on others."
+        ),
+    ] = None,
+    calibration_method: Annotated[
+        str, typer.Option("--calibration-method", help="--int8: minmax (default), entropy or percentile.")
+    ] = "minmax",
     text: TextOpt = None,
     id_column: IdColumnOpt = None,
     text_column: TextColumnOpt = None,

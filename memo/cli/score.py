@@ -48,6 +48,7 @@ from memo.cli.score_options import (
     PathColumnOpt,
     PathsOpt,
     PerFrameOpt,
+    PrecisionOpt,
     QuietOpt,
     ReportOpt,
     ResumeOpt,
@@ -82,10 +83,10 @@ def score(
     paths: PathsOpt = None,
     output: OutputOpt = "scores.csv",
     model: ModelOpt = "resmem",
-    backend: BackendOpt = "torch",
+    backend: BackendOpt = "auto",
     device: DeviceOpt = "auto",
     decoder: DecoderOpt = "auto",
-    batch_size: BatchSizeOpt = 16,
+    batch_size: BatchSizeOpt = 16,  # memo.runtime.threads.DEFAULT_BATCH_SIZE
     workers: WorkersOpt = 2,
     frames: FramesOpt = None,
     per_frame: PerFrameOpt = False,
@@ -112,6 +113,7 @@ def score(
     gpus_per_actor: GpusPerActorOpt = None,
     decode_cpus: DecodeCpusOpt = 1.0,
     videos_per_block: VideosPerBlockOpt = 8,
+    precision: PrecisionOpt = "fp32",
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
 
@@ -122,7 +124,7 @@ def score(
         bool(paths or files_from or manifest or text or features),
         (path_column is None or manifest is not None, retry_failed or resume),
         None if cluster is not None else (Path(output), resume, overwrite),  # Ray: a folder, checked there
-        (batch_size, workers, threads), backend,
+        (batch_size, workers, threads, precision), backend,
     )  # fmt: skip
     report_options = _report_options(report, output)
     from memo.score import ScoreOptions  # torch: only once the options hold
@@ -150,6 +152,7 @@ def score(
         decoder=decoder,
         providers=providers,
         threads=threads,
+        precision=precision,
         files_from=files_from,
         manifest=manifest,
         path_column=path_column or "path",
@@ -169,7 +172,7 @@ def _score_here(options, show: bool, quiet_modes: tuple[bool, bool], report_opti
     output, (as_json, quiet) = str(options.output), quiet_modes
     progress, on_start, on_row = _progress(show, output)
     try:
-        summary = score_videos(options, on_start=on_start, on_row=on_row)
+        summary = score_videos(options, on_start=on_start, on_row=on_row, on_note=_note(show))
     except KeyboardInterrupt:
         progress.stop()
         console.print(f"\ninterrupted: finished rows are in {output}; run again with --resume to continue")
@@ -277,7 +280,7 @@ def _check_cheap_options(
     given: bool,
     companions: tuple[bool, bool],
     output: tuple[Path, bool, bool] | None,
-    numbers: tuple[int, int, int | None],
+    numbers: tuple[int, int, int | None, str],
     backend: str,
 ) -> None:
     """The checks that need neither torch nor the model, before either is loaded (< 1 s).
@@ -300,6 +303,16 @@ def _check_cheap_options(
             check_output(path, resume=resume, overwrite=overwrite)
     except MemoError as exc:
         raise fail(str(exc)) from None
+
+
+def _note(show: bool):  # type: ignore[no-untyped-def]
+    """What the run chose (and a first-use export), one line each, unless --quiet / --json."""
+
+    def note(line: str) -> None:
+        if show:
+            console.print(escape(line), highlight=False, soft_wrap=True)
+
+    return note
 
 
 def _check_decoder(decoder: str, device: str) -> None:

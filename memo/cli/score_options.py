@@ -31,7 +31,15 @@ ModelOpt = Annotated[
 
 BackendOpt = Annotated[
     str,
-    typer.Option(help="Runtime backend: torch, onnx (memo export --onnx first), trt (--trt) or auto."),
+    typer.Option(
+        help="auto (ONNX Runtime when the model has a validated export, built on first use for the "
+        "default model; else torch), torch, onnx (memo export --onnx) or trt (--trt)."
+    ),
+]
+
+PrecisionOpt = Annotated[
+    str,
+    typer.Option(help="fp32, fp16 (CUDA, or an fp16 export) or int8 (memo export --onnx --int8; CPU)."),
 ]
 
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
@@ -130,7 +138,10 @@ RetryFailedOpt = Annotated[
 
 ThreadsOpt = Annotated[
     int | None,
-    typer.Option(min=1, help="Intra-op threads of PyTorch / ONNX Runtime (default: all cores)."),
+    typer.Option(
+        min=1,
+        help="Intra-op threads (default: the cores the load leaves idle, >= 1: no collapse when shared).",
+    ),
 ]
 
 ReportOpt = Annotated[

@@ -44,6 +44,12 @@ class ExportFormat:
 def _onnx(
     bundle: Bundle, options: ExportOptions, profile: BatchProfile, providers: Providers
 ) -> ExportResult:
+    if options.precision == "int8":
+        from memo.export.int8_export import export_int8
+
+        return export_int8(  # type: ignore[no-any-return]
+            bundle, options.calibration, options.calibration_method, options.videos, providers
+        )
     return export_onnx(
         bundle,
         opset=options.opset,
@@ -70,7 +76,7 @@ def _trt(bundle: Bundle, options: ExportOptions, profile: BatchProfile, provider
 
 
 _STEPS: dict[str, tuple[ExportStep, tuple[str, ...]]] = {
-    "onnx": (_onnx, ("opset", "simplify")),
+    "onnx": (_onnx, ("opset", "simplify", "calibration", "calibration_method")),
     "trt": (_trt, ("workspace_gb", "force")),
 }
 if set(_STEPS) != set(TABLE):

@@ -35,6 +35,8 @@ class ExportOptions:
     workspace_gb: float | None = None  # TensorRT only
     force: bool = False  # TensorRT: rebuild even when the engine still matches
     videos: Path | None = None
+    calibration: Path | None = None  # int8 only: videos (folder or manifest) to calibrate on
+    calibration_method: str = "minmax"  # int8 only: minmax, entropy or percentile
     # the caption / feature inputs of a model that has them (for validation), as memo score takes them
     text: Path | None = None  # captions CSV
     id_column: str | None = None  # its id column
@@ -67,10 +69,25 @@ def check_export_options(options: ExportOptions) -> BatchProfile:
                     f"{_flag(option)} only applies to {', '.join(u[2:] for u in users)} exports: "
                     f"add {' or '.join(users)}"
                 )
+    _check_int8_options(options)
     if options.opset is not None and not 13 <= options.opset <= 21:
         raise ExportError(f"--opset {options.opset}: memo exports opsets 13 to 21 (default 17)")
     _check_stream_options(options)
     return BatchProfile.parse(options.batch)
+
+
+def _check_int8_options(options: ExportOptions) -> None:
+    int8 = options.precision == "int8"
+    if int8:
+        refused = [FORMATS[f].spec.flag for f in options.formats if not FORMATS[f].spec.has("int8")]
+        if refused:
+            raise ExportError(f"--int8 is an ONNX Runtime build; {', '.join(refused)} has none (drop it)")
+        if options.calibration is None:
+            raise ExportError(
+                "--int8 needs --calibration DIR or a CSV manifest of real videos to calibrate on"
+            )
+    elif options.calibration is not None or options.calibration_method != "minmax":
+        raise ExportError("--calibration / --calibration-method only apply to --int8 exports: add --int8")
 
 
 def _check_stream_options(options: ExportOptions) -> None:

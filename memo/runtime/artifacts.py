@@ -24,6 +24,8 @@ def missing_artifact(bundle: Bundle, backend: str, precision: str = DEFAULT_PREC
     fmt = format_for_backend(backend)
     if fmt is None:
         return None
+    if not fmt.has(precision):
+        return f"format {fmt.name!r} has no {precision} build ({', '.join(fmt.precisions)})"
     path = bundle.artifact(fmt.artifact(precision))
     if path.is_file():
         return None

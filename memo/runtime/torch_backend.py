@@ -68,6 +68,8 @@ class TorchBackend:
             return "no CUDA GPU is visible to PyTorch"
         if not (device == "cpu" or device.startswith("cuda")):
             return f"unknown device {device!r} (use cpu, cuda or cuda:N)"
+        if options.precision == "int8":
+            return "int8 runs on ONNX Runtime only (memo export --onnx --int8, then --backend onnx)"
         if options.precision == "fp16" and not device.startswith("cuda"):
             return "fp16 PyTorch runs on CUDA only (use --device cuda, or fp32)"
         return None

@@ -25,7 +25,10 @@ def journal_path(output: Path) -> Path:
     return output.with_name(output.name + ".journal.jsonl")
 
 
-def check_numbers(batch_size: int, workers: int, threads: int | None) -> None:
+def check_numbers(batch_size: int, workers: int, threads: int | None, precision: str = "fp32") -> None:
+    from memo.formats import check_precision
+
+    check_precision(precision)
     if batch_size < 1:
         raise MemoError("--batch-size must be at least 1")
     if workers < 1:

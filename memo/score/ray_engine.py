@@ -78,7 +78,7 @@ def score_videos_ray(
 
         check_explain(bundle, options.backend)
     check_side_inputs(bundle.spec, options.providers)
-    settings = score_settings(bundle)
+    settings = score_settings(bundle, options.precision)
     previous = _check_resume(out, settings) if options.resume else None
     listed = listed_inputs(options.inputs, options.files_from, options.manifest, options.path_column)
     if not listed:
@@ -178,6 +178,7 @@ def _dataset(
         num_frames=options.num_frames, backend=options.backend, device=options.device,
         threads=int(shape.cpus_per_actor), batch_size=options.batch_size,
         per_frame=options.per_frame, explain=options.explain, settings=settings,
+        precision=options.precision,
     )  # fmt: skip
     with warnings.catch_warnings():  # max_retries is passed as a Ray remote arg (deprecated in 2.60)
         warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated", category=Warning)

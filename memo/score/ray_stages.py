@@ -128,6 +128,7 @@ class ModelConfig:
     per_frame: bool
     explain: bool
     settings: dict[str, Any]  # the driver's score_settings: the actor's bundle must match
+    precision: str = "fp32"
 
 
 class ModelStage:
@@ -136,22 +137,26 @@ class ModelStage:
     def __init__(self, config: ModelConfig) -> None:
         from pathlib import Path
 
-        from memo.score.runner import ScoreOptions, _load, prepare_bundle, result_columns
+        from memo.score.fast_path import RunRequest, open_session
+        from memo.score.runner import ScoreOptions, prepare_bundle, result_columns
         from memo.score.settings import score_settings
 
         options = ScoreOptions(
             inputs=[], output=Path("unused.csv"), model=config.model, backend=config.backend,
             device=config.device, batch_size=config.batch_size, num_frames=config.num_frames,
             threads=config.threads, per_frame=config.per_frame, explain=config.explain,
+            precision=config.precision,
         )  # fmt: skip
         self.config = config
         self.bundle = prepare_bundle(options)
-        if score_settings(self.bundle) != config.settings:
+        if score_settings(self.bundle, config.precision) != config.settings:
             raise BundleError(
                 f"model {config.model!r} on this Ray node differs from the driver's (weights or "
                 "settings); every node must see the same bundle"
             )
-        self.session = _load(self.bundle, options)
+        # named=False: an actor never builds the first-use export (auto: onnx if one exists, else torch)
+        run = RunRequest(config.backend, config.device, config.precision, config.threads, config.batch_size)
+        self.session, _ = open_session(self.bundle, run, named=False)
         if config.explain:
             from memo.score.contrib import ContributionSession
 

@@ -26,9 +26,11 @@ from memo.data.prefetch import prefetch
 from memo.data.streams import needs_frames, provider_ids
 from memo.errors import InputError, MemoError
 from memo.models.bundle import Bundle
-from memo.models.named import DEFAULT_MODEL, resolve_model
+from memo.models.named import DEFAULT_MODEL, NAMED, resolve_model
 from memo.models.spec import ModelSpec
-from memo.runtime.base import Session, load_session, resolve_device
+from memo.runtime.base import Session, resolve_device
+from memo.runtime.threads import DEFAULT_BATCH_SIZE
+from memo.score.fast_path import Choice, Notify, RunRequest, open_session
 from memo.score.settings import check_resume, score_settings, sidecar_path, write_sidecar
 from memo.score.setup import check_fixed_frames, check_numbers, check_output, check_side_inputs
 from memo.score.sources import listed_inputs
@@ -50,9 +52,9 @@ class ScoreOptions:
     inputs: Sequence[str]
     output: Path
     model: str = DEFAULT_MODEL
-    backend: str = "torch"
+    backend: str = "auto"  # onnx when a validated export exists (built on first use for the default model)
     device: str = "auto"
-    batch_size: int = 16
+    batch_size: int = DEFAULT_BATCH_SIZE
     workers: int = 2
     num_frames: int | None = None  # override the bundle's keyframe count
     per_frame: bool = False
@@ -61,7 +63,8 @@ class ScoreOptions:
     extensions: Sequence[str] = DEFAULT_EXTENSIONS
     decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
     providers: Mapping[str, StreamProvider] = field(default_factory=dict)
-    threads: int | None = None  # intra-op threads of PyTorch / ONNX Runtime (None: theirs)
+    threads: int | None = None  # intra-op threads of PyTorch / ONNX Runtime (None: memo's default)
+    precision: str = "fp32"  # which build runs: fp32, fp16 (CUDA / ONNX) or int8 (ONNX, memo export --int8)
     files_from: str | Path | None = None  # one path per line; "-" = standard input
     manifest: Path | None = None  # CSV / Parquet with a column of paths
     path_column: str = "path"
@@ -116,6 +119,7 @@ def score_videos(
     options: ScoreOptions,
     on_start: Callable[[int, int], None] | None = None,
     on_row: ProgressCallback | None = None,
+    on_note: Notify | None = None,
 ) -> ScoreSummary:
     """Score every input of ``options`` into ``options.output``; the summary covers the whole file.
 
@@ -123,9 +127,11 @@ def score_videos(
     location, resume settings, backend and device) is checked first and raises
     :class:`MemoError` before any output is created or changed. Problems with single
     videos become failed rows. ``on_start(total, skipped)`` is called once the work is
-    known; ``on_row(row, summary)`` after each row is written.
+    known; ``on_row(row, summary)`` after each row; ``on_note(line)`` says what the run chose.
     """
-    check_numbers(options.batch_size, options.workers, options.threads)
+    check_numbers(options.batch_size, options.workers, options.threads, options.precision)
+    if options.explain and options.backend == "auto":  # contributions come from the torch module
+        options = replace(options, backend="torch")
     check_output(options.output, resume=options.resume, overwrite=options.overwrite)
     bundle = prepare_bundle(options)
     if options.explain:
@@ -135,9 +141,10 @@ def score_videos(
     check_side_inputs(bundle.spec, options.providers)
     decoder = resolve_decoder(options.decoder, resolve_device(options.device))
     paths = _inputs(options, bundle)
-    settings = score_settings(bundle)
+    settings = score_settings(bundle, options.precision)
     previous = check_resume(options.output, settings) if options.resume else None
-    session = _load(bundle, options)
+    run = RunRequest(options.backend, options.device, options.precision, options.threads, options.batch_size)
+    session, choice = open_session(bundle, run, options.model in NAMED, on_note)  # auto: see fast_path
     if options.explain:
         from memo.score.contrib import ContributionSession
 
@@ -155,9 +162,10 @@ def score_videos(
             dropped.append(row["path"])
         return again
 
-    writer = _open(options, bundle, settings, backend, previous, drop)
+    writer = _open(options, bundle, settings, choice, previous, drop)
     decoder_name = decoder.name if needs_frames(bundle.spec) else "none (the model reads no video)"
     summary = ScoreSummary(options.output, bundle.label, backend, device, decoder_name)
+    summary.choice = choice.to_json()
     new_rows: list[dict[str, Any]] = []
     try:
         done = {_same_file_key(p) for p in writer.done}  # ./videos/a.mp4 and /abs/videos/a.mp4 match
@@ -212,25 +220,17 @@ def _inputs(options: ScoreOptions, bundle: Bundle) -> list[str]:
     return paths
 
 
-def _load(bundle: Bundle, options: ScoreOptions) -> Session:
-    """The session, with ``--threads`` as the runtime's intra-op threads (LoadOptions)."""
-    from memo.runtime.options import LoadOptions
-
-    device = resolve_device(options.device)
-    return load_session(bundle, options.backend, device, LoadOptions(threads=options.threads))
-
-
 def _open(
     options: ScoreOptions,
     bundle: Bundle,
     settings: dict[str, Any],
-    backend: str,
+    choice: Choice,
     previous: dict[str, Any] | None,
     drop: Callable[[dict[str, Any]], bool],
 ) -> ResultWriter:
     """The settings record first, then the result file (a fresh record goes if that fails)."""
     fresh = previous is None
-    write_sidecar(options.output, settings, backend, previous)
+    write_sidecar(options.output, settings, choice.backend, previous, choice.to_json())
     try:
         return open_writer(
             options.output,

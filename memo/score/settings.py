@@ -136,13 +136,24 @@ def check_resume(output: Path, settings: dict[str, Any]) -> dict[str, Any] | Non
 
 
 def write_sidecar(
-    output: Path, settings: dict[str, Any], backend: str, previous: dict[str, Any] | None
+    output: Path,
+    settings: dict[str, Any],
+    backend: str,
+    previous: dict[str, Any] | None,
+    run: dict[str, Any] | None = None,
 ) -> None:
+    """The record; ``run`` (what this run chose: backend, threads, batch size and why) is appended
+    to the record's ``runs``, which, like ``backends``, is informative and never compared."""
     backends = list((previous or {}).get("backends", []))
     if backend not in backends:
         backends.append(backend)
     # cwd: where relative paths in the results are relative to (memo report links to the videos)
-    data = {"format": FORMAT, "settings": settings, "backends": backends, "cwd": os.getcwd()}
+    data: dict[str, Any] = {"format": FORMAT, "settings": settings, "backends": backends, "cwd": os.getcwd()}
+    runs = list((previous or {}).get("runs", []))
+    if run is not None:
+        runs.append(run)
+    if runs:
+        data["runs"] = runs
     try:
         atomic_write_json(sidecar_path(output), data)
     except OSError as exc:

@@ -35,6 +35,7 @@ class ScoreSummary:
     scores: list[tuple[str, float]] = field(default_factory=list)  # (path, first output), whole file
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, error), whole file
     interrupted: bool = False
+    choice: dict[str, Any] | None = None  # backend, threads, batch size and why (memo.score.fast_path)
 
     @property
     def videos_per_second(self) -> float:
@@ -114,6 +115,7 @@ class ScoreSummary:
             "failure_reasons": self.failure_groups(),
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "interrupted": self.interrupted,
+            "choice": self.choice,
         }
 
 
