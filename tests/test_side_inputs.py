@@ -44,7 +44,9 @@ def test_every_command_reports_a_missing_table_with_the_same_message(bundle, tmp
         run_export(ExportOptions(model=str(bundle.path), formats=["onnx"]))
     with pytest.raises(MemoError, match=re.escape(f"{MISSING} to benchmark")):
         run_bench(BenchOptions(model=str(bundle.path), backends=("torch",)))
-    score = CliRunner().invoke(app, ["score", "-m", str(bundle.path), "-o", str(tmp_path / "s.csv")])
+    score = CliRunner().invoke(  # an id to score, but no --features table to read it from
+        app, ["score", "clip01", "-m", str(bundle.path), "-o", str(tmp_path / "s.csv")]
+    )
     feats = feature_folder(tmp_path / "feats", NAMES, 3)
     assert score.exit_code == 2 and MISSING in score.output
     extra = CliRunner().invoke(

@@ -124,8 +124,9 @@ def test_formats_table_drives_the_matrix():
     assert all(EXPORT_FORMATS[name].spec is FORMATS[name] for name in FORMATS)
     assert BENCH_BACKENDS == ("torch", "onnx", "trt")
     assert get_format("trt").artifact("fp16") == "model.fp16.engine" and get_format("trt").needs_gpu
+    assert get_format("onnx").artifact("int8") == "model.int8.onnx"
     with pytest.raises(MemoError, match="no 'int8' build"):
-        get_format("onnx").artifact("int8")
+        get_format("trt").artifact("int8")
 
 
 GPU = ("NVIDIA H100 80GB HBM3", "9.0")
