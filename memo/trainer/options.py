@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from memo.data.text_encoders import KNOWN, check_encoders, encoder_names
+from memo.data.text_encoders import KNOWN, check_encoders, encoder_label, encoder_names
 from memo.errors import InputError, MissingDependency
 from memo.runtime.base import resolve_device
 from memo.trainer.engine import DECAY, FitConfig
@@ -147,7 +147,7 @@ def options_values(data: dict[str, Any], base: Path | None, source: str) -> dict
             values[key] = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
         elif key == "text_encoder" and value is not None:  # folders relative to the config, names as they are
             resolve = _resolver(base)
-            values[key] = [n if n in KNOWN else str(resolve(n)) for n in encoder_names(value)]
+            values[key] = encoder_label([n if n in KNOWN else str(resolve(n)) for n in encoder_names(value)])
         else:
             values[key] = value
     return values
