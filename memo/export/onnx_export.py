@@ -29,6 +29,7 @@ from memo.data.inputs import StreamProvider
 from memo.errors import MissingDependency
 from memo.export.errors import ExportError, ValidationFailed
 from memo.export.fp16 import convert_fp16
+from memo.export.outside import outside_graph
 from memo.export.parity import tolerance
 from memo.export.record import write_record
 from memo.export.samples import check_stream_inputs, prepare_samples, sample_inputs
@@ -189,6 +190,7 @@ def export_onnx(
         "batch": profile.to_json(),
         "fixed_frames": fixed_frames(bundle.spec),  # frame axes the graph fixes (--frames is checked)
         "simplified": simplify,
+        "outside_graph": outside_graph(bundle.spec),  # the caption encoders, feature files
         "versions": _versions(),
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

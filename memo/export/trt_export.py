@@ -31,6 +31,7 @@ from memo.data.inputs import StreamProvider
 from memo.errors import MissingDependency
 from memo.export.errors import ExportError, UnsupportedOperator, ValidationFailed
 from memo.export.onnx_export import ExportResult, export_onnx
+from memo.export.outside import outside_graph
 from memo.export.parity import tolerance
 from memo.export.record import write_record
 from memo.export.samples import check_stream_inputs, prepare_samples, sample_inputs
@@ -139,6 +140,7 @@ def export_trt(
         "workspace_gb": workspace_gb,
         "seconds_build": round(build_seconds, 1),
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "outside_graph": outside_graph(bundle.spec),  # the caption encoders, feature files
     }
     atomic_write_json(meta_file, meta)  # the runtime refuses an engine whose metadata does not match
     samples = prepare_samples(bundle.spec, sample_inputs(bundle.spec, videos, 8, providers), providers)

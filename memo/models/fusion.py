@@ -105,7 +105,8 @@ def _pretrained_parts(inputs: list[InputSpec], video_backbone: str | None) -> di
     for item in inputs:
         if item.stream == "text":
             parts[item.name] = (
-                f"caption encoder {item.encoder or 'default'} (weights from its package, offline; not in the bundle)"
+                f"caption encoder(s) {item.encoder or 'default'}, concatenated in that order (weights from "
+                "their package or folder, offline; not in the bundle; bf16 where the CPU has AVX-512 BF16)"
             )
         elif item.stream == "features":
             parts[item.name] = "precomputed features from the user's files"

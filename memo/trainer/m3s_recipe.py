@@ -38,6 +38,7 @@ import torch
 from memo.data.datasets import LabelledSet
 from memo.data.inputs import prepare_video
 from memo.data.text import default_cache_dir
+from memo.data.text_encoders import encoder_label
 from memo.data.vector_cache import VectorCache, weights_identity
 from memo.data.video_features import backbone_state
 from memo.errors import InputError
@@ -116,7 +117,7 @@ def spec_args(options: TrainOptions, dims: dict[str, int], trunks: bool = True) 
         if source in PRECOMPUTED:
             info: dict[str, Any] = {"stream": source, "dim": int(dims[source])}
             if source == "text":
-                info["encoder"] = options.text_encoder
+                info["encoder"] = encoder_label(options.text_encoder)
             elif dims.get("features_log"):
                 info["log"] = True
             args[tier] = info

