@@ -199,12 +199,13 @@ def train_command(
     if nproc_per_node is not None:
         from memo.trainer.launch import Launch
 
-        _launch(
-            options, Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint, max_restarts), quiet, as_json
-        )
-        return
+        launch = Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint, max_restarts)
+        return _launch(options, launch, quiet, as_json)
     result = _train(options, TrainProgress(console, enabled=not quiet and not as_json and not options.check))
+    _render(options, result, quiet, as_json)
 
+
+def _render(options, result, quiet: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     if options.check:
         _render_check(result.check, as_json)
     if as_json:

@@ -225,10 +225,11 @@ def _train_epoch(
     model.train()
     optimizer.zero_grad(set_to_none=True)
     total, batches, pending = 0.0, 0, 0
+    world = distributed.world().size
     trained = distributed.wrap(model, device, len(spec.outputs) > 1 or hasattr(model, "set_stage"))
     for batch in loader:
         batch = _to_device(batch, device)
-        if batch["__index__"].numel() < 2:
+        if batch["__index__"].numel() * world < 2:  # a global batch of one video (the same on every rank)
             continue
         target = target_all[batch["__index__"].cpu()].to(device)
         syncing = trained is model or pending + 1 == opts.accumulate
