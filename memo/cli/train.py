@@ -208,6 +208,8 @@ def train_command(
 def _render(options, result, quiet: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     if options.check:
         _render_check(result.check, as_json)
+    if not result.metrics:  # a rank other than 0 under torchrun: rank 0 reports
+        return
     if as_json:
         print(json.dumps({"output": str(result.output), "bundle": str(result.bundle),
                           "summary": result.metrics.get("summary"), "test": result.metrics.get("test"),

@@ -138,7 +138,8 @@ def mean_across(value: float) -> float:
     """The mean of ``value`` over the ranks."""
     if not _current.active:
         return value
-    tensor = torch.tensor([value], dtype=torch.float64)
+    nccl = dist.get_backend() == "nccl"  # NCCL reduces GPU tensors only
+    tensor = torch.tensor([value], dtype=torch.float64, device="cuda" if nccl else "cpu")
     dist.all_reduce(tensor)
     return float(tensor.item()) / _current.size
 

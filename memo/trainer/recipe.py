@@ -102,7 +102,7 @@ def _run(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
     if ckpt.writer:
         start_run(options, ckpt)
     recipe.build(prepared, options, progress)
-    tb = tensorboard_writer(out) if options.tensorboard else None
+    tb = tensorboard_writer(out) if options.tensorboard and ckpt.writer else None
     hook = epoch_hook(phase_plan(prepared.splits, options), progress, tb)
     crossval = cross_validate(recipe, options, prepared, ckpt, hook)
     final = train_final(recipe, options, prepared, crossval, ckpt, hook)

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from memo.errors import MemoError
 from memo.trainer.options import TrainOptions
@@ -29,7 +30,7 @@ def main(argv: list[str]) -> int:
     if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:  # restarted: continue, never wipe
         options.resume, options.overwrite = True, False
     try:
-        result = train(options)
+        result = train(options, progress=_print_epoch)
     except MemoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -38,6 +39,15 @@ def main(argv: list[str]) -> int:
             f"bundle: {result.bundle}  metrics: {result.output / 'metrics.json'}  time: {result.seconds:.1f} s"
         )
     return 0
+
+
+def _print_epoch(event: dict[str, Any]) -> None:
+    """One line per finished epoch (rank 0 only: the other ranks get no progress)."""
+    record = event.get("record")
+    if record is None:
+        return
+    values = "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch" and isinstance(v, float))
+    print(f"{event['phase']}  epoch {event['epoch']}/{event['epochs']}  {values}", flush=True)
 
 
 if __name__ == "__main__":
