@@ -36,17 +36,20 @@ from .ddp_model import NAME, register
 
 TESTS = Path(__file__).parent
 WORKER = """
-import json, os, sys
+import os, sys
 sys.path.insert(0, {tests!r})
 import ddp_model
 ddp_model.register()
-from memo.trainer import TrainOptions, train
-options = TrainOptions.from_json(json.loads(open(sys.argv[1]).read()))
+from memo.trainer import worker
 stop = int(os.environ.get("STOP_AFTER_EPOCH", "0"))
+first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
+print_epoch = worker._print_epoch
 def progress(event):
-    if stop and event.get("phase_index") == 1 and event.get("epoch") == stop:
-        os._exit(3)  # rank 0 dies right after its checkpoint; torchrun stops the other rank
-train(options, progress=progress)
+    print_epoch(event)
+    if stop and first_attempt and event.get("phase_index") == 1 and event.get("epoch") == stop:
+        os._exit(3)  # rank 0 dies right after its checkpoint; torchrun stops (or restarts) the group
+worker._print_epoch = progress
+sys.exit(worker.main(sys.argv[1:]))
 """
 
 
@@ -66,11 +69,11 @@ def options(labels: Path, out: Path, **extra: object) -> TrainOptions:
     return TrainOptions(**{**values, **extra})  # type: ignore[arg-type]
 
 
-def torchrun(tmp: Path, opts: TrainOptions, **env: str) -> subprocess.CompletedProcess[str]:
+def torchrun(tmp: Path, opts: TrainOptions, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     script, config = tmp / "worker.py", tmp / f"{opts.output.name}.json"
     script.write_text(WORKER.format(tests=str(TESTS)), encoding="utf-8")
     config.write_text(json.dumps(opts.to_json()), encoding="utf-8")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", *args]
     return subprocess.run(
         [*command, str(script), str(config)], env=subprocess_env(OMP_NUM_THREADS="1", **env),
         capture_output=True, text=True, timeout=240,
@@ -116,6 +119,18 @@ def test_two_processes_match_one_and_a_killed_run_resumes_on_one(labels: Path, t
         "members": resumed.metrics["final_model"]["members"],
     }
     same(outcome(tmp_path / "one"), outcome(tmp_path / "killed"))
+
+    restarted = torchrun(
+        tmp_path, options(labels, tmp_path / "restarted"), "--max-restarts=1", STOP_AFTER_EPOCH="2"
+    )
+    assert restarted.returncode == 0, restarted.stderr[-3000:]
+    # rank 0 died after epoch 2 of the final network (first attempt only), the restarted group
+    # resumed there: no finished phase or epoch was trained twice
+    assert [restarted.stdout.count(f"final/m0  epoch {e}/3") for e in (1, 2, 3)] == [1, 1, 1], (
+        restarted.stdout
+    )
+    assert restarted.stdout.count("holdout/m0  epoch 1/") == 1
+    same(outcome(tmp_path / "one"), outcome(tmp_path / "restarted"))
 
 
 def test_options_are_refused_before_any_worker_starts(labels: Path, tmp_path: Path) -> None:

@@ -5,19 +5,19 @@ A run is distributed when torchrun (``memo train --nproc-per-node N``, or ``torc
 train ...`` started by the user or a scheduler) set ``WORLD_SIZE`` > 1 in the environment;
 :func:`joined` joins that group for the run (NCCL on CUDA, gloo on CPU) and leaves it after.
 Every rank runs the whole recipe in lockstep: the same splits, the same phases, each network
-wrapped in DistributedDataParallel, each rank reading its share of every epoch through a
-``DistributedSampler``. Only the main rank (0) writes: the run directory, the checkpoint, the
-bundle and the report.
+wrapped in DistributedDataParallel, each rank reading its share of every epoch
+(:class:`memo.trainer.video_fit.RankShare`). Only the main rank (0) writes: the run directory,
+the checkpoint, the bundle and the report.
 
 Why the same seed and global batch give the same result on any number of processes, up to
-floating-point order: the sampler draws one permutation per (seed, epoch) whatever the world
-size, rank ``r`` takes every ``W``-th item of it, so batch ``k`` of all ranks together holds the
-same items as batch ``k`` of one process; augmentation is seeded by (seed, epoch, item); the
-gradient all-reduce averages the ranks' mean gradients, which equals the mean over the global
-batch when the ranks' batches are equally long (the sampler pads the last one to make them
-so). What differs: the order of the additions (about 1e-7 relative per step), BatchNorm
-statistics (per rank's batch: SyncBatchNorm is CUDA-only, see docs/training.md), dropout
-masks, and the padded duplicates of the last batch when the items do not divide by ``W``.
+floating-point order: every rank draws the epoch's order one process would draw (from the run's
+seeded, checkpointed generator) and rank ``r`` takes every ``W``-th item of it, so batch ``k``
+of all ranks together holds the same items as batch ``k`` of one process; augmentation is
+seeded by (seed, epoch, item); the gradient all-reduce averages the ranks' mean gradients, which
+equals the mean over the global batch when the ranks' batches are equally long. What differs:
+the order of the additions (about 1e-7 relative per step), BatchNorm statistics (per rank's
+batch: SyncBatchNorm is CUDA-only and not used, see docs/training.md), dropout masks, and the
+padded repeats of the last batch when the items do not divide by ``W``.
 """
 
 from __future__ import annotations

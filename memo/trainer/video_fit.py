@@ -18,24 +18,24 @@ returns named outputs. What differs from the vector loop:
 * gradient accumulation; on CUDA bf16 autocast and channels-last memory format;
 * on several processes (:mod:`memo.trainer.distributed`) the network trains inside
   DistributedDataParallel, each rank reading ``batch_size / world`` items of every global batch
-  through a ``DistributedSampler``, the train loss averaged over the ranks and validation
+  (:class:`RankShare`), the train loss averaged over the ranks and validation
   predicted in shards and gathered, so early stopping is decided on the same numbers everywhere.
 
-The epoch's order is the sampler's permutation of (seed, epoch), with one process too, so a run
-on any number of processes sees the same global batches (and resumes on any number).
+Every rank draws the epoch's order one process would draw and takes its share, so a run on any
+number of processes sees the same global batches (and resumes on any number).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
 from memo.data.augment import to_input
 from memo.data.frame_cache import FrameCache, visual_inputs
@@ -134,16 +134,38 @@ def _loader(items: VideoItems, batch_size: int, workers: int) -> DataLoader:  # 
     return DataLoader(items, batch_size=batch_size, shuffle=False, num_workers=workers, drop_last=False)
 
 
-def _epoch_loader(items: VideoItems, batch_size: int, epoch: int, workers: int) -> DataLoader:  # type: ignore[type-arg]
-    """This rank's batches of one epoch: its share of the (seed, epoch) permutation."""
-    world = distributed.world()
-    sampler = DistributedSampler(
-        items, world.size, world.rank, shuffle=True, seed=items.seed, drop_last=False
-    )
-    sampler.set_epoch(epoch)
+class RankShare(Sampler[int]):
+    """This rank's share of the epoch's shuffled order: every ``world``-th item of it.
+
+    The order is the one a single process draws (a ``RandomSampler`` on the run's seeded,
+    checkpointed generator, every rank holding the same generator state), padded with its first
+    items to a multiple of ``world`` as ``DistributedSampler`` pads. So batch ``k`` of all
+    ranks together holds the items of batch ``k`` of one process, one process trains exactly as
+    before, and a resume on another number of processes continues the same sequence.
+    (``DistributedSampler`` with ``set_epoch`` would draw a permutation of (seed, epoch) instead:
+    the same guarantees across world sizes, but a different order than single-process runs.)
+    """
+
+    def __init__(self, items: VideoItems, generator: torch.Generator) -> None:
+        self.order = RandomSampler(items, generator=generator)
+        self.world = distributed.world()
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.world.size)
+
+    def __iter__(self) -> Iterator[int]:
+        order = list(self.order)
+        order += order[: (-len(order)) % self.world.size]
+        return iter(order[self.world.rank :: self.world.size])
+
+
+def _epoch_loader(items: VideoItems, batch_size: int, generator: torch.Generator, workers: int) -> DataLoader:  # type: ignore[type-arg]
+    """This rank's batches of one epoch (one process: the whole shuffled epoch)."""
+    sampler = RankShare(items, generator)
     return DataLoader(
-        items, batch_size=batch_size // world.size, sampler=sampler, num_workers=workers, drop_last=False
-    )
+        items, batch_size=batch_size // sampler.world.size, sampler=sampler, generator=generator,
+        num_workers=workers, drop_last=False,
+    )  # fmt: skip
 
 
 def _to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -300,7 +322,7 @@ def fit_video(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, epoch) * group.get("lr_scale", 1.0)
         items.epoch = epoch
-        loader = _epoch_loader(items, cfg.batch_size, epoch, opts.workers)
+        loader = _epoch_loader(items, cfg.batch_size, generator, opts.workers)
         loss = _train_epoch(model, spec, loader, train, optimizer, cfg, opts, epoch)
         record: dict[str, float] = {"epoch": epoch + 1, "lr": learning_rate(cfg, epoch), "train_loss": loss}
         state.epoch = epoch + 1
