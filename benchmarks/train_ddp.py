@@ -4,8 +4,10 @@ Side by side in one run, on the same planted videos and a warm frame cache: ``me
 with one process and 1 thread, one process and 2 threads, and ``--nproc-per-node 2`` (gloo,
 1 thread each). The figure is the final network's ``clips_per_second`` from ``metrics.json``
 (the global rate: all the items of an epoch over its wall time, validation pass included).
+No protocol (no --val-split): one network, trained with early stopping on the inner
+validation split, patience 0 (off), so every run trains every epoch.
 
-    python benchmarks/train_ddp.py              # 64 videos, resnet3d width 8, 4 epochs
+    python benchmarks/train_ddp.py              # 96 videos, resnet3d width 16, 8 epochs
     python benchmarks/train_ddp.py 128 6        # VIDEOS EPOCHS
 """
 
@@ -23,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from memo.data.planted import write_planted
 
 MODEL = ["--model", "resnet3d"] + [
-    f"--model-arg={a}" for a in ("frames=8", "fps=16", "size=32", "width=8", "layers=[1,1,1,1]")
+    f"--model-arg={a}" for a in ("frames=8", "fps=16", "size=32", "width=16", "layers=[1,1,1,1]")
 ]
 
 
 def run(labels: Path, out: Path, epochs: int, extra: list[str]) -> float:
     command = [sys.executable, "-m", "memo", "train", "csv", str(labels), "-o", str(out), "--target", "score",
-               *MODEL, "--val-split", "0.25", "--epochs", str(epochs), "--batch-size", "8", "--lr", "0.03",
+               *MODEL, "--epochs", str(epochs), "--batch-size", "8", "--lr", "0.03",
                "--patience", "0", "--device", "cpu", "--cache-dir", str(labels.parent / "cache"), "--no-plots",
                "--quiet", *extra]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -54,4 +56,4 @@ def main(videos: int, epochs: int) -> None:
 
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:]]
-    main(*(args + [64, 4][len(args) :]))
+    main(*(args + [96, 8][len(args) :]))
