@@ -47,14 +47,19 @@ from memo.cli.train_options import (
     KindOpt,
     LossOpt,
     LrOpt,
+    MaxRestartsOpt,
     ModelArgOpt,
     ModelOpt,
+    NnodesOpt,
+    NodeRankOpt,
+    NprocPerNodeOpt,
     OutputOpt,
     OverwriteOpt,
     PatienceOpt,
     PlotsOpt,
     QuietOpt,
     RankTauOpt,
+    RdzvEndpointOpt,
     ResumeOpt,
     ScheduleOpt,
     SeedOpt,
@@ -106,7 +111,11 @@ EXPLICIT = frozenset({"COMMANDLINE", "ENVIRONMENT", "PROMPT"})
         "memo train videomem data/videomem-me18 -o runs/vm --input text --target short_term\n\n"
         "memo train memento10k data/memento10k -o runs/m10k --folds 5 --decay-alpha\n\n"
         "memo train csv labels.csv -o runs/mine --target score --text-column caption --check\n\n"
-        "Every epoch is checkpointed; memo train -o RUN --resume continues a killed run exactly. "
+        "memo train ... --model resnet3d --nproc-per-node 2 (or torchrun -m memo train ...) trains a video "
+        "model on several processes with DistributedDataParallel (docs/training.md); the vector heads "
+        "(fusion-mlp, m3s on tables) train single-process in seconds and refuse the flag.\n\n"
+        "Every epoch is checkpointed; memo train -o RUN --resume continues a killed run exactly "
+        "(on any number of processes). "
         "OUTPUT/options.json records the resolved options (a --config file). "
         "Exit status: 0 done, 2 bad options or data (one line saying why)."
     ),
@@ -174,6 +183,11 @@ def train_command(
     threads: ThreadsOpt = 1,
     quiet: QuietOpt = False,
     as_json: AsJsonOpt = False,
+    nproc_per_node: NprocPerNodeOpt = None,
+    nnodes: NnodesOpt = 1,
+    node_rank: NodeRankOpt = 0,
+    rdzv_endpoint: RdzvEndpointOpt = None,
+    max_restarts: MaxRestartsOpt = 0,
 ) -> None:
     from memo.trainer import resolve_options
 
@@ -182,16 +196,49 @@ def train_command(
         options = resolve_options(config, *given)
     except MemoError as exc:
         raise fail(str(exc)) from None
-    result = _train(options, TrainProgress(console, enabled=not quiet and not as_json and not options.check))
+    if nproc_per_node is not None:
+        from memo.trainer.launch import Launch
 
+        launch = Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint, max_restarts)
+        return _launch(options, launch, quiet, as_json)
+    result = _train(options, TrainProgress(console, enabled=not quiet and not as_json and not options.check))
+    _render(options, result, quiet, as_json)
+
+
+def _render(options, result, quiet: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     if options.check:
         _render_check(result.check, as_json)
+    if not result.metrics:  # a rank other than 0 under torchrun: rank 0 reports
+        return
     if as_json:
         print(json.dumps({"output": str(result.output), "bundle": str(result.bundle),
                           "summary": result.metrics.get("summary"), "test": result.metrics.get("test"),
                           "warnings": result.metrics.get("warnings", [])}, indent=2))  # fmt: skip
     elif not quiet:
         _render_train(result)
+
+
+def _launch(options, launch, quiet: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """``--nproc-per-node``: every option checked here, then torchrun starts the workers."""
+    from memo.trainer.launch import launch_workers
+
+    try:
+        status = launch_workers(options, launch)
+    except MemoError as exc:
+        raise fail(str(exc)) from None
+    if status:
+        raise fail(f"training workers failed (torchrun exit {status}); rerun with --resume to continue", 1)
+    report = options.output / "metrics.json"
+    if launch.node_rank or not report.is_file():
+        return
+    if as_json or not quiet:
+        metrics = json.loads(report.read_text(encoding="utf-8"))
+        if as_json:
+            print(json.dumps({"output": str(options.output), "bundle": str(options.output / "bundle"),
+                              "summary": metrics.get("summary"), "test": metrics.get("test")}, indent=2))  # fmt: skip
+        else:
+            console.print(f"trained on {launch.world_size} processes: {options.output / 'bundle'}  "
+                          f"(metrics: {report})", highlight=False)  # fmt: skip
 
 
 def _train(options, reporter: TrainProgress):  # type: ignore[no-untyped-def]

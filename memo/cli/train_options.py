@@ -219,3 +219,39 @@ FrameCacheGbOpt = Annotated[
         "--frame-cache-gb", min=0.01, help="Video models: bound the frame cache (GB; LRU eviction)."
     ),
 ]
+
+# Several processes (torchrun). Video models only: the vector heads train in seconds on one.
+NprocPerNodeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--nproc-per-node",
+        help="Train on N processes of this machine with DistributedDataParallel (one per GPU; gloo on CPU), "
+        "started through torchrun. --batch-size stays the global batch (each process takes batch / N x "
+        "nodes). Video models only: fusion-mlp and m3s on tables train single-process in seconds and "
+        "refuse it. Under `torchrun -m memo train ...` leave it out: memo reads torchrun's environment.",
+        rich_help_panel="Distributed",
+    ),
+]
+NnodesOpt = Annotated[
+    int,
+    typer.Option(
+        "--nnodes", help="Machines in the run (with --rdzv-endpoint).", rich_help_panel="Distributed"
+    ),
+]
+NodeRankOpt = Annotated[
+    int, typer.Option("--node-rank", help="This machine's rank, 0..nnodes-1.", rich_help_panel="Distributed")
+]
+RdzvEndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rdzv-endpoint", help="HOST:PORT every machine meets at (c10d).", rich_help_panel="Distributed"
+    ),
+]
+MaxRestartsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-restarts",
+        help="Restart the workers this often after one dies; they resume from the last checkpoint.",
+        rich_help_panel="Distributed",
+    ),
+]

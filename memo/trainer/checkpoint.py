@@ -5,6 +5,10 @@ the best weights so far, the optimizer's moment tensors and the torch RNG states
 JSON (written atomically *after* it, so it is the commit point) names that file and holds
 the rest: finished phases with their predictions, the fit state and the optimizer's
 hyper-parameters. Nothing is unpickled on resume.
+
+In a run over several processes every rank keeps the same state in memory and only the main
+rank writes (``writer=False`` elsewhere). Nothing in it depends on the number of processes, so
+a run resumes on any number.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ STATE = "state.json"
 
 
 class Checkpoint:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, writer: bool = True) -> None:
         self.folder = folder
+        self.writer = writer  # False on the ranks of a distributed run other than the main one
         self.data: dict[str, Any] = {"completed": {}, "current": None}
 
     @property
@@ -46,7 +51,8 @@ class Checkpoint:
             raise MemoError(f"{self.path}: unreadable checkpoint state ({exc})") from exc
 
     def write(self) -> None:
-        atomic_write_json(self.path, self.data)
+        if self.writer:
+            atomic_write_json(self.path, self.data)
 
     # ---------------------------------------------------------------- finished phases
 
@@ -58,7 +64,7 @@ class Checkpoint:
         old = self.data.get("current")
         self.data["current"] = None
         self.write()
-        if old and old.get("weights"):
+        if old and old.get("weights") and self.writer:
             (self.folder / old["weights"]).unlink(missing_ok=True)
 
     # ---------------------------------------------------------------- the phase in progress
@@ -72,18 +78,10 @@ class Checkpoint:
         best: dict[str, torch.Tensor],
         generator: torch.Generator,
     ) -> None:
-        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        tensors.update({f"best.{k}": v.detach().cpu().contiguous() for k, v in best.items()})
-        optim, optim_meta = optimizer_tensors(optimizer)
-        tensors.update(optim)
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.generator"] = generator.get_state()
-        if torch.cuda.is_available():
-            tensors["rng.cuda"] = torch.cuda.get_rng_state()
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{phase.replace('/', '-')}-epoch{state.epoch:04d}.safetensors"
-        with atomic_path(self.folder / name) as tmp:
-            save_file(tensors, str(tmp))
+        optim, optim_meta = optimizer_tensors(optimizer)
+        if self.writer:
+            self._save_tensors(name, model, optim, best, generator)
         old = self.data.get("current")
         self.data["current"] = {
             "phase": phase,
@@ -99,8 +97,23 @@ class Checkpoint:
             },
         }
         self.write()
-        if old and old.get("weights") and old["weights"] != name:
+        if old and old.get("weights") and old["weights"] != name and self.writer:
             (self.folder / old["weights"]).unlink(missing_ok=True)
+
+    def _save_tensors(
+        self, name: str, model: nn.Module, optim: dict[str, torch.Tensor], best: dict[str, torch.Tensor],
+        generator: torch.Generator,
+    ) -> None:  # fmt: skip
+        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        tensors.update({f"best.{k}": v.detach().cpu().contiguous() for k, v in best.items()})
+        tensors.update(optim)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.generator"] = generator.get_state()
+        if torch.cuda.is_available():
+            tensors["rng.cuda"] = torch.cuda.get_rng_state()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.folder / name) as tmp:
+            save_file(tensors, str(tmp))
 
     def restore(
         self, phase: str, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator

@@ -19,6 +19,11 @@ runs any recipe through the same steps:
 
 This module owns the run directory: its resume policy, ``options.json`` and the checkpoint.
 Every epoch is checkpointed; ``resume`` continues exactly where a killed run stopped.
+
+Under torchrun (:mod:`memo.trainer.distributed`) every rank runs these steps in lockstep: the
+main rank opens the run directory and hands the resolved options and checkpoint state to the
+others, fills the frame cache while they wait (then they read it), and alone writes the
+checkpoint, the bundle and the report.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,7 @@ import torch
 from memo.data.datasets import CheckReport
 from memo.errors import MemoError, MissingDependency
 from memo.fsio import atomic_write_json
+from memo.trainer import distributed
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.crossval import cross_validate, epoch_hook, phase_plan
 from memo.trainer.final import train_final
@@ -70,31 +76,71 @@ def train(options: TrainOptions, progress: ProgressFn | None = None) -> TrainRes
     if options.threads > 0:
         torch.set_num_threads(options.threads)
     try:
-        return _run(options, progress)
+        with distributed.joined(options.fit.device) as world:
+            if world.active:
+                distributed.check_world(options, world.size, recipe_for(options.model).name != "video")
+            return _run(options, progress if world.main else None)
     finally:
         torch.set_num_threads(threads)
+
+
+def _on_rank_device(options: TrainOptions, world: distributed.World) -> TrainOptions:
+    """This rank's copy of the options, on its own GPU (``cuda`` -> ``cuda:<local rank>``)."""
+    device = distributed.device_for(options.fit.device, world)
+    return replace(options, fit=replace(options.fit, device=device))
 
 
 def _run(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
     started = time.perf_counter()
     validate(options)
-    options, ckpt = open_run(options)
+    options, ckpt = _open_shared(options)
     recipe = recipe_for(options.model)
-    prepared = recipe.prepare(options, progress)
+    prepared = _prepare_shared(recipe, options, progress)
     if options.check:
         return TrainResult(options.output, None, {}, prepared.report, time.perf_counter() - started)
     out = options.output
-    start_run(options, ckpt)
+    if ckpt.writer:
+        start_run(options, ckpt)
     recipe.build(prepared, options, progress)
-    tb = tensorboard_writer(out) if options.tensorboard else None
+    tb = tensorboard_writer(out) if options.tensorboard and ckpt.writer else None
     hook = epoch_hook(phase_plan(prepared.splits, options), progress, tb)
     crossval = cross_validate(recipe, options, prepared, ckpt, hook)
     final = train_final(recipe, options, prepared, crossval, ckpt, hook)
+    if not distributed.world().main:  # the main rank assembles and reports
+        distributed.barrier()
+        return TrainResult(out, None, {}, prepared.report, time.perf_counter() - started)
     bundle = recipe.assemble(options, prepared, final, out / "bundle")
     metrics = recipe.report(out, options, prepared, crossval, final, bundle, time.perf_counter() - started)
     if tb is not None:
         tb.close()
+    distributed.barrier()
     return TrainResult(out, bundle.path, metrics, prepared.report, time.perf_counter() - started)
+
+
+def _open_shared(options: TrainOptions) -> tuple[TrainOptions, Checkpoint]:
+    """:func:`open_run` on the main rank; the others get its options and checkpoint state."""
+    world = distributed.world()
+    if not world.active:
+        return open_run(options)
+    opened = open_run(options) if world.main else None
+    shared = distributed.broadcast((opened[0].to_json(), opened[1].data) if opened else None)
+    if opened is not None:
+        return _on_rank_device(opened[0], world), opened[1]
+    ckpt = Checkpoint(options.output / "checkpoint", writer=False)
+    ckpt.data = shared[1]
+    return _on_rank_device(TrainOptions.from_json(shared[0]), world), ckpt
+
+
+def _prepare_shared(recipe: Any, options: TrainOptions, progress: ProgressFn | None) -> Any:
+    """The recipe's prepare step, the main rank first: it fills the frame cache, the others then
+    find every video there (a cache fill is resumable, so theirs only reads)."""
+    world = distributed.world()
+    if world.main:
+        prepared = recipe.prepare(options, progress)
+    distributed.barrier()
+    if not world.main:
+        prepared = recipe.prepare(options, progress)
+    return prepared
 
 
 def start_run(options: TrainOptions, ckpt: Checkpoint) -> None:

@@ -15,23 +15,32 @@ returns named outputs. What differs from the vector loop:
   what validation ranks;
 * models scored per frame (``unit: frame``) are trained on the mean of their frame scores,
   which is how they are scored;
-* gradient accumulation; on CUDA bf16 autocast and channels-last memory format.
+* gradient accumulation; on CUDA bf16 autocast and channels-last memory format;
+* on several processes (:mod:`memo.trainer.distributed`) the network trains inside
+  DistributedDataParallel, each rank reading ``batch_size / world`` items of every global batch
+  (:class:`RankShare`), the train loss averaged over the ranks and validation
+  predicted in shards and gathered, so early stopping is decided on the same numbers everywhere.
+
+Every rank draws the epoch's order one process would draw and takes its share, so a run on any
+number of processes sees the same global batches (and resumes on any number).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
 from memo.data.augment import to_input
 from memo.data.frame_cache import FrameCache, visual_inputs
 from memo.models.spec import ModelSpec
+from memo.trainer import distributed
 from memo.trainer.engine import (
     EpochFn,
     FitConfig,
@@ -121,12 +130,41 @@ def _reduce(fn, values: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untype
     return result if isinstance(result, torch.Tensor) else result.values
 
 
-def _loader(
-    items: VideoItems, batch_size: int, shuffle: bool, generator: torch.Generator | None, workers: int
-) -> DataLoader:  # type: ignore[type-arg]
+def _loader(items: VideoItems, batch_size: int, workers: int) -> DataLoader:  # type: ignore[type-arg]
+    return DataLoader(items, batch_size=batch_size, shuffle=False, num_workers=workers, drop_last=False)
+
+
+class RankShare(Sampler[int]):
+    """This rank's share of the epoch's shuffled order: every ``world``-th item of it.
+
+    The order is the one a single process draws (a ``RandomSampler`` on the run's seeded,
+    checkpointed generator, every rank holding the same generator state), padded with its first
+    items to a multiple of ``world`` as ``DistributedSampler`` pads. So batch ``k`` of all
+    ranks together holds the items of batch ``k`` of one process, one process trains exactly as
+    before, and a resume on another number of processes continues the same sequence.
+    (``DistributedSampler`` with ``set_epoch`` would draw a permutation of (seed, epoch) instead:
+    the same guarantees across world sizes, but a different order than single-process runs.)
+    """
+
+    def __init__(self, items: VideoItems, generator: torch.Generator) -> None:
+        self.order = RandomSampler(items, generator=generator)
+        self.world = distributed.world()
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.world.size)
+
+    def __iter__(self) -> Iterator[int]:
+        order = list(self.order)
+        order += order[: (-len(order)) % self.world.size]
+        return iter(order[self.world.rank :: self.world.size])
+
+
+def _epoch_loader(items: VideoItems, batch_size: int, generator: torch.Generator, workers: int) -> DataLoader:  # type: ignore[type-arg]
+    """This rank's batches of one epoch (one process: the whole shuffled epoch)."""
+    sampler = RankShare(items, generator)
     return DataLoader(
-        items, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=workers,
-        drop_last=False, persistent_workers=False,
+        items, batch_size=batch_size // sampler.world.size, sampler=sampler, generator=generator,
+        num_workers=workers, drop_last=False,
     )  # fmt: skip
 
 
@@ -148,17 +186,38 @@ def predict_videos(
     items = VideoItems(split, spec, augment=False, seed=0)
     parts: dict[str, list[np.ndarray]] = {}
     with torch.inference_mode():
-        for batch in _loader(items, batch_size, False, None, workers):
+        for batch in _loader(items, batch_size, workers):
             out = forward_videos(model, spec, _to_device(batch, torch.device(device)))
             for name, value in out.items():
                 parts.setdefault(name, []).append(value.float().cpu().numpy())
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
+def predict_shared(
+    model: nn.Module, spec: ModelSpec, split: VideoSplit, batch_size: int, device: str, workers: int = 0
+) -> dict[str, np.ndarray]:
+    """:func:`predict_videos` called by every rank of a run together: each predicts every
+    ``world``-th video and all get the whole result (one process: :func:`predict_videos`)."""
+    world = distributed.world()
+    if not world.active:
+        return predict_videos(model, spec, split, batch_size, device, workers)
+    shard = np.arange(world.rank, split.size, world.size)
+    part = VideoSplit(
+        split.cache, [split.paths[i] for i in shard], split.target[shard],
+        {k: v[shard] for k, v in split.vectors.items()},
+    )  # fmt: skip
+    mine = predict_videos(model, spec, part, batch_size, device, workers) if shard.size else {}
+    out: dict[str, np.ndarray] = {}
+    for index, preds in distributed.gather((shard, mine)):
+        for name, values in preds.items():
+            out.setdefault(name, np.zeros(split.size, dtype=values.dtype))[index] = values
+    return out
+
+
 def validation_record(
     model: nn.Module, spec: ModelSpec, split: VideoSplit, cfg: FitConfig, opts: VideoFitOptions
 ) -> dict[str, float]:
-    preds = predict_videos(model, spec, split, cfg.batch_size, cfg.device, opts.workers)
+    preds = predict_shared(model, spec, split, cfg.batch_size, cfg.device, opts.workers)
     record = {}
     for name, values in preds.items():
         record[f"val_{name}_spearman"] = evaluate(values, split.target)["spearman"]
@@ -188,25 +247,41 @@ def _train_epoch(
     model.train()
     optimizer.zero_grad(set_to_none=True)
     total, batches, pending = 0.0, 0, 0
+    world = distributed.world().size
+    trained = distributed.wrap(model, device, len(spec.outputs) > 1 or hasattr(model, "set_stage"))
     for batch in loader:
         batch = _to_device(batch, device)
-        if batch["__index__"].numel() < 2:
+        if batch["__index__"].numel() * world < 2:  # a global batch of one video (the same on every rank)
             continue
         target = target_all[batch["__index__"].cpu()].to(device)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            out = forward_videos(model, spec, batch)
-        ctx = LossContext(target_mean=mean, epoch=epoch, epochs=cfg.epochs)
-        loss = _batch_loss(out, target, opts.heads, ctx)
-        (loss / opts.accumulate).backward()
+        syncing = trained is model or pending + 1 == opts.accumulate
+        with nullcontext() if syncing else trained.no_sync():  # type: ignore[operator]
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                out = forward_videos(trained, spec, batch)
+            ctx = LossContext(target_mean=mean, epoch=epoch, epochs=cfg.epochs)
+            loss = _batch_loss(out, target, opts.heads, ctx)
+            (loss / opts.accumulate).backward()
         pending += 1
         if pending == opts.accumulate:
             _step(model, optimizer, cfg)
             pending = 0
         total += float(loss.detach())
         batches += 1
-    if pending:
+    if pending:  # DDP: the last accumulated batches were not all-reduced by a syncing backward
+        _reduce_gradients(model)
         _step(model, optimizer, cfg)
-    return total / max(1, batches)
+    distributed.sync_buffers(model)
+    return distributed.mean_across(total / max(1, batches))
+
+
+def _reduce_gradients(model: nn.Module) -> None:
+    world = distributed.world()
+    if not world.active:
+        return
+    for p in model.parameters():
+        if p.grad is not None:
+            torch.distributed.all_reduce(p.grad)
+            p.grad /= world.size
 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer, cfg: FitConfig) -> None:
@@ -247,7 +322,7 @@ def fit_video(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, epoch) * group.get("lr_scale", 1.0)
         items.epoch = epoch
-        loader = _loader(items, cfg.batch_size, True, generator, opts.workers)
+        loader = _epoch_loader(items, cfg.batch_size, generator, opts.workers)
         loss = _train_epoch(model, spec, loader, train, optimizer, cfg, opts, epoch)
         record: dict[str, float] = {"epoch": epoch + 1, "lr": learning_rate(cfg, epoch), "train_loss": loss}
         state.epoch = epoch + 1

@@ -51,7 +51,7 @@ from memo.trainer.options import TrainOptions
 from memo.trainer.prepare import Prepared, ProgressFn, Vectors, load_dataset, make_splits, stage_counts
 from memo.trainer.recipe_api import register_recipe
 from memo.trainer.report import metrics, write_outputs, write_predictions
-from memo.trainer.video_fit import VideoFitOptions, VideoSplit, fit_video, predict_videos
+from memo.trainer.video_fit import VideoFitOptions, VideoSplit, fit_video, predict_shared, predict_videos
 from memo.trainer.video_options import build_spec, check_video_options, stage_plan
 
 log = logging.getLogger(__name__)
@@ -303,7 +303,7 @@ class VideoRecipe:
         assert isinstance(prepared, VideoPrepared)
         target, spec, fit = options.targets[0], prepared.model_spec, options.fit
         split = _split(prepared, index, target)
-        pred = predict_videos(model, spec, split, fit.batch_size, fit.device, options.workers)
+        pred = predict_shared(model, spec, split, fit.batch_size, fit.device, options.workers)
         return {target: pred[spec.outputs[0].name]}
 
     def member_weights(self, model: torch.nn.Module, options: TrainOptions) -> dict[str, torch.Tensor]:
