@@ -48,6 +48,8 @@ def parity_problems(precision: str, max_abs_diff: float, rho: float | None, atol
     if not np.isfinite(max_abs_diff) or max_abs_diff > atol:
         problems.append(f"max abs diff {max_abs_diff:.3g} > atol {atol:.3g}")
     floor = SPEARMAN_FLOOR[precision]
+    if rho is None and precision == "int8":  # int8 is gated on ranks: they must be checkable
+        problems.append("Spearman undefined (constant scores over the validation videos): ranks unchecked")
     if rho is not None and rho < floor:
         problems.append(f"Spearman {rho:.4f} < {floor} ({precision} floor)")
     return problems
