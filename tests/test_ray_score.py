@@ -164,7 +164,11 @@ def test_worker_node_lost_mid_run_yields_every_input_once(
     """
     made, workers = cluster
     doomed = workers[0]  # the CPU worker; the head and the GPU worker carry on (and serve the next test)
-    options = ScoreOptions(inputs=[f"file://{clips}"], output=tmp_path / "x", model=str(framecnn_bundle.path))
+    # one thread per actor: after the loss the 4 CPUs left hold both actors and still decode (with
+    # 2 CPUs per actor they would hold only the actors, and Ray would wait for a node to come back)
+    options = ScoreOptions(
+        inputs=[f"file://{clips}"], output=tmp_path / "x", model=str(framecnn_bundle.path), threads=1
+    )
     engine = RayEngineOptions(
         output=f"file://{tmp_path}/out", actors=2, gpus_per_actor=0, videos_per_block=2, flush_seconds=0
     )
