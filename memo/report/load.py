@@ -22,20 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from memo.errors import MissingDependency, OutputError
+from memo.score.writers import ROW_COLUMNS
 
 #: Columns every results file has besides the model's outputs and the optional extras.
-FIXED = (
-    "path",
-    "frames",
-    "status",
-    "error",
-    "warning",
-    "model",
-    "model_version",
-    "backend",
-    "seconds",
-    "decoder",
-)
+FIXED = ("path", *ROW_COLUMNS)
 log = logging.getLogger(__name__)
 
 

@@ -35,7 +35,7 @@ from memo.score.settings import check_resume, score_settings, sidecar_path, writ
 from memo.score.setup import check_fixed_frames, check_numbers, check_output, check_side_inputs
 from memo.score.sources import listed_inputs
 from memo.score.summary import ScoreSummary
-from memo.score.writers import ResultWriter, open_writer
+from memo.score.writers import ROW_COLUMNS, ResultWriter, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +79,7 @@ def result_columns(bundle: Bundle, per_frame: bool, explain: bool = False) -> li
     from memo.score.contrib import contribution_columns
 
     outputs = list(bundle.spec.output_names)
-    columns = [
-        "path",
-        *outputs,
-        *(contribution_columns(bundle) if explain else []),
-        "frames",
-        "status",
-        "error",
-        "warning",
-        "model",
-        "model_version",
-        "backend",
-    ]
-    columns += ["seconds", "decoder"]
+    columns = ["path", *outputs, *(contribution_columns(bundle) if explain else []), *ROW_COLUMNS]
     if per_frame:
         columns += ["frame_times", *(f"frame_{name}" for name in outputs)]
     return columns

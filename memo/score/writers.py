@@ -33,6 +33,20 @@ from typing import Any, Protocol
 from memo.errors import MissingDependency, OutputError
 from memo.fsio import atomic_path
 
+#: The columns of every result row after the model's outputs (and --explain's contributions);
+#: --per-frame adds ``frame_times`` and ``frame_<output>`` after them.
+ROW_COLUMNS = (
+    "frames",
+    "status",
+    "error",
+    "warning",
+    "model",
+    "model_version",
+    "backend",
+    "seconds",
+    "decoder",
+)
+
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 
 
