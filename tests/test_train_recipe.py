@@ -59,6 +59,10 @@ def test_learns_a_planted_signal_and_writes_the_run(tmp_path: Path) -> None:
     assert "spearman_std" not in saved["summary"]["score"]
     assert "folds" not in saved["final_model"]["rule"] and "one validation split" in saved["protocol"]
     assert saved["final_model"]["trained_on"] == "all labelled items"
+    # the number to choose settings by: the inner validation items', never the held-out fold's
+    inner = saved["inner_validation"]
+    assert set(inner["per_split"]) == {"holdout"} and 0.8 <= inner["spearman"] <= 1.0
+    assert inner["spearman"] != pytest.approx(held_out["spearman"], abs=1e-9)
     # the bundle scores through the registry exactly like the runtime builds it
     from memo.models.bundle import read_bundle
 
