@@ -236,11 +236,11 @@ def _without_chroma_siting(frame: av.VideoFrame) -> av.VideoFrame:
     bitstream or the Matroska ``ChromaSitingHorz`` tag. DALI's CPU backend converts with
     swscale's older API, which ignores the siting and takes the centre, and has no option to
     honour it nor to hand out YUV. Honouring the siting made PyAV's frames differ from DALI's
-    on the real WebM files (0.04 and 0.27 levels mean, up to 28 at colour edges; per-video
+    on the real WebM files (0.13 and 0.27 levels mean, up to 28 at colour edges; per-video
     ResMem scores 2.2e-4 and 4.9e-4 apart) while files without the tag were bit-identical.
     So memo converts every frame as untagged, and the decoder no longer moves the score
     (docs/decoding.md, benchmarks/chroma_siting.py). PyAV 18 cannot clear the field on a
-    frame, hence the copy of the planes (about 1.5 ms for a 1080p frame here); formats
+    frame, hence the copy of the planes (1.4-1.7 ms per 720p/1080p frame here); formats
     without subsampled chroma (4:4:4, RGB, grey) need none and are returned as they are.
     """
     fmt = frame.format
