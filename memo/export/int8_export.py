@@ -32,6 +32,7 @@ from memo.data.inputs import PreparedVideo, StreamProvider
 from memo.data.streams import needs_frames
 from memo.errors import MemoError
 from memo.export.errors import ExportError, ValidationFailed
+from memo.export.int8_correct import correct_outputs
 from memo.export.int8_quant import DEFAULT_METHOD, METHODS, excluded_nodes, quantise
 from memo.export.parity import tolerance
 from memo.export.record import write_record
@@ -146,6 +147,7 @@ def export_int8(
             "format": "QDQ",
             "weights": "int8 per channel",
             "activations": "uint8",
+            "fp32_bypass": "operators that are not quantised (residual adds) read the fp32 tensors",
             "method": method,
             "excluded_nodes": exclude,
         },
@@ -157,7 +159,9 @@ def export_int8(
         batches = _calibration_batches(bundle, cal_paths, providers)
         record["calibration"] = {"videos": cal_paths, "frames": sum(b.rows for b in batches)}
         target = scratch / artifact
-        quantise(fp32, target, [b.arrays for b in batches], method=method, exclude=exclude)
+        arrays = [b.arrays for b in batches]
+        quantise(fp32, target, arrays, method=method, exclude=exclude, fp32_bypass=True)
+        record["quantisation"]["output_correction"] = correct_outputs(fp32, target, arrays, bundle.spec.output_names)
         record["seconds_export"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
         validation = _validate(bundle, target, val_paths, providers)

@@ -102,9 +102,11 @@ def quantise(
     ops: Sequence[str] = QUANTISED_OPS,
     cache: Path | None = None,
     moving_average: bool = False,
+    fp32_bypass: bool = False,
 ) -> None:
     """Write ``target``: ``source`` with static QDQ int8 quantisation calibrated on ``batches``."""
     q = _quantization()
+    exclude = list(exclude)
     methods = {
         "minmax": q.CalibrationMethod.MinMax,
         "entropy": q.CalibrationMethod.Entropy,
@@ -124,6 +126,8 @@ def quantise(
         ) from None
     finally:
         logging.disable(logging.NOTSET)
+    if fp32_bypass:
+        bypass_quantisation(target, ops, exclude)
 
 
 def _quantize_static(
@@ -151,3 +155,40 @@ def _quantize_static(
         extra_options=extra,
         calibration_cache_path=None if cache is None else str(cache),
     )
+
+
+def bypass_quantisation(path: Path, ops: Sequence[str], exclude: Iterable[str] = ()) -> int:
+    """Feed every operator that is not quantised the fp32 tensor, not its quantised copy.
+
+    ONNX Runtime's QDQ quantiser replaces a tensor by its ``QuantizeLinear -> DequantizeLinear``
+    copy for *every* consumer, so the fp32 ``Add`` of a residual block reads a rounded copy of
+    the residual stream and ResNet-152 re-rounds that stream 50 times. Rewiring those consumers
+    to the original tensor keeps the skip path fp32 while each convolution still reads int8.
+    A quantised operator's own output copy is left alone: ONNX Runtime fuses
+    ``DequantizeLinear -> Conv -> QuantizeLinear`` into one integer convolution only with it.
+    Returns the number of inputs rewired.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    producer = {o: n for n in model.graph.node for o in n.output}
+    excluded = set(exclude)
+
+    def quantised(node: Any) -> bool:
+        return node.op_type in ops and node.name not in excluded
+
+    rewired = 0
+    for node in model.graph.node:
+        if quantised(node) or node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        for i, name in enumerate(node.input):
+            dq = producer.get(name)
+            q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is None or q.op_type != "QuantizeLinear":
+                continue
+            source = producer.get(q.input[0])
+            if source is None or not quantised(source):
+                node.input[i] = q.input[0]
+                rewired += 1
+    onnx.save(model, str(path))
+    return rewired
