@@ -82,7 +82,9 @@ def prepare(work: Path, fp32: Path) -> dict[str, np.ndarray]:
     data: dict[str, np.ndarray] = {}
     for count in (16, 32):
         spec = bundle.spec.with_(inputs=tuple(replace(i, num_frames=count) for i in bundle.spec.inputs))
-        data[f"cal{count}"] = np.concatenate([prepare_video(str(VIDEOS / n), spec).arrays["frames"] for n in CALIBRATION])
+        data[f"cal{count}"] = np.concatenate(
+            [prepare_video(str(VIDEOS / n), spec).arrays["frames"] for n in CALIBRATION]
+        )
     videos = [prepare_video(str(VIDEOS / n), bundle.spec).arrays["frames"] for n in ALL]
     data["val"] = np.concatenate(videos)
     data["val_index"] = np.concatenate([np.full(len(v), i) for i, v in enumerate(videos)])
@@ -108,13 +110,25 @@ def evaluate(name: str, spec: dict, data: dict, work: Path, fp32: Path) -> dict:
     batches = [{"frames": data[f"cal{frames}"][i : i + 8]} for i in range(0, len(data[f"cal{frames}"]), 8)]
     ops = spec["ops"]
     cache = work / f"ranges-{method}-{frames}-{'-'.join(ops)}.json"
-    int8_quant.quantise(fp32, out, batches, method=method, exclude=spec["exclude"], ops=ops, cache=cache,
-                        fp32_bypass=spec.get("bypass", False))
+    int8_quant.quantise(
+        fp32,
+        out,
+        batches,
+        method=method,
+        exclude=spec["exclude"],
+        ops=ops,
+        cache=cache,
+        fp32_bypass=spec.get("bypass", False),
+    )
     session = open_onnx_session(out, "cpu")
     cal = run_all(session, data[f"cal{frames}"])
     val = run_all(session, data["val"])
     held = [i for i, n in enumerate(ALL) if n not in CALIBRATION]
-    row: dict = {"variant": name, "seconds": round(time.perf_counter() - started, 1), "load": os.getloadavg()[0]}
+    row: dict = {
+        "variant": name,
+        "seconds": round(time.perf_counter() - started, 1),
+        "load": os.getloadavg()[0],
+    }
     for kind in ("raw", "bias", "affine"):
         if kind == "raw":
             fixed = val

@@ -161,7 +161,9 @@ def export_int8(
         target = scratch / artifact
         arrays = [b.arrays for b in batches]
         quantise(fp32, target, arrays, method=method, exclude=exclude, fp32_bypass=True)
-        record["quantisation"]["output_correction"] = correct_outputs(fp32, target, arrays, bundle.spec.output_names)
+        record["quantisation"]["output_correction"] = correct_outputs(
+            fp32, target, arrays, bundle.spec.output_names
+        )
         record["seconds_export"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
         validation = _validate(bundle, target, val_paths, providers)
