@@ -57,8 +57,36 @@ def variants(model: onnx.ModelProto) -> dict[str, dict]:
         "l2_fp32": {**base, "exclude": base["exclude"] + _names(model, "Conv", "/layer2/"), "frames": 16},
         "entropy": {**base, "frames": 16, "method": "entropy"},
         "bypass": {**base, "frames": 16, "bypass": True},
+        "avg16": {**base, "frames": 16, "avg": True},
+        "avg32": {**base, "frames": 32, "avg": True},
+        "avg16_l1": {
+            **base,
+            "exclude": base["exclude"] + _names(model, "Conv", "/layer1/"),
+            "frames": 16,
+            "avg": True,
+        },
+        "avg32_l1": {
+            **base,
+            "exclude": base["exclude"] + _names(model, "Conv", "/layer1/"),
+            "frames": 32,
+            "avg": True,
+        },
+        "avg32_all_conv": {"ops": ("Conv",), "exclude": first, "frames": 32, "avg": True},
         "bypass_all_conv": {"ops": ("Conv",), "exclude": first, "frames": 16, "bypass": True},
         "bypass_frames32": {**base, "frames": 32, "bypass": True},
+    }
+    convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
+    groups = {"l1": ["/layer1/"], "l2": ["/layer2/"], "l4": ["/layer4/"],
+              "l3a": [f"/layer3/layer3.{i}/" for i in range(12)],
+              "l3b": [f"/layer3/layer3.{i}/" for i in range(12, 24)],
+              "l3c": [f"/layer3/layer3.{i}/" for i in range(24, 36)]}  # fmt: skip
+    for group, fragments in groups.items():  # sensitivity: quantise one group only
+        only = [c for c in convs if not any(f in c for f in fragments)]
+        table[f"only_{group}"] = {"ops": ("Conv",), "exclude": only, "frames": 16}
+    table["only_branch"] = {
+        "ops": ("Conv",),
+        "exclude": [c for c in convs if "/features/" in c],
+        "frames": 16,
     }
     return table
 
@@ -102,14 +130,33 @@ def metrics(want: np.ndarray, got: np.ndarray, index: np.ndarray, videos: list[i
             "max_diff": round(float(np.max(np.abs(np.subtract(got_v, want_v)))), 4)}  # fmt: skip
 
 
-def evaluate(name: str, spec: dict, data: dict, work: Path, fp32: Path) -> dict:
+def time_pair(int8, fp32, frames: np.ndarray, calls: int = 3) -> dict:  # type: ignore[no-untyped-def]
+    """Median seconds of int8 and fp32 calls on the same 16 frames, interleaved (shared load)."""
+    feed = {"frames": frames[:16]}
+    int8.run(feed), fp32.run(feed)
+    times: dict[str, list[float]] = {"int8": [], "fp32": []}
+    for _ in range(calls):
+        for key, session in (("int8", int8), ("fp32", fp32)):
+            started = time.perf_counter()
+            session.run(feed)
+            times[key].append(time.perf_counter() - started)
+    rate = {k: 16 / float(np.median(v)) for k, v in times.items()}
+    return {"int8_fps": round(rate["int8"], 2), "fp32_fps": round(rate["fp32"], 2),
+            "speedup": round(rate["int8"] / rate["fp32"], 2)}  # fmt: skip
+
+
+def evaluate(name: str, spec: dict, data: dict, work: Path, fp32: Path, timed: bool = False) -> dict:
     frames = spec.get("frames", 16)
     method = spec.get("method", "minmax")
     out = work / f"{name}.onnx"
     started = time.perf_counter()
-    batches = [{"frames": data[f"cal{frames}"][i : i + 8]} for i in range(0, len(data[f"cal{frames}"]), 8)]
+    avg = spec.get("avg", False)  # range = mean over frames of each frame's min / max
+    step = 1 if avg else 8
+    batches = [
+        {"frames": data[f"cal{frames}"][i : i + step]} for i in range(0, len(data[f"cal{frames}"]), step)
+    ]
     ops = spec["ops"]
-    cache = work / f"ranges-{method}-{frames}-{'-'.join(ops)}.json"
+    cache = work / f"ranges-{method}{'-avg' if avg else ''}-{frames}-{'-'.join(ops)}.json"
     int8_quant.quantise(
         fp32,
         out,
@@ -119,6 +166,7 @@ def evaluate(name: str, spec: dict, data: dict, work: Path, fp32: Path) -> dict:
         ops=ops,
         cache=cache,
         fp32_bypass=spec.get("bypass", False),
+        moving_average=avg,
     )
     session = open_onnx_session(out, "cpu")
     cal = run_all(session, data[f"cal{frames}"])
@@ -140,6 +188,10 @@ def evaluate(name: str, spec: dict, data: dict, work: Path, fp32: Path) -> dict:
         row[f"{kind}_all8"] = metrics(data["ref_val"], fixed, data["val_index"], list(range(len(ALL))))
     row["video_diffs_raw"] = [round(float(val[data["val_index"] == v].mean() - data["ref_val"][data["val_index"] == v].mean()), 4)
                               for v in range(len(ALL))]  # fmt: skip
+    error = val - data["ref_val"]
+    row["frame_error_mean_std"] = [round(float(error.mean()), 4), round(float(error.std()), 4)]
+    if timed:
+        row.update(time_pair(session, open_onnx_session(fp32, "cpu"), data["val"]))
     np.save(work / f"{name}.scores.npy", np.concatenate([cal, val]))
     out.unlink()
     return row
@@ -149,13 +201,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*")
     parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--time", action="store_true", help="also time int8 vs fp32 at batch 16")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     fp32 = resolve_model("resmem").path / "model.onnx"
     data = prepare(args.work, fp32)
     table = variants(onnx.load(str(fp32), load_external_data=False))
     for name in args.names or list(table):
-        print(json.dumps(evaluate(name, table[name], data, args.work, fp32)), flush=True)
+        print(json.dumps(evaluate(name, table[name], data, args.work, fp32, args.time)), flush=True)
 
 
 if __name__ == "__main__":
