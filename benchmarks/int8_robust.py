@@ -19,8 +19,10 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -57,6 +59,24 @@ def variants(model: onnx.ModelProto) -> dict[str, dict]:
         "l2_fp32": {**base, "exclude": base["exclude"] + _names(model, "Conv", "/layer2/"), "frames": 16},
         "entropy": {**base, "frames": 16, "method": "entropy"},
         "bypass": {**base, "frames": 16, "bypass": True},
+        "relu": {**base, "ops": ("Conv", "Relu"), "frames": 16},
+        "relu_all_conv": {"ops": ("Conv", "Relu"), "exclude": first, "frames": 16},
+        "relu_frames32": {**base, "ops": ("Conv", "Relu"), "frames": 32},
+        "relu_l1": {
+            **base,
+            "ops": ("Conv", "Relu"),
+            "exclude": base["exclude"] + _names(model, "Conv", "/layer1/"),
+            "frames": 16,
+        },
+        "relu_l1l2": {
+            **base,
+            "ops": ("Conv", "Relu"),
+            "frames": 16,
+            "exclude": base["exclude"]
+            + _names(model, "Conv", "/layer1/")
+            + _names(model, "Conv", "/layer2/"),
+        },
+        "relu_bypass": {**base, "ops": ("Conv", "Relu"), "frames": 16, "bypass": True},
         "avg16": {**base, "frames": 16, "avg": True},
         "avg32": {**base, "frames": 32, "avg": True},
         "avg16_l1": {
@@ -95,6 +115,41 @@ def _tail(model: onnx.ModelProto, blocks: int) -> list[str]:
     """Convolutions of layer3's last ``blocks`` blocks (of 36)."""
     keep = {f"/layer3/layer3.{i}/" for i in range(36 - blocks, 36)}
     return [n.name for n in model.graph.node if n.op_type == "Conv" and any(k in n.name for k in keep)]
+
+
+def bypass_quantisation(path: Path, ops: Sequence[str], exclude: Iterable[str] = ()) -> int:
+    """Feed every operator that is not quantised the fp32 tensor, not its quantised copy.
+
+    ONNX Runtime's QDQ quantiser replaces a tensor by its ``QuantizeLinear -> DequantizeLinear``
+    copy for *every* consumer, so the fp32 ``Add`` of a residual block reads a rounded copy of
+    the residual stream and ResNet-152 re-rounds that stream 50 times. Rewiring those consumers
+    to the original tensor keeps the skip path fp32 while each convolution still reads int8.
+    A quantised operator's own output copy is left alone: ONNX Runtime fuses
+    ``DequantizeLinear -> Conv -> QuantizeLinear`` into one integer convolution only with it.
+    Returns the number of inputs rewired.
+    """
+    model = onnx.load(str(path))
+    producer = {o: n for n in model.graph.node for o in n.output}
+    excluded = set(exclude)
+
+    def quantised(node: Any) -> bool:
+        return node.op_type in ops and node.name not in excluded
+
+    rewired = 0
+    for node in model.graph.node:
+        if quantised(node) or node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        for i, name in enumerate(node.input):
+            dq = producer.get(name)
+            q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is None or q.op_type != "QuantizeLinear":
+                continue
+            source = producer.get(q.input[0])
+            if source is None or not quantised(source):
+                node.input[i] = q.input[0]
+                rewired += 1
+    onnx.save(model, str(path))
+    return rewired
 
 
 def run_all(session, frames: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -165,9 +220,10 @@ def evaluate(name: str, spec: dict, data: dict, work: Path, fp32: Path, timed: b
         exclude=spec["exclude"],
         ops=ops,
         cache=cache,
-        fp32_bypass=spec.get("bypass", False),
         moving_average=avg,
     )
+    if spec.get("bypass", False):
+        bypass_quantisation(out, ops, spec["exclude"])
     session = open_onnx_session(out, "cpu")
     cal = run_all(session, data[f"cal{frames}"])
     val = run_all(session, data["val"])
