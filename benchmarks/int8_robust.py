@@ -76,6 +76,11 @@ def variants(model: onnx.ModelProto) -> dict[str, dict]:
             + _names(model, "Conv", "/layer1/")
             + _names(model, "Conv", "/layer2/"),
         },
+        "relu_l1l2_l4int8": {
+            "ops": ("Conv", "Relu"),
+            "frames": 16,
+            "exclude": first + _names(model, "Conv", "/layer1/") + _names(model, "Conv", "/layer2/"),
+        },
         "relu_bypass": {**base, "ops": ("Conv", "Relu"), "frames": 16, "bypass": True},
         "avg16": {**base, "frames": 16, "avg": True},
         "avg32": {**base, "frames": 32, "avg": True},
