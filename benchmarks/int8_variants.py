@@ -44,7 +44,10 @@ def variants(model: onnx.ModelProto) -> dict[str, dict]:
         "branch_l4": {"exclude": both + layer4, "ops": ("Conv", "Add")},
         "noadd": {"exclude": both, "ops": ("Conv",)},
         "noadd_l4": {"exclude": both + layer4, "ops": ("Conv",)},
-        "memo": {"exclude": int8_quant.excluded_nodes(model, "resmem"), "ops": int8_quant.QUANTISED_OPS},
+        "memo": {
+            "exclude": int8_quant.excluded_nodes(model, "resmem"),
+            "ops": int8_quant.QUANTISED_OPS + int8_quant.FUSED_ACTIVATIONS,
+        },
     }
 
 

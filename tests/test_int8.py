@@ -10,6 +10,7 @@ import pytest
 
 from memo.data.synthetic import write_video
 from memo.export.errors import ExportError, ValidationFailed
+from memo.export.int8_correct import stored_correction
 from memo.models.bundle import Bundle, save_bundle
 from tests.baselinehelp import TINY, tiny_bundle
 from tests.exporthelp import feature_folder, features_fusion
@@ -63,6 +64,10 @@ def test_int8_is_validated_on_videos_not_used_for_calibration_then_scores(
     assert record["calibration"]["frames"] >= 48 and record["quantisation"]["method"] == "minmax"
     assert record["quantisation"]["excluded_nodes"]  # the first convolution stays fp32
     assert (bundle.path / "model.onnx").is_file()  # the fp32 graph it was built from, exported first
+    correction = record["quantisation"]["output_correction"]["outputs"]["score"]
+    assert correction["rows"] == record["calibration"]["frames"]  # fitted on the calibration frames only
+    stored = stored_correction(bundle.path / "model.int8.onnx")  # and written into the graph
+    assert stored == {"score": pytest.approx((correction["scale"], correction["shift"]), abs=1e-6)}
 
     out = tmp_path / "s.csv"
     run = ScoreOptions(inputs=[str(sample_dir)], output=out, model=str(bundle.path), device="cpu",
