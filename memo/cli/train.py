@@ -28,6 +28,8 @@ from memo.cli.train_options import (
     DecayAlphaOpt,
     DecoderOpt,
     DeviceOpt,
+    DistributeOpt,
+    DistTimeoutOpt,
     DropoutOpt,
     EnsembleOpt,
     EpochsOpt,
@@ -92,6 +94,7 @@ PARAM_FIELDS = {
     "id_column": "id_column", "text_column": "text_columns", "captions": "captions", "check": "check", "resume": "resume",
     "overwrite": "overwrite", "tensorboard": "tensorboard", "plots": "plots", "cache_dir": "cache_dir",
     "threads": "threads", "accumulate": "accumulate", "workers": "workers", "augment": "augment", "decoder": "decoder", "frame_cache_gb": "frame_cache_gb",
+    "distribute": "distribute", "dist_timeout": "dist_timeout",
 }  # fmt: skip
 FIT_PARAMS = (
     "loss", "alpha_weight", "epochs", "batch_size", "lr", "weight_decay", "schedule", "step_size", "gamma",
@@ -188,6 +191,8 @@ def train_command(
     node_rank: NodeRankOpt = 0,
     rdzv_endpoint: RdzvEndpointOpt = None,
     max_restarts: MaxRestartsOpt = 0,
+    distribute: DistributeOpt = "auto",
+    dist_timeout: DistTimeoutOpt = 600.0,
 ) -> None:
     from memo.trainer import resolve_options
 
