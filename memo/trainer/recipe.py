@@ -52,8 +52,8 @@ log = logging.getLogger(__name__)
 
 # Options that say how to run, not what to compute: a resume may change them freely.
 RUN_KEYS = frozenset(
-    {"resume", "check", "overwrite", "output", "threads", "plots", "tensorboard", "cache_dir", "workers",
-     "dist_timeout", "distribute"}
+    {"resume", "check", "overwrite", "output", "threads", "plots", "tensorboard", "cache_dir", "workers"}
+    | {"dist_timeout", "distribute"}  # several processes: how the work is shared
 )
 
 
