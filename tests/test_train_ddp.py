@@ -221,6 +221,12 @@ def test_options_are_refused_before_any_worker_starts(labels: Path, tmp_path: Pa
         check_launch(replace(base, fit=replace(base.fit, batch_size=6)), Launch(2, 2, 0, "host:29400"))
     with pytest.raises(InputError, match="needs --rdzv-endpoint"):
         check_launch(base, Launch(2, nnodes=2))
+    with pytest.raises(InputError, match="--distribute folds deals the folds' networks out"):
+        check_launch(replace(base, distribute="folds"), Launch(2))  # one holdout split: nothing to deal
+    with pytest.raises(InputError, match="--distribute must be one of auto, batches, folds"):
+        check_launch(replace(base, distribute="ranks"), Launch(2))
+    with pytest.raises(InputError, match="--dist-timeout must be a positive"):
+        check_launch(replace(base, dist_timeout=0), Launch(2))
     done = CliRunner().invoke(
         app, ["train", "csv", str(labels), "-o", str(tmp_path / "vec"), "--target", "score", "--text-column",
               "path", "--nproc-per-node", "2"], env={"COLUMNS": "300"},
