@@ -22,8 +22,8 @@ padded repeats of the last batch when the items do not divide by ``W``.
 Restarts (``torchrun --max-restarts``): a restarted worker resumes from the run's checkpoint
 (:func:`restarted`). Its group meets again in the store the elastic agent keeps for the whole
 job: on one node each attempt's keys get their own prefix (:func:`_group_store`), or the new
-workers would read the dead ones' gloo addresses, and connect to them until the timeout (the
-hang a restart test once met). Every collective has a timeout (``--dist-timeout``), so a peer
+workers could read the dead ones' gloo addresses and try to connect to them until the timeout
+(the hang a restart test once met). Every collective has a timeout (``--dist-timeout``), so a peer
 that vanishes cannot hold the others forever; the waits where one rank works alone (rank 0
 filling the frame cache, writing the report) go through a second, patient group.
 """
@@ -240,11 +240,6 @@ def gather(value: Any) -> list[Any]:
     out: list[Any] = [None] * _current.size
     dist.all_gather_object(out, value)
     return out
-
-
-def barrier() -> None:
-    if _current.active:
-        dist.barrier()
 
 
 def wait_for_each_other() -> None:
