@@ -9,6 +9,12 @@ validation split, patience 0 (off), so every run trains every epoch.
 
     python benchmarks/train_ddp.py              # 96 videos, resnet3d width 16, 8 epochs
     python benchmarks/train_ddp.py 128 6        # VIDEOS EPOCHS
+
+``--folds``: a 4-fold cross-validated run of a small model (resnet3d width 4) on 1 process and
+on 2 processes with each ``--distribute`` mode; the figure is the run's ``seconds`` from
+``metrics.json`` (the whole protocol and the final network, on a warm frame cache).
+
+    python benchmarks/train_ddp.py --folds      # 96 videos, 4 folds, 4 epochs
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ MODEL = ["--model", "resnet3d"] + [
 ]
 
 
-def run(labels: Path, out: Path, epochs: int, extra: list[str]) -> float:
+def run(labels: Path, out: Path, epochs: int, extra: list[str], field: str = "clips_per_second") -> float:
     command = [sys.executable, "-m", "memo", "train", "csv", str(labels), "-o", str(out), "--target", "score",
                *MODEL, "--epochs", str(epochs), "--batch-size", "8", "--lr", "0.03",
                "--patience", "0", "--device", "cpu", "--cache-dir", str(labels.parent / "cache"), "--no-plots",
@@ -37,7 +43,9 @@ def run(labels: Path, out: Path, epochs: int, extra: list[str]) -> float:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     subprocess.run(command, check=True, env=env)
     metrics = json.loads((out / "metrics.json").read_text())
-    return float(metrics["final_model"]["members"][0]["clips_per_second"])
+    if field == "seconds":
+        return float(metrics["seconds"])
+    return float(metrics["final_model"]["members"][0][field])
 
 
 def main(videos: int, epochs: int) -> None:
@@ -54,6 +62,31 @@ def main(videos: int, epochs: int) -> None:
         print(f"{name}: {rate:.1f} clips/s ({rate / base:.2f}x)")
 
 
+def main_folds(videos: int = 96, epochs: int = 4) -> None:
+    """Seconds of a 4-fold run of a small model: 1 process, 2 with DDP per network, 2 with a fold each."""
+    small = ["--model-arg=width=4", "--folds", "4", "--threads", "1"]
+    with tempfile.TemporaryDirectory() as tmp:
+        labels = write_planted(Path(tmp) / "data", videos, "speed", size=40, seed=1)
+        run(labels, Path(tmp) / "warm", 1, ["--threads", "1"])  # fills the frame cache
+        rows = {
+            "1 process": run(labels, Path(tmp) / "one", epochs, small, "seconds"),
+            "2 processes, --distribute batches": run(
+                labels, Path(tmp) / "batches", epochs, [*small, "--nproc-per-node", "2", "--distribute", "batches"],
+                "seconds",
+            ),
+            "2 processes, --distribute folds": run(
+                labels, Path(tmp) / "folds", epochs, [*small, "--nproc-per-node", "2", "--distribute", "folds"],
+                "seconds",
+            ),
+        }  # fmt: skip
+    base = rows["1 process"]
+    for name, seconds in rows.items():
+        print(f"{name}: {seconds:.1f} s ({base / seconds:.2f}x the speed of 1 process)")
+
+
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:]]
-    main(*(args + [96, 8][len(args) :]))
+    if sys.argv[1:2] == ["--folds"]:
+        main_folds(*[int(a) for a in sys.argv[2:]])
+    else:
+        args = [int(a) for a in sys.argv[1:]]
+        main(*(args + [96, 8][len(args) :]))

@@ -28,6 +28,8 @@ from memo.cli.train_options import (
     DecayAlphaOpt,
     DecoderOpt,
     DeviceOpt,
+    DistributeOpt,
+    DistTimeoutOpt,
     DropoutOpt,
     EnsembleOpt,
     EpochsOpt,
@@ -92,6 +94,7 @@ PARAM_FIELDS = {
     "id_column": "id_column", "text_column": "text_columns", "captions": "captions", "check": "check", "resume": "resume",
     "overwrite": "overwrite", "tensorboard": "tensorboard", "plots": "plots", "cache_dir": "cache_dir",
     "threads": "threads", "accumulate": "accumulate", "workers": "workers", "augment": "augment", "decoder": "decoder", "frame_cache_gb": "frame_cache_gb",
+    "distribute": "distribute", "dist_timeout": "dist_timeout",
 }  # fmt: skip
 FIT_PARAMS = (
     "loss", "alpha_weight", "epochs", "batch_size", "lr", "weight_decay", "schedule", "step_size", "gamma",
@@ -113,7 +116,10 @@ EXPLICIT = frozenset({"COMMANDLINE", "ENVIRONMENT", "PROMPT"})
         "memo train csv labels.csv -o runs/mine --target score --text-column caption --check\n\n"
         "memo train ... --model resnet3d --nproc-per-node 2 (or torchrun -m memo train ...) trains a video "
         "model on several processes with DistributedDataParallel (docs/training.md); the vector heads "
-        "(fusion-mlp, m3s on tables) train single-process in seconds and refuse the flag.\n\n"
+        "(fusion-mlp, m3s on tables) train single-process in seconds and refuse the flag. With --folds, "
+        "--distribute folds gives each process whole folds (small models: no all-reduce), --distribute "
+        "batches trains every network on all processes (large models); auto picks folds for models "
+        "of at most 5 M parameters when there are at least as many folds as processes.\n\n"
         "Every epoch is checkpointed; memo train -o RUN --resume continues a killed run exactly "
         "(on any number of processes). "
         "OUTPUT/options.json records the resolved options (a --config file). "
@@ -188,6 +194,8 @@ def train_command(
     node_rank: NodeRankOpt = 0,
     rdzv_endpoint: RdzvEndpointOpt = None,
     max_restarts: MaxRestartsOpt = 0,
+    distribute: DistributeOpt = "auto",
+    dist_timeout: DistTimeoutOpt = 600.0,
 ) -> None:
     from memo.trainer import resolve_options
 

@@ -247,11 +247,33 @@ RdzvEndpointOpt = Annotated[
         "--rdzv-endpoint", help="HOST:PORT every machine meets at (c10d).", rich_help_panel="Distributed"
     ),
 ]
+DistributeOpt = Annotated[
+    str,
+    typer.Option(
+        "--distribute",
+        help="How several processes share a cross-validated run: batches (every network on all processes "
+        "with DDP: for large models or folds, the only split of one network's work and memory), folds "
+        "(each process trains whole folds alone, results gathered: faster for small models, no "
+        "all-reduce; the final network then trains with DDP), or auto: folds when there are at least "
+        "as many fold networks as processes and the model has at most 5 M parameters, else batches.",
+        rich_help_panel="Distributed",
+    ),
+]
+DistTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--dist-timeout",
+        help="Seconds a process waits for its peers in any collective before failing (a dead peer "
+        "cannot hold the others; the wait while process 0 fills the frame cache is not bounded by it).",
+        rich_help_panel="Distributed",
+    ),
+]
 MaxRestartsOpt = Annotated[
     int,
     typer.Option(
         "--max-restarts",
-        help="Restart the workers this often after one dies; they resume from the last checkpoint.",
+        help="Restart the workers this often after one dies; they resume from the last checkpoint by "
+        "themselves (at most the epoch in flight is lost).",
         rich_help_panel="Distributed",
     ),
 ]

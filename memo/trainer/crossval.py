@@ -4,7 +4,8 @@ For each split, ``ensemble`` members (:meth:`~memo.trainer.recipe_api.Recipe.fit
 trained with early stopping on a seeded inner validation split of the split's *training* items
 (the held-out items are never seen while choosing the epoch), and their mean prediction of the
 held-out items is kept. Each finished member is recorded in the checkpoint, so a resumed run
-skips it.
+skips it. On several processes the members are trained by all ranks together (DDP) or dealt
+out to the ranks, one per rank (:mod:`memo.trainer.fold_share`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from memo.trainer import fold_share
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.engine import FitState
 from memo.trainer.metrics import evaluate
@@ -33,6 +35,7 @@ class CrossValResult:
     folds: list[dict[str, Any]]  # one row per split: its name, size and metrics per target
     best_epochs: list[int]  # of every head of every split
     curves: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # phase -> history
+    spread: str = "batches"  # several processes: how the folds were shared (memo.trainer.fold_share)
 
 
 def member_seed(options: TrainOptions, member: int, fold_number: int) -> int:
@@ -70,6 +73,14 @@ def cross_validate(
     data = prepared.data
     n = len(data)
     result = CrossValResult({t: np.full(n, np.nan) for t in options.targets}, [], [])
+    result.spread = fold_share.mode_for(options, prepared)
+    if result.spread == "folds":
+
+        def fit_unit(split: Split, number: int, phase: str, seed: int, unit: Checkpoint) -> dict[str, Any]:
+            return _fold_member(recipe, options, prepared, split, phase, seed, unit, hook)
+
+        seed_of = lambda m, number: member_seed(options, m, number)  # noqa: E731
+        fold_share.train_folds_over_ranks(prepared.splits, options, ckpt, fit_unit, seed_of)
     for fold_number, split in enumerate(prepared.splits):
         preds: dict[str, list[np.ndarray]] = {t: [] for t in options.targets}
         for m in range(options.ensemble):
@@ -77,8 +88,9 @@ def cross_validate(
             done = ckpt.completed(phase)
             if done is None:
                 seed = member_seed(options, m, fold_number)
-                done = _fold_member(recipe, options, prepared, split, phase, seed, ckpt, hook)
-                ckpt.complete(phase, done)
+                where = fold_share.checkpoint_for(ckpt, phase)
+                done = _fold_member(recipe, options, prepared, split, phase, seed, where, hook)
+                fold_share.finish(ckpt, phase, done)
             result.best_epochs.append(int(done["best_epoch"]))
             result.curves[phase] = done["history"]
             for t in options.targets:

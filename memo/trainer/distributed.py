@@ -18,14 +18,24 @@ equals the mean over the global batch when the ranks' batches are equally long. 
 the order of the additions (about 1e-7 relative per step), BatchNorm statistics (per rank's
 batch: SyncBatchNorm is CUDA-only and not used, see docs/training.md), dropout masks, and the
 padded repeats of the last batch when the items do not divide by ``W``.
+
+Restarts (``torchrun --max-restarts``): a restarted worker resumes from the run's checkpoint
+(:func:`restarted`). Its group meets again in the store the elastic agent keeps for the whole
+job: on one node each attempt's keys get their own prefix (:func:`_group_store`), or the new
+workers could read the dead ones' gloo addresses and try to connect to them until the timeout
+(the hang a restart test once met). Every collective has a timeout (``--dist-timeout``), so a peer
+that vanishes cannot hold the others forever; the waits where one rank works alone (rank 0
+filling the frame cache, writing the report) go through a second, patient group.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -33,6 +43,12 @@ import torch.distributed as dist
 from torch import nn
 
 from memo.errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: How long the other ranks wait while one works alone (rank 0 decoding every video into the
+#: frame cache, assembling the bundle and the report): the collectives' timeout is far shorter.
+PATIENT = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class World:
 
 
 _current = World()
+_patient: Any = None  # the gloo group of the one-sided waits (see PATIENT)
 
 
 def world() -> World:
@@ -76,10 +93,18 @@ def device_for(device: str, env: World) -> str:
     return f"cuda:{env.local_rank}" if env.active and device == "cuda" else device
 
 
+def restarted() -> bool:
+    """Whether torchrun restarted this worker (``--max-restarts``): the run then resumes."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0
+
+
 @contextmanager
-def joined(device: str) -> Iterator[World]:
-    """Join the process group of the environment (if any) for the duration of a run."""
-    global _current
+def joined(device: str, timeout_s: float = 600.0) -> Iterator[World]:
+    """Join the process group of the environment (if any) for the duration of a run.
+
+    ``timeout_s`` bounds every collective (and the group's connection): a rank whose peer
+    vanished fails with gloo's or NCCL's timeout error instead of waiting forever."""
+    global _current, _patient
     env = from_environment()
     if not env.active:
         yield env
@@ -88,15 +113,56 @@ def joined(device: str) -> Iterator[World]:
     if cuda:
         torch.cuda.set_device(env.local_rank)
     owned = not dist.is_initialized()
+    timeout = timedelta(seconds=timeout_s)
     if owned:
-        dist.init_process_group("nccl" if cuda else "gloo")
+        store = _group_store(env, timeout)
+        backend = "nccl" if cuda else "gloo"
+        if store is None:
+            dist.init_process_group(backend, timeout=timeout)
+        else:
+            dist.init_process_group(backend, store=store, rank=env.rank, world_size=env.size, timeout=timeout)
+    _patient = dist.new_group(backend="gloo", timeout=max(timeout, PATIENT))
     _current = env
     try:
         yield env
     finally:
-        _current = World()
+        _current, _patient = World(), None
         if owned:
             dist.destroy_process_group()
+
+
+def _group_store(env: World, timeout: timedelta) -> Any:
+    """The store this attempt's group meets in, or None for torch's own ``env://``.
+
+    torchrun's agent keeps one TCP store for the whole job (``TORCHELASTIC_USE_AGENT_STORE``)
+    and torch does not tell the attempts apart in it: after a restart, the new gloo workers can
+    read the dead workers' addresses there and try to connect to them until the timeout. On one
+    node the agent's restart count names the attempt, so each attempt gets its own prefix. Across
+    nodes the counts differ (only the failed node's agent counts the restart), so memo's launcher
+    sets ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1`` there instead (a fresh store per attempt)."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    if os.environ.get("GROUP_WORLD_SIZE", "1") != "1":
+        if int(os.environ.get("TORCHELASTIC_MAX_RESTARTS", "0") or 0) > 0 and env.main:
+            log.warning(
+                "torchrun --max-restarts over several nodes with the agent's shared store: a restart "
+                "may fail to connect; export TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 (memo's launcher does)"
+            )
+        return None
+    store, _, _ = next(dist.rendezvous("env://", timeout=timeout))
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return dist.PrefixStore(f"memo/attempt{attempt}", store)
+
+
+@contextmanager
+def alone() -> Iterator[None]:
+    """Run the body as one process (no DDP, no collectives), e.g. a whole fold on one rank."""
+    global _current
+    saved, _current = _current, World()
+    try:
+        yield
+    finally:
+        _current = saved
 
 
 def check_world(options: Any, size: int, vector_head: bool) -> None:
@@ -118,6 +184,12 @@ def check_world(options: Any, size: int, vector_head: bool) -> None:
         )
     if batch // size < 2:
         raise InputError(f"--batch-size {batch} over {size} processes leaves fewer than 2 videos per process")
+    protocol = options.folds or options.fold_file
+    if options.distribute == "folds" and not protocol and options.ensemble == 1:
+        raise InputError(
+            "--distribute folds deals the folds' networks out to the processes: it needs --folds K "
+            "or --fold-file (or --ensemble > 1); with one split, use --distribute batches"
+        )
 
 
 # ---------------------------------------------------------------- collectives (no-ops on one process)
@@ -170,6 +242,7 @@ def gather(value: Any) -> list[Any]:
     return out
 
 
-def barrier() -> None:
+def wait_for_each_other() -> None:
+    """A barrier where the others may wait long while one rank works alone (see PATIENT)."""
     if _current.active:
-        dist.barrier()
+        dist.barrier(group=_patient)

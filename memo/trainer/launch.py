@@ -6,12 +6,14 @@ written to a JSON file that every worker reads (:mod:`memo.trainer.worker`), so 
 exactly what this command checked. The workers are started by PyTorch's own elastic launcher,
 ``python -m torch.distributed.run`` (torchrun): ``--standalone`` on one machine, a c10d
 rendezvous at ``--rdzv-endpoint`` across several. A worker restarted by ``--max-restarts``
-resumes from the run's checkpoint.
+resumes from the run's checkpoint. Across machines torchrun is told to give each attempt a fresh
+store (``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1``, see :func:`memo.trainer.distributed._group_store`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -73,4 +75,7 @@ def launch_workers(options: TrainOptions, launch: Launch) -> int:
     with tempfile.TemporaryDirectory(prefix="memo-train-") as folder:
         path = Path(folder) / "options.json"
         path.write_text(json.dumps(options.to_json()), encoding="utf-8")
-        return subprocess.run(torchrun_args(launch, path), check=False).returncode
+        env = dict(os.environ)
+        if launch.nnodes > 1:  # one agent per node: attempts cannot be told apart in a shared store
+            env["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
+        return subprocess.run(torchrun_args(launch, path), env=env, check=False).returncode

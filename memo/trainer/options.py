@@ -55,6 +55,7 @@ PATH_KEYS = frozenset(
     }
 )
 RECORD = "options.json"
+DISTRIBUTE = ("auto", "batches", "folds")  # how several processes share the work (fold_share.py)
 
 
 @dataclass
@@ -109,6 +110,9 @@ class TrainOptions:
     plots: bool = True
     cache_dir: Path | None = None
     threads: int = 1  # CPU threads for training; 1 is fastest for these small heads on a shared CPU
+    # several processes (memo/trainer/distributed.py, fold_share.py)
+    distribute: str = "auto"  # auto | batches (DDP inside each network) | folds (whole folds per rank)
+    dist_timeout: float = 600.0  # seconds any collective may wait for a peer
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -270,6 +274,10 @@ def validate(options: TrainOptions) -> None:
         raise InputError("choose one protocol: --folds, --fold-file or --val-split")
     if options.ensemble < 1:
         raise InputError("--ensemble must be at least 1")
+    if options.distribute not in DISTRIBUTE:
+        raise InputError(f"--distribute must be one of {', '.join(DISTRIBUTE)}, got {options.distribute!r}")
+    if not options.dist_timeout > 0:
+        raise InputError(f"--dist-timeout must be a positive number of seconds, got {options.dist_timeout}")
     if options.captions is not None and options.dataset != "csv":
         raise InputError(f"--captions is for the csv dataset ({options.dataset} brings its own captions)")
     if options.split != "train" and options.dataset != "memento10k":

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 # Options that say how to run, not what to compute: a resume may change them freely.
 RUN_KEYS = frozenset(
     {"resume", "check", "overwrite", "output", "threads", "plots", "tensorboard", "cache_dir", "workers"}
+    | {"dist_timeout", "distribute"}  # several processes: how the work is shared
 )
 
 
@@ -75,8 +76,10 @@ def train(options: TrainOptions, progress: ProgressFn | None = None) -> TrainRes
     threads = torch.get_num_threads()
     if options.threads > 0:
         torch.set_num_threads(options.threads)
+    if distributed.restarted():  # torchrun --max-restarts restarted the group: continue, never wipe
+        options = replace(options, resume=True, overwrite=False)
     try:
-        with distributed.joined(options.fit.device) as world:
+        with distributed.joined(options.fit.device, options.dist_timeout) as world:
             if world.active:
                 distributed.check_world(options, world.size, recipe_for(options.model).name != "video")
             return _run(options, progress if world.main else None)
@@ -107,13 +110,13 @@ def _run(options: TrainOptions, progress: ProgressFn | None) -> TrainResult:
     crossval = cross_validate(recipe, options, prepared, ckpt, hook)
     final = train_final(recipe, options, prepared, crossval, ckpt, hook)
     if not distributed.world().main:  # the main rank assembles and reports
-        distributed.barrier()
+        distributed.wait_for_each_other()
         return TrainResult(out, None, {}, prepared.report, time.perf_counter() - started)
     bundle = recipe.assemble(options, prepared, final, out / "bundle")
     metrics = recipe.report(out, options, prepared, crossval, final, bundle, time.perf_counter() - started)
     if tb is not None:
         tb.close()
-    distributed.barrier()
+    distributed.wait_for_each_other()
     return TrainResult(out, bundle.path, metrics, prepared.report, time.perf_counter() - started)
 
 
@@ -137,7 +140,7 @@ def _prepare_shared(recipe: Any, options: TrainOptions, progress: ProgressFn | N
     world = distributed.world()
     if world.main:
         prepared = recipe.prepare(options, progress)
-    distributed.barrier()
+    distributed.wait_for_each_other()
     if not world.main:
         prepared = recipe.prepare(options, progress)
     return prepared

@@ -21,6 +21,7 @@ import torch
 from memo.data.datasets import LabelledSet
 from memo.fsio import atomic_open, atomic_write_json
 from memo.models.bundle import Bundle
+from memo.trainer import distributed
 from memo.trainer.crossval import CrossValResult
 from memo.trainer.final import FinalResult
 from memo.trainer.metrics import evaluate, summarise
@@ -115,10 +116,19 @@ def metrics(
             "members": final.info,
         },
         "undertrained": late,
+        **_processes(crossval),
         "warnings": warnings,
         "extraction": prepared.vectors.extraction,
         "options": recorded(options),
     }
+
+
+def _processes(crossval: CrossValResult) -> dict[str, Any]:
+    """How a run on several processes shared the work (nothing on one process)."""
+    world = distributed.world()
+    if not world.active:
+        return {}
+    return {"processes": {"world_size": world.size, "folds_spread_by": crossval.spread}}
 
 
 def evaluate_bundle(

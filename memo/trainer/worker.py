@@ -2,7 +2,9 @@
 
 torchrun starts it with ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` set; :func:`memo.trainer.train`
 joins the group from them. A worker that torchrun restarts (``--max-restarts``, after one of
-the group died) resumes from the run's last checkpoint rather than starting again.
+the group died) resumes from the run's last checkpoint rather than starting again
+(:func:`memo.trainer.recipe.train` sees ``TORCHELASTIC_RESTART_COUNT``, as under a
+``torchrun -m memo train ...`` of your own).
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ def main(argv: list[str]) -> int:
         print("usage: python -m memo.trainer.worker OPTIONS.json (started by memo train --nproc-per-node)")
         return 2
     options = TrainOptions.from_json(json.loads(Path(argv[0]).read_text(encoding="utf-8")))
-    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:  # restarted: continue, never wipe
-        options.resume, options.overwrite = True, False
     try:
         result = train(options, progress=_print_epoch)
     except MemoError as exc:
