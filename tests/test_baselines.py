@@ -9,10 +9,10 @@ from scipy.stats import spearmanr
 
 from memo.errors import BundleError
 from memo.models.attention import EncoderLayer, attention_rollout
-from memo.models.frame_trunk import ResNetTrunk
 from memo.models.registry import create_model, list_models
 from memo.models.resnet3d import VideoTrunk
 from memo.models.stages import stage_from_json
+from memo.models.trunks import ResNetTrunk
 
 from .baselinehelp import TINY, one_torch_thread, tiny_inputs, tiny_model  # noqa: F401 (fixture)
 

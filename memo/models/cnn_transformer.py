@@ -32,11 +32,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from memo.models.attention import EncoderLayer, attention_rollout
-from memo.models.frame_trunk import ResNetTrunk, frame_preprocess
-from memo.models.local_weights import LoadReport, load_into
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 from memo.models.stages import Stage, StagedModel, recipe_json
+from memo.models.trunks import ResNetTrunk, imagenet_preprocess
+from memo.models.weights import LoadReport, load_weights
 
 RECIPE = (Stage("train", "all", "mse", None, 1e-4, "single stage (loss and rate inferred)"),)
 
@@ -64,7 +64,7 @@ def cnn_transformer_spec(
         arch_args=arch_args,
         inputs=(
             InputSpec(
-                name="frames", stream="keyframes", num_frames=frames, preprocess=frame_preprocess(size)
+                name="frames", stream="keyframes", num_frames=frames, preprocess=imagenet_preprocess(size)
             ),
         ),
         outputs=tuple(
@@ -127,7 +127,7 @@ class CNNTransformer(StagedModel):
 
     def load_backbone(self, path: str | os.PathLike[str]) -> LoadReport:
         """Trunk weights from a torchvision ResNet checkpoint file of the same depth."""
-        return load_into(self.trunk, path)
+        return load_weights(self.trunk, path)
 
     def tokens(self, frames: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """``(B, T, 3, H, W)`` -> ``(B, 1 + T*h*w, dim)`` tokens (CLS first) and the grid ``(h, w)``."""

@@ -34,11 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memo.models.frame_trunk import ResNetTrunk, frame_preprocess
-from memo.models.local_weights import LoadReport, load_into
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 from memo.models.stages import Stage, StagedModel, recipe_json
+from memo.models.trunks import ResNetTrunk, imagenet_preprocess
+from memo.models.weights import LoadReport, load_weights
 
 RECIPE = (
     Stage("l1-warm-up", "all", "l1", 2, 1e-4, "L1 warm-up, as the paper describes (epochs, lr inferred)"),
@@ -65,7 +65,7 @@ def semantic_spec(
         arch_args=arch_args,
         inputs=(
             InputSpec(
-                name="frames", stream="keyframes", num_frames=frames, preprocess=frame_preprocess(size)
+                name="frames", stream="keyframes", num_frames=frames, preprocess=imagenet_preprocess(size)
             ),
         ),
         outputs=tuple(
@@ -120,7 +120,7 @@ class SemanticEmbedding(StagedModel):
 
     def load_backbone(self, path: str | os.PathLike[str]) -> LoadReport:
         """Trunk weights from a torchvision ResNet checkpoint file of the same depth."""
-        return load_into(self.trunk, path)
+        return load_weights(self.trunk, path)
 
     def _frames(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(N, 3, H, W)`` -> per-frame scores ``(N, outputs)`` and attention ``(N, h, w)``."""
