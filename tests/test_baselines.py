@@ -114,7 +114,7 @@ def test_frame_trunk_loads_a_torchvision_checkpoint_file(tmp_path) -> None:
     module, _ = tiny_model("cnn-transformer")
     from memo.models.cnn_transformer import CNNTransformer
 
-    full = CNNTransformer(trunk="resnet18", frames=1, dim=32, heads=4, ff=64, hidden=16).eval()
+    full = CNNTransformer(trunk="resnet18", num_frames=1, dim=32, heads=4, ff=64, hidden=16).eval()
     report = full.load_backbone(path)
     assert report.unused == ("fc.bias", "fc.weight")
     frames = torch.rand(1, 3, 64, 64)

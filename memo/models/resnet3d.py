@@ -48,7 +48,7 @@ RECIPE = (
 
 def resnet3d_spec(
     variant: str = "r3d_18",
-    frames: int = 16,
+    num_frames: int = 16,
     fps: float = 15.0,
     size: int = 112,
     width: int = 64,
@@ -64,7 +64,7 @@ def resnet3d_spec(
             InputSpec(
                 name="clip",
                 stream="clip",
-                num_frames=frames,
+                num_frames=num_frames,
                 fps=fps,
                 preprocess=Preprocess(resize=resize, crop=(size, size), mean=KINETICS_MEAN, std=KINETICS_STD),
             ),
@@ -73,7 +73,7 @@ def resnet3d_spec(
             OutputSpec(o, f"predicted {o.replace('_', '-')} memorability, in [0, 1]") for o in outputs
         ),
         unit="video",
-        description=f"VideoMem paper's fine-tuned 3D CNN baseline ({variant} on a {frames}-frame clip)",
+        description=f"VideoMem paper's fine-tuned 3D CNN baseline ({variant} on a {num_frames}-frame clip)",
         metadata={
             "recipe": recipe_json(RECIPE),
             "head_losses": {o: RECIPE[-1].loss for o in outputs},

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from memo.data.decoders import resolve_decoder
-from memo.errors import InputError
+from memo.errors import BundleError, InputError
 from memo.models.registry import get_entry
-from memo.models.spec import ModelSpec
+from memo.models.spec import ModelSpec, canonical_arch_args
 from memo.runtime.base import resolve_device
 from memo.trainer.engine import FitConfig
 from memo.trainer.options import refuse_fusion_head_flags
@@ -75,8 +75,8 @@ def build_spec(name: str, model_args: dict[str, Any]) -> ModelSpec:
     """The architecture's default spec with ``--model-arg`` overrides (a bad argument: InputError)."""
     entry = get_entry(name)
     try:
-        return entry.default_spec(**model_args)
-    except TypeError as exc:
+        return entry.default_spec(**canonical_arch_args(model_args))
+    except (TypeError, BundleError) as exc:
         params = [p for p in inspect.signature(entry.default_spec).parameters if p != "arch"]
         raise InputError(f"--model-arg for {name}: {exc} (its arguments: {', '.join(params)})") from None
 
