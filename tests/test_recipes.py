@@ -154,7 +154,9 @@ def linear_head_spec(
 
 
 class LinearHead(nn.Module):
-    def __init__(self, dims: dict[str, int], outputs: list[str], means: list[float] | None, scale: float) -> None:
+    def __init__(
+        self, dims: dict[str, int], outputs: list[str], means: list[float] | None, scale: float
+    ) -> None:
         super().__init__()
         self.names, self.outputs, self.scale = list(dims), list(outputs), scale
         self.linear = nn.Linear(sum(dims.values()), len(outputs))
@@ -211,11 +213,15 @@ def test_a_vector_head_registered_by_a_test_trains_scores_and_exports(
     assert metrics["folds"][0]["score"]["spearman"] > 0.9, metrics["folds"][0]["score"]
 
     scores = tmp_path / "scores.csv"
-    _invoke("score", "-m", str(run / "bundle"), "--features", feats, "-o", str(scores), "-q", "--device", "cpu")
+    _invoke(
+        "score", "-m", str(run / "bundle"), "--features", feats, "-o", str(scores), "-q", "--device", "cpu"
+    )
     rows = {Path(r["path"]).stem: r for r in csv.DictReader(scores.open())}
     assert len(rows) == 160 and all(r["status"] == "ok" for r in rows.values())
     # a table's ids are canonical video keys (clip7.mp4 -> 7, memo.data.features)
-    labels = {ln.split(",")[0][4:-4]: float(ln.split(",")[1]) for ln in feature_labels.read_text().split()[1:]}
+    labels = {
+        ln.split(",")[0][4:-4]: float(ln.split(",")[1]) for ln in feature_labels.read_text().split()[1:]
+    }
     ids = sorted(labels)
     assert set(rows) == set(ids)
     predicted = torch.tensor([float(rows[i]["score"]) for i in ids])

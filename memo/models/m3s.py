@@ -215,7 +215,9 @@ class M3S(nn.Module):
         self.sim = dict(similarity)
         self.low, self.mid, self.high = low, mid, high
         self.mid_trunk = build_backbone(mid["trunk"]) if mid and mid["trunk"] else None
-        self.high_trunk = build_clip_trunk(high["trunk"], frozen=True).body if high and high["trunk"] else None
+        self.high_trunk = (
+            build_clip_trunk(high["trunk"], frozen=True).body if high and high["trunk"] else None
+        )
         for trunk in (self.mid_trunk, self.high_trunk):
             if trunk is not None:
                 trunk.requires_grad_(False).eval()

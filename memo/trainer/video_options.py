@@ -11,11 +11,12 @@ epoch, at what multiple of ``--lr``, with which loss on which output.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from memo.data.decoders import resolve_decoder
+from memo.data.decoders import DecoderChoice, resolve_decoder
 from memo.errors import BundleError, InputError
 from memo.models.registry import get_entry
 from memo.models.spec import ModelSpec, canonical_arch_args
@@ -54,7 +55,7 @@ def check_video_options(options: Any) -> None:
     if options.frame_cache_gb is not None and options.frame_cache_gb <= 0:
         raise InputError("--frame-cache-gb must be positive")
 
-    resolve_decoder(options.decoder, resolve_device(options.fit.device))  # unknown or missing: refused now
+    frame_decoder(options)  # unknown or missing: refused now
     spec = build_spec(options.model, options.model_args)
     if options.backbone_weights is not None:
         params = inspect.signature(get_entry(options.model).builder).parameters
@@ -69,6 +70,18 @@ def check_video_options(options: Any) -> None:
             f"--loss: {options.model} has {len(heads)} heads ({', '.join(heads)}); set their losses with "
             '--model-arg \'head_losses={"semantic": "mse", "spatial": "ranking"}\''
         )
+
+
+def frame_decoder(options: Any) -> DecoderChoice:
+    """The frame cache's decoder for ``options``, resolved once per (name, device) in a process:
+    the option check resolves it (refusing an unknown or uninstalled one before any work) and
+    the frame cache reuses that choice, rather than resolving and announcing it again."""
+    return _resolved(options.decoder, resolve_device(options.fit.device))
+
+
+@functools.cache
+def _resolved(name: str, device: str) -> DecoderChoice:
+    return resolve_decoder(name, device)
 
 
 def build_spec(name: str, model_args: dict[str, Any]) -> ModelSpec:
