@@ -59,6 +59,10 @@ def test_learns_a_planted_signal_and_writes_the_run(tmp_path: Path) -> None:
     assert "spearman_std" not in saved["summary"]["score"]
     assert "folds" not in saved["final_model"]["rule"] and "one validation split" in saved["protocol"]
     assert saved["final_model"]["trained_on"] == "all labelled items"
+    # the number to choose settings by: the inner validation items', never the held-out fold's
+    inner = saved["inner_validation"]
+    assert set(inner["per_split"]) == {"holdout"} and 0.8 <= inner["spearman"] <= 1.0
+    assert inner["spearman"] != pytest.approx(held_out["spearman"], abs=1e-9)
     # the bundle scores through the registry exactly like the runtime builds it
     from memo.models.bundle import read_bundle
 
@@ -199,3 +203,15 @@ def test_tensorboard_is_optional(tmp_path: Path) -> None:
     else:
         train(opts)
         assert list((tmp_path / "run/tensorboard").iterdir())
+
+
+def test_a_protocol_that_cannot_split_the_items_fails_before_any_embedding(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    rows = "".join(f"clip{i}.mp4,{i / 20:.3f},a caption number {i}\n" for i in range(20))
+    labels.write_text("path,score,caption\n" + rows)
+    cache = tmp_path / "cache"
+    opts = TrainOptions(dataset="csv", data=labels, output=tmp_path / "run", targets=["score"], inputs=["text"],
+                        text_columns=["caption"], folds=50, cache_dir=cache, plots=False)  # fmt: skip
+    with pytest.raises(InputError, match=r"--folds must be between 2 and the number of items \(20\), got 50"):
+        train(opts)
+    assert not (cache / "text").exists()  # nothing was embedded: the mistake was caught first

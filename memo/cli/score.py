@@ -53,6 +53,7 @@ from memo.cli.score_options import (
     ReportOpt,
     ResumeOpt,
     RetryFailedOpt,
+    StallTimeoutOpt,
     TextColumnOpt,
     TextOpt,
     ThreadsOpt,
@@ -113,12 +114,13 @@ def score(
     gpus_per_actor: GpusPerActorOpt = None,
     decode_cpus: DecodeCpusOpt = 1.0,
     videos_per_block: VideosPerBlockOpt = 8,
+    stall_timeout: StallTimeoutOpt = 600.0,
     precision: PrecisionOpt = "fp32",
 ) -> None:
     from memo.data.discover import DEFAULT_EXTENSIONS
 
     cluster = check_engine_flags(
-        engine, output, address, actors, gpus_per_actor, decode_cpus, videos_per_block
+        engine, output, address, actors, gpus_per_actor, decode_cpus, videos_per_block, stall_timeout
     )
     _check_cheap_options(
         bool(paths or files_from or manifest or text or features),

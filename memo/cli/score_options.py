@@ -186,6 +186,15 @@ DecodeCpusOpt = Annotated[
     float, typer.Option("--decode-cpus", help="--engine ray: CPUs each decoding task reserves.")
 ]
 
+StallTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--stall-timeout",
+        help="--engine ray: stop (keeping every finished row) when no result came for this many seconds "
+        "and the cluster no longer has the CPUs/GPUs the job needs; 0 waits for ever (an autoscaler).",
+    ),
+]
+
 VideosPerBlockOpt = Annotated[
     int,
     typer.Option(

@@ -24,6 +24,7 @@ def check_engine_flags(
     gpus_per_actor: float | None,
     decode_cpus: float,
     videos_per_block: int,
+    stall_timeout: float = 600.0,
 ):  # type: ignore[no-untyped-def]
     """The :class:`RayEngineOptions` of ``--engine ray``; ``None`` for local; one-line errors."""
     from memo.score.ray_options import RayEngineOptions
@@ -37,6 +38,7 @@ def check_engine_flags(
             "--gpus-per-actor": gpus_per_actor is not None,
             "--decode-cpus": decode_cpus != 1.0,
             "--videos-per-block": videos_per_block != 8,
+            "--stall-timeout": stall_timeout != 600.0,
         }
         for flag, used in given.items():
             if used:
@@ -46,6 +48,7 @@ def check_engine_flags(
     return RayEngineOptions(
         output=output, address=address, actors=actors, gpus_per_actor=gpus_per_actor,
         decode_cpus=decode_cpus, videos_per_block=videos_per_block, verbose=verbose,
+        stall_seconds=stall_timeout,
     )  # fmt: skip
 
 

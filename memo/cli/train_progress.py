@@ -24,6 +24,7 @@ class TrainProgress:
         self.interval = interval
         self._last = 0.0
         self._phase: tuple[str, float, int] | None = None  # name, started, epoch at start
+        self._tick: float | None = None  # when the last epoch event came (any phase)
         self._stage: tuple[str, float] | None = None
         self.bar = Progress(
             TextColumn("[bold]{task.fields[phase]}"), BarColumn(), MofNCompleteColumn(),
@@ -74,12 +75,17 @@ class TrainProgress:
             return
         now = time.monotonic()
         if self._phase is None or self._phase[0] != event["phase"]:
-            self._phase = (event["phase"], now, event["epoch"] - 1)
+            # this epoch ran since the previous epoch event (another phase's); with none before it,
+            # there is no start to time it from, and the rate waits for the next epoch
+            start = self._tick if self._tick is not None else now
+            self._phase = (event["phase"], start, event["epoch"] - (1 if self._tick is not None else 0))
+        self._tick = now
         ended = event["stopped"] or event["epoch"] >= event["epochs"]
         if now - self._last >= self.interval or ended:
-            rate = (event["epoch"] - self._phase[2]) / max(now - self._phase[1], 1e-9)
+            timed, seconds = event["epoch"] - self._phase[2], now - self._phase[1]
+            rate = f", {timed / seconds:.1f} epochs/s" if timed > 0 and seconds > 0 else ""
             end = " (early stop)" if event["stopped"] else ""
-            self._line(f"{label}: epoch {event['epoch']}/{event['epochs']}{end}, {rate:.1f} epochs/s, {info}")
+            self._line(f"{label}: epoch {event['epoch']}/{event['epochs']}{end}{rate}, {info}")
             self._last = now
 
     def _line(self, text: str) -> None:

@@ -25,10 +25,13 @@ _TIMED_THUMBNAILS = 0x0800
 
 #: swscale flags of memo's YUV -> RGB conversion: SWS_BILINEAR | SWS_FULL_CHR_H_INT |
 #: SWS_ACCURATE_RND, i.e. chroma interpolated bilinearly at full resolution with exact
-#: rounding. It is the conversion NVIDIA DALI's CPU backend makes (bit-identical frames on
-#: VP9 320x240, docs/decoding.md); FFmpeg's default fast path (``frame.to_image()``) differs
-#: from it by about 1.2 levels on average, which moved ResMem's scores by up to 0.008.
+#: rounding. It is the conversion NVIDIA DALI's CPU backend makes (bit-identical frames,
+#: docs/decoding.md); FFmpeg's default fast path (``frame.to_image()``) differs from it by
+#: about 1.2 levels on average, which moved ResMem's scores by up to 0.008.
 RGB_SWS_FLAGS = 0x2 | 0x2000 | 0x40000
+
+#: What :func:`frame_rgb` does, as recorded in cache keys (change it when the pixels change).
+RGB_CONVERSION = "swscale bilinear+full_chroma_int+accurate_rnd, chroma sited at the centre"
 
 #: Errors from FFmpeg that mean "this packet/frame is damaged", not "stop everything".
 _DECODE_ERRORS = (av.error.FFmpegError,)
@@ -217,8 +220,40 @@ class _Cursor:
 
 
 def frame_rgb(frame: av.VideoFrame) -> np.ndarray:
-    """A decoded frame as ``uint8 (H, W, 3)`` RGB, coded orientation, by memo's one conversion."""
-    return frame.reformat(format="rgb24", interpolation=RGB_SWS_FLAGS).to_ndarray()
+    """A decoded frame as ``uint8 (H, W, 3)`` RGB, coded orientation, by memo's one conversion.
+
+    Chroma samples are taken as sited at the centre of their luma block (swscale's default),
+    whatever siting the file declares: see :func:`_without_chroma_siting`.
+    """
+    return _without_chroma_siting(frame).reformat(format="rgb24", interpolation=RGB_SWS_FLAGS).to_ndarray()
+
+
+def _without_chroma_siting(frame: av.VideoFrame) -> av.VideoFrame:
+    """The frame's pixels in a new frame that declares no chroma siting (same matrix and range).
+
+    PyAV converts with ``sws_scale_frame``, which places the chroma samples where the frame
+    says they are: "left" (MPEG-2/H.264 siting) in every file of ../shared/videos, from the
+    bitstream or the Matroska ``ChromaSitingHorz`` tag. DALI's CPU backend converts with
+    swscale's older API, which ignores the siting and takes the centre, and has no option to
+    honour it nor to hand out YUV. Honouring the siting made PyAV's frames differ from DALI's
+    on the real WebM files (0.13 and 0.27 levels mean, up to 28 at colour edges; per-video
+    ResMem scores 2.2e-4 and 4.9e-4 apart) while files without the tag were bit-identical.
+    So memo converts every frame as untagged, and the decoder no longer moves the score
+    (docs/decoding.md, benchmarks/chroma_siting.py). PyAV 18 cannot clear the field on a
+    frame, hence the copy of the planes (1.4-1.7 ms per 720p/1080p frame here); formats
+    without subsampled chroma (4:4:4, RGB, grey) need none and are returned as they are.
+    """
+    fmt = frame.format
+    if fmt.chroma_width(frame.width) == frame.width and fmt.chroma_height(frame.height) == frame.height:
+        return frame
+    copy = av.VideoFrame(frame.width, frame.height, fmt.name)
+    for source, target in zip(frame.planes, copy.planes, strict=True):
+        rows_in = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)
+        rows_out = np.frombuffer(target, np.uint8).reshape(-1, target.line_size)
+        rows, width = min(len(rows_in), len(rows_out)), min(source.line_size, target.line_size)
+        rows_out[:rows, :width] = rows_in[:rows, :width]
+    copy.colorspace, copy.color_range = frame.colorspace, frame.color_range
+    return copy
 
 
 def _to_image(frame: av.VideoFrame, rotation: int) -> Image.Image:

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from memo.data.container import RGB_CONVERSION
 from memo.data.decode import VideoInfo, clip_times, index_video, keyframe_times, read_frames_at
 from memo.data.decoders import DecoderChoice, DecoderError
 from memo.data.preprocess import resize_image
@@ -121,7 +122,7 @@ def _settings(spec: ModelSpec, decoder: DecoderChoice | None = None) -> list[dic
         )
     if decoder is not None and decoder.name != "pyav":  # PyAV entries keep their earlier keys
         out.append({"decoder": decoder.name})
-    out.append({"rgb": "swscale bilinear+full_chroma_int+accurate_rnd"})  # memo.data.container.frame_rgb
+    out.append({"rgb": RGB_CONVERSION})  # memo.data.container.frame_rgb
     return out
 
 

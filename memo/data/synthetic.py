@@ -68,13 +68,17 @@ def write_video(
     painter: Callable[[int], np.ndarray] | None = None,
     faststart: bool = False,
     bframes: int = 0,
+    chroma_siting: str | None = None,
 ) -> Path:
     """Encode a video; ``timestamps`` (seconds, increasing) gives a variable frame rate.
 
     ``gop`` sets the keyframe interval (frames), ``painter(i)`` replaces the procedural
     content of frame ``i`` (an RGB ``uint8`` array of ``height x width x 3``), and
     ``faststart`` puts an MP4/QuickTime index before the media data (as web encoders do);
-    ``bframes`` asks x264/x265 for B-frames (frames stored out of display order).
+    ``bframes`` asks x264/x265 for B-frames (frames stored out of display order);
+    ``chroma_siting`` is the chroma siting the file declares (FFmpeg's names: ``left``,
+    ``center``, ``topleft``, ...; ``None`` declares none), metadata that leaves the pixels as
+    they are.
     """
     _suffix, fmt, codec, pix_fmt = KINDS[kind]
     path = Path(path)
@@ -84,6 +88,8 @@ def write_video(
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.options = _encoder_options(codec, gop, bframes)
+        if chroma_siting is not None:
+            stream.options = {**stream.options, "chroma_sample_location": chroma_siting}
         if gop is not None:
             stream.codec_context.gop_size = gop
         if rotation is not None:

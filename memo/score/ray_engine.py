@@ -45,6 +45,7 @@ from memo.score.ray_options import (
 )
 from memo.score.ray_stages import ModelConfig, ModelStage, decode_block
 from memo.score.ray_summary import directory_summary
+from memo.score.ray_watch import StallWatch
 from memo.score.runner import ScoreOptions, prepare_bundle, result_columns
 from memo.score.settings import FORMAT, score_settings
 from memo.score.setup import check_numbers, check_side_inputs
@@ -139,15 +140,23 @@ def _run(
     log.info("scoring %d of %d inputs on %s", todo.num_rows, manifest.num_rows, label)
     writer = _PartWriter(out, todo, summary, on_row, engine.flush_seconds)
     started = time.perf_counter()
+    watch = StallWatch(shape, engine.stall_seconds, import_ray().cluster_resources)
     try:
-        if todo.num_rows:
-            for batch in _dataset(options, engine, bundle, settings, todo, shape).iter_batches(
-                batch_format="pyarrow", batch_size=None, prefetch_batches=1
-            ):
-                writer.add(batch)
-                summary.seconds = time.perf_counter() - started
+        with watch:
+            if todo.num_rows:
+                for batch in _dataset(options, engine, bundle, settings, todo, shape).iter_batches(
+                    batch_format="pyarrow", batch_size=None, prefetch_batches=1
+                ):
+                    watch.progress()
+                    writer.add(batch)
+                    summary.seconds = time.perf_counter() - started
         writer.reconcile(bundle, options)
     except KeyboardInterrupt:
+        if watch.reason:  # the watch, not the user, interrupted
+            raise MemoError(
+                f"ray: stopped: {watch.reason}. The finished rows are kept in {engine.output}; run again "
+                "with --resume once the cluster can hold the job (or with fewer --actors / --threads)"
+            ) from None
         summary.interrupted = True
         raise
     finally:

@@ -33,6 +33,9 @@ class RayEngineOptions:
     videos_per_block: int = 8  # manifest rows per Ray block: the unit of decoding and of failure
     verbose: bool = False  # Ray's own progress bars and logs
     flush_seconds: float = 5.0  # a Parquet part at least this often while rows arrive (0: every batch)
+    stall_seconds: float = (
+        600.0  # stop when silent this long and the cluster lost what the job needs (0: wait)
+    )
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ def check_engine_options(engine: RayEngineOptions, decoder: str, has_side_inputs
         raise MemoError("--decode-cpus must be more than 0")
     if engine.videos_per_block < 1:
         raise MemoError("--videos-per-block must be at least 1")
+    if engine.stall_seconds < 0:
+        raise MemoError("--stall-timeout must be 0 (wait for ever) or a number of seconds")
     if decoder == "dali":
         raise MemoError(
             "--engine ray decodes with PyAV in CPU tasks; --decoder dali is not supported there yet"

@@ -87,6 +87,7 @@ def check(options: TrainOptions) -> Prepared:
         return prepared
     if not report.ok:
         raise InputError(f"{options.data}: " + "; ".join(report.problems) + " (run with --check for details)")
+    make_splits(data, options)  # a protocol that cannot split these items fails now, before any embedding
     if options.test is not None:
         prepared.test_data = load_dataset(options, options.test)
         test_report = check_dataset(prepared.test_data, options.targets, options.inputs)

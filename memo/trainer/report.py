@@ -46,6 +46,22 @@ def summary(options: TrainOptions, data: LabelledSet, crossval: CrossValResult) 
     return out
 
 
+def inner_validation(crossval: CrossValResult) -> dict[str, Any]:
+    """The number to choose settings by: each split's best-epoch Spearman on its *inner*
+    validation items (mean over the split's members), and their mean over the splits.
+
+    The held-out folds' figures are what a run reports; choosing encoders, heads or
+    hyper-parameters on them would tune on the test folds. This never sees them."""
+    best: dict[str, list[float]] = {}
+    for phase, history in crossval.curves.items():
+        scores = np.asarray([r.get("val_spearman", float("nan")) for r in history], dtype=float)
+        if scores.size and not np.all(np.isnan(scores)):
+            best.setdefault(phase.rsplit("/", 1)[0], []).append(float(np.nanmax(scores)))
+    per_split = {split: round(float(np.mean(values)), 6) for split, values in best.items()}
+    mean = float(np.mean(list(per_split.values()))) if per_split else float("nan")
+    return {"spearman": round(mean, 6), "per_split": per_split}
+
+
 def undertrained(crossval: CrossValResult, final: FinalResult, epochs: int) -> list[str]:
     """Heads that early-stopped on validation and whose best epoch was the last allowed one."""
     curves = dict(crossval.curves) if crossval.folds else dict(final.curves)
@@ -91,6 +107,7 @@ def metrics(
         "early_stopping": f"validation Spearman on {options.inner_val:.0%} of each training split",
         "folds": crossval.folds,
         "summary": summary(options, prepared.data, crossval),
+        "inner_validation": inner_validation(crossval),
         "final_model": {
             "trained_on": "all labelled items",
             "epochs": final.cfg.epochs,

@@ -94,6 +94,8 @@ def prepare_video(options: TrainOptions, progress: ProgressFn | None = None) -> 
         if options.check:
             return prepared
         raise InputError(f"{options.data}: " + "; ".join(report.problems) + " (run with --check for details)")
+    if not options.check:
+        make_splits(data, options)  # a protocol that cannot split these items fails before any decoding
     errors = _fill(cache, data.videos, f"decoding {len(data)} videos into the frame cache", options, progress)
     if errors and options.check:
         report.problems.extend(errors.values())
