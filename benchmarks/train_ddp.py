@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from memo.data.planted import write_planted
 
 MODEL = ["--model", "resnet3d"] + [
-    f"--model-arg={a}" for a in ("frames=8", "fps=16", "size=32", "width=16", "layers=[1,1,1,1]")
+    f"--model-arg={a}" for a in ("num_frames=8", "fps=16", "size=32", "width=16", "layers=[1,1,1,1]")
 ]
 
 

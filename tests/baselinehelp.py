@@ -17,7 +17,7 @@ from memo.models.registry import create_model, get_entry
 TINY: dict[str, dict[str, Any]] = {
     "resnet3d": {
         "variant": "r3d_18",
-        "frames": 4,
+        "num_frames": 4,
         "fps": 8.0,
         "size": 32,
         "width": 8,
@@ -25,7 +25,7 @@ TINY: dict[str, dict[str, Any]] = {
     },
     "resnet3d-r2plus1d": {
         "variant": "r2plus1d_18",
-        "frames": 4,
+        "num_frames": 4,
         "fps": 8.0,
         "size": 32,
         "width": 8,
@@ -35,7 +35,7 @@ TINY: dict[str, dict[str, Any]] = {
         "trunk": "resnet18",
         "width": 8,
         "layers": (1, 1, 1),
-        "frames": 3,
+        "num_frames": 3,
         "size": 64,
         "embed_dim": 32,
         "hidden": 16,
@@ -44,7 +44,7 @@ TINY: dict[str, dict[str, Any]] = {
         "trunk": "resnet18",
         "width": 8,
         "layers": (1, 1, 1),
-        "frames": 3,
+        "num_frames": 3,
         "size": 64,
         "dim": 32,
         "heads": 4,

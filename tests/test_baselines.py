@@ -9,10 +9,10 @@ from scipy.stats import spearmanr
 
 from memo.errors import BundleError
 from memo.models.attention import EncoderLayer, attention_rollout
-from memo.models.frame_trunk import ResNetTrunk
 from memo.models.registry import create_model, list_models
 from memo.models.resnet3d import VideoTrunk
 from memo.models.stages import stage_from_json
+from memo.models.trunks import ResNetTrunk
 
 from .baselinehelp import TINY, one_torch_thread, tiny_inputs, tiny_model  # noqa: F401 (fixture)
 
@@ -114,7 +114,7 @@ def test_frame_trunk_loads_a_torchvision_checkpoint_file(tmp_path) -> None:
     module, _ = tiny_model("cnn-transformer")
     from memo.models.cnn_transformer import CNNTransformer
 
-    full = CNNTransformer(trunk="resnet18", frames=1, dim=32, heads=4, ff=64, hidden=16).eval()
+    full = CNNTransformer(trunk="resnet18", num_frames=1, dim=32, heads=4, ff=64, hidden=16).eval()
     report = full.load_backbone(path)
     assert report.unused == ("fc.bias", "fc.weight")
     frames = torch.rand(1, 3, 64, 64)

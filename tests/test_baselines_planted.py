@@ -27,10 +27,10 @@ from .baselinehelp import one_torch_thread  # noqa: F401 (fixture)
 pytestmark = pytest.mark.skipif(os.environ.get("MEMO_FAST") == "1", reason="MEMO_FAST=1")
 
 SMALL: dict[str, dict[str, Any]] = {
-    "resnet3d": {"frames": 8, "fps": 16.0, "size": 32, "width": 8, "layers": (1, 1, 1, 1)},
-    "cnn-transformer": {"trunk": "resnet18", "width": 8, "layers": (1, 1, 1), "frames": 7, "size": 32,
+    "resnet3d": {"num_frames": 8, "fps": 16.0, "size": 32, "width": 8, "layers": (1, 1, 1, 1)},
+    "cnn-transformer": {"trunk": "resnet18", "width": 8, "layers": (1, 1, 1), "num_frames": 7, "size": 32,
                         "dim": 32, "heads": 4, "ff": 64, "hidden": 16},
-    "semantic-embedding": {"trunk": "resnet18", "width": 8, "layers": (1, 1, 1), "frames": 7, "size": 32,
+    "semantic-embedding": {"trunk": "resnet18", "width": 8, "layers": (1, 1, 1), "num_frames": 7, "size": 32,
                            "embed_dim": 32, "hidden": 16},
 }  # fmt: skip
 

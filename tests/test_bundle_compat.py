@@ -8,13 +8,17 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 from memo.cli import app
+from memo.errors import BundleError
 from memo.models.bundle import read_bundle
+from memo.models.registry import create_model, get_entry
 from memo.runtime.base import load_session
+from tests.baselinehelp import TINY
 
 FRAMECNN_CONFIG = {
     "format": "memo-bundle/1", "name": "framecnn", "architecture": "framecnn", "version": "1",
@@ -84,3 +88,23 @@ def test_a_fusion_bundle_of_the_old_format_loads_strictly_and_scores_features(tm
     feats = np.random.default_rng(0).random((5, 3), dtype=np.float32)
     scores = load_session(bundle, "torch", "cpu").run({"feats": feats})["score"]
     assert scores.shape == (5,) and np.isfinite(scores).all() and len(set(scores.round(6))) > 1
+
+
+def test_an_old_bundle_naming_its_frame_count_frames_loads_as_num_frames(tmp_path: Path) -> None:
+    """Bundles written before the frame count had one name (``frames`` in semantic-embedding,
+    cnn-transformer and resnet3d) load: the old key is read as ``num_frames``."""
+    spec = get_entry("semantic-embedding").default_spec(**TINY["semantic-embedding"])
+    config = spec.to_json()
+    old_args = dict(config["arch_args"])
+    old_args["frames"] = old_args.pop("num_frames")  # as config.json said before the rename
+    config["arch_args"] = old_args
+    module = create_model("semantic-embedding", **spec.arch_args)
+    bundle = read_bundle(_write(tmp_path / "old-semantic", config, module.state_dict()))
+    assert bundle.spec.arch_args["num_frames"] == 3 and "frames" not in bundle.spec.arch_args
+    loaded = bundle.build_module().eval()
+    frames = torch.rand(2, 3, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(frames=frames)["score"], module.eval()(frames=frames)["score"])
+    both = dict(config, arch_args={**old_args, "num_frames": 3})
+    with pytest.raises(BundleError, match="both 'frames' and 'num_frames'"):
+        read_bundle(_write(tmp_path / "both", both, module.state_dict()))

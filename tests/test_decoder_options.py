@@ -100,3 +100,33 @@ def test_explain_refuses_an_unknown_decoder(videos, framecnn_bundle, tmp_path) -
     done = _explain(videos["vp8"], framecnn_bundle.path, tmp_path / "out", "nvdec")
     assert done.returncode == 2 and "unknown decoder" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_score_resolves_the_decoder_once_and_passes_it_down(
+    videos, framecnn_bundle, tmp_path, monkeypatch
+) -> None:
+    """`memo score` resolves --decoder with the other option checks; the scoring loop uses that
+    choice instead of resolving (and announcing) it again."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    import memo.data.decoders
+    import memo.score.runner
+    from memo.cli import app
+
+    calls: list[tuple[str, str]] = []
+
+    def counted(name: str, device: str):  # type: ignore[no-untyped-def]
+        calls.append((name, device))
+        return resolve_decoder(name, device)
+
+    monkeypatch.setattr(memo.data.decoders, "resolve_decoder", counted)
+    monkeypatch.setattr(memo.score.runner, "resolve_decoder", counted)
+    out = tmp_path / "s.csv"
+    done = CliRunner().invoke(app, ["score", str(videos["h264"]), "-m", str(framecnn_bundle.path), "-o", str(out),
+                                    "--decoder", "pyav", "--device", "cpu", "-q"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert calls == [("pyav", "cpu")]
+    (row,) = csv.DictReader(out.open())
+    assert row["status"] == "ok" and row["decoder"] == "pyav"

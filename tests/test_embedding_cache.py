@@ -65,8 +65,8 @@ def test_video_embeddings_survive_an_interrupt_and_the_rerun_embeds_only_the_res
     from safetensors.torch import save_file
 
     from memo.data.video_features import VideoEmbedder, embed_videos
-    from memo.models.backbones import build_backbone
     from memo.models.fusion import FusionMLP
+    from memo.models.trunks import build_backbone
 
     torch.manual_seed(0)
     weights = tmp_path / "resnet18.safetensors"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from memo.models.bundle import read_bundle, save_bundle  # noqa: E402
 from memo.models.spec import OutputSpec  # noqa: E402
 from memo.runtime.artifacts import artifact_sha256, sha256_file  # noqa: E402
 from memo.runtime.base import load_session  # noqa: E402
+from tests.conftest import SHARED_VIDEOS  # noqa: E402
 from tests.exporthelp import copy_bundle  # noqa: E402
 
 
@@ -166,10 +168,30 @@ def test_resmem_exports_and_validates_on_real_videos(tmp_path):
     (target / "config.json").write_bytes((cached.path / "config.json").read_bytes())
     (target / "weights.safetensors").symlink_to(cached.weights_path)
     bundle = read_bundle(target)
-    result = export_onnx(bundle, sample_count=3)
+    if not SHARED_VIDEOS.is_dir():
+        pytest.skip("real videos not present in ../shared/videos")
+    result = export_onnx(
+        bundle, videos=SHARED_VIDEOS, sample_count=3
+    )  # named: the library reads no folder itself
     check = result.validation
     assert check.passed, check.problems
+    assert all(Path(v).parent == SHARED_VIDEOS for v in check.videos)
     assert check.max_abs_diff <= 1e-4
     assert check.spearman is not None and check.spearman >= 0.999
     assert 450 < result.record["bytes"] / 2**20 < 600  # ~527 MB of fp32 weights, one file (< 2 GB)
     assert result.record["external_data"] is False
+
+
+def test_sample_videos_are_an_explicit_input(tmp_path, monkeypatch):
+    """The library reads only the folder it is given: without one, generated videos in
+    $MEMO_HOME/samples (never ../shared/videos beside the checkout); a folder that does not
+    exist is refused before any work, in one line naming it."""
+    from memo.export.samples import sample_videos
+    from memo.fsio import memo_home
+
+    monkeypatch.chdir(tmp_path)
+    generated = sample_videos(None, count=2)
+    assert len(generated) == 2 and all(Path(p).parent == memo_home() / "samples" for p in generated)
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(ExportError, match=rf"^{missing}: no such folder of sample videos \(--videos"):
+        check_export_options(ExportOptions(model="resmem", formats=["onnx"], videos=missing))

@@ -30,7 +30,7 @@ def test_every_architecture_has_a_profiled_row() -> None:
 
 
 def test_meta_count_equals_a_model_built_on_the_cpu() -> None:
-    spec = get_entry("resnet3d").default_spec(width=8, layers=(1, 1, 1, 1), frames=4, size=32)
+    spec = get_entry("resnet3d").default_spec(width=8, layers=(1, 1, 1, 1), num_frames=4, size=32)
     module = create_model("resnet3d", **spec.arch_args)
     assert catalogue_row("resnet3d").params == sum(
         p.numel()

@@ -12,9 +12,9 @@ from memo.models.trunks import (
     build_clip_trunk,
     build_frame_trunk,
     grid_size,
-    load_trunk_weights,
     reestimate_batchnorm,
 )
+from memo.models.weights import load_weights
 
 
 @pytest.mark.parametrize(("name", "channels"), [("small", 32), ("resnet18", 256)])
@@ -42,7 +42,7 @@ def test_weights_load_from_a_full_torchvision_state_dict(tmp_path):
     torch.save({"state_dict": source.state_dict()}, tmp_path / "r18.pt")
     for name in ("r18.safetensors", "r18.pt"):
         trunk = build_frame_trunk("resnet18")
-        loaded = load_trunk_weights(trunk, tmp_path / name)
+        loaded = load_weights(trunk.body, tmp_path / name).loaded
         assert loaded == len(trunk.body.state_dict())
         torch.testing.assert_close(trunk.body.layer3[0].conv1.weight, source.layer3[0].conv1.weight)
 
@@ -53,12 +53,12 @@ def test_weights_that_do_not_fit_fail_with_the_file_name(tmp_path):
 
     save_file(torchvision.models.resnet18(weights=None).state_dict(), str(tmp_path / "r18.safetensors"))
     with pytest.raises(BundleError, match=r"r18\.safetensors: .*shape"):
-        load_trunk_weights(build_frame_trunk("resnet50"), tmp_path / "r18.safetensors")
+        load_weights(build_frame_trunk("resnet50").body, tmp_path / "r18.safetensors")
     with pytest.raises(BundleError, match="not found"):
-        load_trunk_weights(build_frame_trunk("small"), tmp_path / "missing.safetensors")
+        load_weights(build_frame_trunk("small").body, tmp_path / "missing.safetensors")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(BundleError, match=r"junk\.pt: unreadable"):
-        load_trunk_weights(build_frame_trunk("small"), tmp_path / "junk.pt")
+        load_weights(build_frame_trunk("small").body, tmp_path / "junk.pt")
 
 
 def test_frozen_trunk_stays_in_eval_mode():
@@ -106,4 +106,35 @@ def test_resmem_trunk_is_resmems_own_resnet(resmem_bundle, monkeypatch):
     with torch.no_grad():
         f = full.features
         want = f.layer3(f.layer2(f.layer1(f.maxpool(f.relu(f.bn1(f.conv1(x)))))))
+        torch.testing.assert_close(trunk(x), want)
+
+
+@pytest.mark.parametrize("variant", ["r3d_18", "r2plus1d_18"])
+def test_clip_trunk_is_torchvisions_video_resnet_key_for_key(variant):
+    """Built by memo (one clip-trunk builder) yet a torchvision checkpoint loads unchanged, and
+    the output is torchvision's."""
+    import torchvision
+
+    reference = torchvision.models.get_model(variant, weights=None).eval()
+    reference.fc = torch.nn.Identity()
+    trunk = build_clip_trunk(f"torchvision:{variant}").eval()
+    own = {k: tuple(v.shape) for k, v in trunk.body.state_dict().items()}
+    assert own == {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    trunk.body.load_state_dict(reference.state_dict())
+    clip = torch.rand(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(trunk(clip), reference(clip))
+
+
+def test_frame_trunk_is_torchvisions_resnet_to_layer3():
+    import torchvision
+
+    reference = torchvision.models.resnet18(weights=None).eval()
+    trunk = build_frame_trunk("resnet18").eval()
+    trunk.body.load_state_dict({k: v for k, v in reference.state_dict().items() if k.split(".")[0] in
+                                ("conv1", "bn1", "layer1", "layer2", "layer3")})  # fmt: skip
+    x = torch.rand(1, 3, 64, 64)
+    r = reference
+    with torch.no_grad():
+        want = r.layer3(r.layer2(r.layer1(r.maxpool(r.relu(r.bn1(r.conv1(x)))))))
         torch.testing.assert_close(trunk(x), want)

@@ -126,3 +126,120 @@ def test_an_architecture_without_a_recipe_is_refused_naming_the_trainable_ones(l
 def test_a_duplicate_architecture_name_is_refused() -> None:
     with pytest.raises(ValueError, match="'m3s' is already registered"):
         register_model("m3s", spec=channel_means_spec)(ChannelMeans)
+
+
+VECTOR_NAME = "test-linear-head"
+
+
+def linear_head_spec(
+    streams: dict[str, dict], outputs: tuple[str, ...] = ("score",), means: tuple[float, ...] | None = None,
+    scale: float = 1.0, **_: object,
+) -> ModelSpec:  # fmt: skip
+    """A vector-head model of the test's own: one linear map of the concatenated input vectors."""
+    return ModelSpec(
+        name=VECTOR_NAME,
+        architecture=VECTOR_NAME,
+        version="1",
+        arch_args={
+            "dims": {k: int(v["dim"]) for k, v in streams.items()},
+            "outputs": list(outputs),
+            "means": list(means) if means else None,
+            "scale": scale,
+        },
+        inputs=tuple(InputSpec(name=k, stream=v["stream"], dim=int(v["dim"])) for k, v in streams.items()),
+        outputs=tuple(OutputSpec(o, o) for o in outputs),
+        unit="video",
+        description="a test's own vector head",
+    )
+
+
+class LinearHead(nn.Module):
+    def __init__(
+        self, dims: dict[str, int], outputs: list[str], means: list[float] | None, scale: float
+    ) -> None:
+        super().__init__()
+        self.names, self.outputs, self.scale = list(dims), list(outputs), scale
+        self.linear = nn.Linear(sum(dims.values()), len(outputs))
+        with torch.no_grad():
+            self.linear.bias.copy_(torch.tensor(means or [0.5] * len(outputs)))
+
+    def fuse(self, vectors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = self.linear(torch.cat([vectors[n].float() for n in self.names], dim=1)) * self.scale
+        return {o: out[:, i] for i, o in enumerate(self.outputs)}
+
+    def forward(self, **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.fuse(inputs)
+
+
+@pytest.fixture(scope="module")
+def vector_model() -> Iterator[str]:
+    register_model(VECTOR_NAME, spec=linear_head_spec, recipe="vector-head")(LinearHead)
+    try:
+        yield VECTOR_NAME
+    finally:
+        MODELS.remove(VECTOR_NAME)
+
+
+@pytest.fixture(scope="module")
+def feature_labels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``labels.csv`` + ``feats/<id>.npy``: the score is a linear function of the features."""
+    import numpy as np
+
+    folder = tmp_path_factory.mktemp("vectors")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 6)).astype(np.float32)
+    score = 0.5 + 0.1 * (x @ rng.normal(size=6)) / np.sqrt(6)
+    (folder / "feats").mkdir()
+    for i, row in enumerate(x):
+        np.save(folder / "feats" / f"clip{i}.npy", row)
+    lines = ["path,score", *(f"clip{i}.mp4,{s:.6f}" for i, s in enumerate(score))]
+    (folder / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "labels.csv"
+
+
+def test_a_vector_head_registered_by_a_test_trains_scores_and_exports(
+    vector_model: str, feature_labels: Path, tmp_path: Path
+) -> None:
+    feats, run = str(feature_labels.parent / "feats"), tmp_path / "run"
+    _invoke(
+        "train", "csv", str(feature_labels), "-o", str(run), "--target", "score", "--model", vector_model,
+        "--input", "features", "--features", feats, "--model-arg", "scale=2.0", "--val-split", "0.25",
+        "--epochs", "60", "--lr", "1e-2", "--batch-size", "32", "--device", "cpu", "--no-plots", "-q",
+    )  # fmt: skip
+    config = json.loads((run / "bundle" / "config.json").read_text())
+    assert config["architecture"] == vector_model and config["arch_args"]["scale"] == 2.0
+    assert config["arch_args"]["dims"] == {"features": 6}
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["folds"][0]["score"]["spearman"] > 0.9, metrics["folds"][0]["score"]
+
+    scores = tmp_path / "scores.csv"
+    _invoke(
+        "score", "-m", str(run / "bundle"), "--features", feats, "-o", str(scores), "-q", "--device", "cpu"
+    )
+    rows = {Path(r["path"]).stem: r for r in csv.DictReader(scores.open())}
+    assert len(rows) == 160 and all(r["status"] == "ok" for r in rows.values())
+    # a table's ids are canonical video keys (clip7.mp4 -> 7, memo.data.features)
+    labels = {
+        ln.split(",")[0][4:-4]: float(ln.split(",")[1]) for ln in feature_labels.read_text().split()[1:]
+    }
+    ids = sorted(labels)
+    assert set(rows) == set(ids)
+    predicted = torch.tensor([float(rows[i]["score"]) for i in ids])
+    truth = torch.tensor([labels[i] for i in ids])
+    assert torch.corrcoef(torch.stack([predicted, truth]))[0, 1] > 0.95
+
+    out = _invoke("export", str(run / "bundle"), "--onnx", "--features", feats, "--json", "-q")
+    (record,) = json.loads(out)
+    assert record["validation"]["passed"] and (run / "bundle" / "model.onnx").is_file()
+
+
+def test_a_vector_heads_options_are_checked_against_its_spec(vector_model: str, feature_labels: Path) -> None:
+    def options(**changes: object) -> TrainOptions:
+        return TrainOptions("csv", feature_labels, targets=["score"], model=vector_model, inputs=["features"],
+                            features=feature_labels.parent / "feats", **changes)  # type: ignore[arg-type]  # fmt: skip
+
+    assert recipe_for(vector_model).name == "vector-head" and vector_model in trainable_models()
+    with pytest.raises(InputError, match="--ensemble must be 1"):
+        validate(options(ensemble=2))
+    with pytest.raises(InputError, match="--model-arg members: set by memo train's own options"):
+        validate(options(model_args={"members": 2}))

@@ -244,7 +244,7 @@ def test_nproc_per_node_starts_the_workers_and_the_bundle_loads(labels: Path, tm
     args = ["train", "csv", str(labels), "-o", str(out), "-t", "score", "-m", "resnet3d", "--epochs", "2",
             "-b", "4", "--device", "cpu", "--cache-dir", str(labels.parent / "cache"), "--no-plots",
             "--inner-val", "0.2", "--patience", "0"]  # fmt: skip
-    args += [f"--model-arg={a}" for a in ("frames=8", "fps=16", "size=16", "width=4", "layers=[1,1,1,1]")]
+    args += [f"--model-arg={a}" for a in ("num_frames=8", "fps=16", "size=16", "width=4", "layers=[1,1,1,1]")]
     done = subprocess.run(
         [*memo_command(), *args, "--nproc-per-node", "2"], env=subprocess_env(COLUMNS="300"),
         capture_output=True, text=True, timeout=240,

@@ -31,16 +31,16 @@ pytestmark = pytest.mark.skipif(os.environ.get("MEMO_FAST") == "1", reason="MEMO
 
 # The small configurations (the same --model-arg values as the commands in docs/models.md).
 SMALL: dict[str, list[str]] = {
-    "resnet3d": ["frames=8", "fps=16", "size=32", "width=8", "layers=[1,1,1,1]"],
+    "resnet3d": ["num_frames=8", "fps=16", "size=32", "width=8", "layers=[1,1,1,1]"],
     "framecnn": ["size=32"],
     "vmemnet": ["num_frames=3", "size=32", "trunk=small", "width=4", "clip_frames=8", "clip_fps=16",
                 "clip_size=32", "clip_trunk=small", "clip_width=4", "attn_dim=16", "hidden=16", "fused_dim=16"],
-    "cnn-transformer": ["trunk=resnet18", "width=8", "layers=[1,1,1]", "frames=7", "size=32", "dim=32",
+    "cnn-transformer": ["trunk=resnet18", "width=8", "layers=[1,1,1]", "num_frames=7", "size=32", "dim=32",
                         "heads=4", "ff=64", "hidden=16"],
     "amnetvid": ["num_frames=7", 'amnet={"trunk":"small","width":4,"size":32,"attn_dim":16,"hidden":16}',
                  "map_size=16", "hidden=8", "freeze_amnet=false"],
     "amnet": ["trunk=small", "width=4", "size=32", "attn_dim=16", "hidden=16"],
-    "semantic-embedding": ["trunk=resnet18", "width=8", "layers=[1,1,1]", "frames=7", "size=32",
+    "semantic-embedding": ["trunk=resnet18", "width=8", "layers=[1,1,1]", "num_frames=7", "size=32",
                            "embed_dim=32", "hidden=16"],
 }  # fmt: skip
 

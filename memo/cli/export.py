@@ -39,7 +39,12 @@ def _common_options(
         bool, typer.Option("--force", help="Rebuild the TensorRT engine even if it matches.")
     ] = False,
     videos: Annotated[
-        Path | None, typer.Option(help="Videos for validation (default: generated test videos).")
+        Path | None,
+        typer.Option(
+            envvar="MEMO_SAMPLE_VIDEOS",
+            help="A folder of videos to validate on (default: $MEMO_SAMPLE_VIDEOS, else 8 generated test "
+            "videos written once to $MEMO_HOME/samples).",
+        ),
     ] = None,
     calibration: Annotated[
         Path | None,

@@ -129,10 +129,12 @@ def score(
         (batch_size, workers, threads, precision), backend,
     )  # fmt: skip
     report_options = _report_options(report, output)
+    from memo.data.decoders import resolve_decoder
+    from memo.runtime.base import resolve_device
     from memo.score import ScoreOptions  # torch: only once the options hold
 
-    try:  # Ray: the actors check their decoder
-        _check_decoder(decoder, device) if cluster is None else None
+    try:  # resolved once, here, before any work (Ray: the actors resolve the name on their nodes)
+        chosen = decoder if cluster is not None else resolve_decoder(decoder, resolve_device(device))
         providers = _stream_providers((text, id_column, text_column), features, feature_rows, model, device)
     except MemoError as exc:
         raise fail(str(exc)) from None
@@ -151,7 +153,7 @@ def score(
         resume=resume,
         overwrite=overwrite,
         extensions=tuple(ext.split(",")) if ext else DEFAULT_EXTENSIONS,
-        decoder=decoder,
+        decoder=chosen,
         providers=providers,
         threads=threads,
         precision=precision,
@@ -315,20 +317,6 @@ def _note(show: bool):  # type: ignore[no-untyped-def]
             console.print(escape(line), highlight=False, soft_wrap=True)
 
     return note
-
-
-def _check_decoder(decoder: str, device: str) -> None:
-    """Refuse an unknown or uninstalled decoder before any work (``score_videos`` says which it uses)."""
-    from memo.data.decoders import resolve_decoder
-    from memo.runtime.base import resolve_device
-
-    announcer = logging.getLogger("memo.data.decoders.select")
-    level = announcer.level
-    announcer.setLevel(logging.WARNING)  # -v names the choice once, when the run makes it
-    try:
-        resolve_decoder(decoder, resolve_device(device))
-    finally:
-        announcer.setLevel(level)
 
 
 def _stream_providers(

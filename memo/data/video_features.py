@@ -1,6 +1,6 @@
 """The video stream for training: keyframes -> frozen backbone -> one vector per video, cached.
 
-Backbones (see :mod:`memo.models.backbones`): ``resmem`` (ResMem's 256-d penultimate layer,
+Backbones (see :mod:`memo.models.trunks`): ``resmem`` (ResMem's 256-d penultimate layer,
 weights from the installed ``resmem`` package) or ``torchvision:<arch>`` with local weights
 (``--backbone-weights FILE``, safetensors or a tensors-only ``.pt`` read with
 ``weights_only=True``). Each video's vector is cached under
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def backbone_state(backbone: str, weights: str | Path | None = None) -> dict[str, torch.Tensor]:
-    """Frozen backbone weights, keyed as in :func:`memo.models.backbones.build_backbone`'s module
+    """Frozen backbone weights, keyed as in :func:`memo.models.trunks.build_backbone`'s module
     (and so as under ``backbone.`` in a fusion-mlp bundle)."""
     if backbone == "resmem" and weights is None:
         from memo.models.named import resolve_model
@@ -36,7 +36,7 @@ def backbone_state(backbone: str, weights: str | Path | None = None) -> dict[str
         return resolve_model("resmem").state_dict()
     if weights is None:
         raise InputError(f"video backbone {backbone!r} needs local weights (--backbone-weights FILE)")
-    from memo.models.backbones import build_backbone
+    from memo.models.trunks import build_backbone
     from memo.models.weights import load_weights
 
     module = build_backbone(backbone)  # the file is checked against it: every tensor, every shape
@@ -46,7 +46,7 @@ def backbone_state(backbone: str, weights: str | Path | None = None) -> dict[str
 
 @dataclass
 class VideoEmbedder:
-    """A frozen backbone on its own (:mod:`memo.models.backbones`): a video's frames -> one vector."""
+    """A frozen backbone on its own (:mod:`memo.models.trunks`): a video's frames -> one vector."""
 
     backbone: str
     spec: ModelSpec
@@ -57,7 +57,7 @@ class VideoEmbedder:
     def create(
         cls, backbone: str, num_frames: int = 7, weights: str | Path | None = None, device: str = "cpu"
     ) -> VideoEmbedder:
-        from memo.models.backbones import backbone_input, build_backbone
+        from memo.models.trunks import backbone_input, build_backbone
 
         spec = ModelSpec(
             name=f"embed:{backbone}",
@@ -71,7 +71,7 @@ class VideoEmbedder:
         return cls(backbone, spec, module.eval().to(device), device)
 
     def embed(self, path: str) -> np.ndarray:
-        from memo.models.backbones import embed_frames
+        from memo.models.trunks import embed_frames
 
         prepared = prepare_video(path, self.spec)
         frames = torch.from_numpy(prepared.arrays["frames"]).to(self.device)

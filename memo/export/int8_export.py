@@ -93,7 +93,7 @@ def check_int8(bundle: Bundle, calibration: Path | None, method: str) -> None:
 def _frames_per_video(bundle: Bundle, videos: int) -> Bundle:
     """For a frame model, more keyframes per calibration video so ~CALIBRATION_FRAMES are seen."""
     spec = bundle.spec
-    if spec.unit != "frame" or "frames" in spec.arch_args:
+    if spec.unit != "frame" or "num_frames" in spec.arch_args:
         return bundle
     want = min(32, max(1, math.ceil(CALIBRATION_FRAMES / max(videos, 1))))
     inputs = tuple(

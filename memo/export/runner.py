@@ -16,6 +16,7 @@ from memo.errors import InputError
 from memo.export.errors import ExportError
 from memo.export.formats import FORMATS
 from memo.export.onnx_export import ExportResult
+from memo.export.samples import check_sample_folder
 from memo.export.shapes import BatchProfile
 from memo.formats import DEFAULT_PRECISION, PRECISIONS
 from memo.models.bundle import Bundle
@@ -73,6 +74,10 @@ def check_export_options(options: ExportOptions) -> BatchProfile:
     if options.opset is not None and not 13 <= options.opset <= 21:
         raise ExportError(f"--opset {options.opset}: memo exports opsets 13 to 21 (default 17)")
     _check_stream_options(options)
+    try:
+        check_sample_folder(options.videos)
+    except InputError as exc:
+        raise ExportError(str(exc)) from None
     return BatchProfile.parse(options.batch)
 
 

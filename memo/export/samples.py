@@ -1,8 +1,9 @@
 """Real sample inputs for validating and benchmarking exports.
 
-Validation runs on decoded frames of real videos: ``../shared/videos`` next to the
-checkout when it is there, else a few generated videos (:mod:`memo.data.synthetic`)
-cached under ``$MEMO_HOME/samples``. A model's caption / feature inputs come from the
+Validation runs on decoded frames of the videos the caller names (``memo export --videos DIR``,
+whose default the CLI reads from ``$MEMO_SAMPLE_VIDEOS``); when none are named, on a few
+generated videos (:mod:`memo.data.synthetic`) written once under ``$MEMO_HOME/samples``. The
+library reads no folder it is not given. A model's caption / feature inputs come from the
 tables given (``--text``, ``--features``), looked up by the videos' names; a model with no
 video input at all is validated on the first ids those tables share, like ``memo score``
 without paths.
@@ -27,24 +28,25 @@ from memo.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[2]
+#: How many videos are generated when no sample videos are named.
+GENERATED_SAMPLES = 8
 
 
-def default_video_dir() -> Path | None:
-    """``../shared/videos`` beside the checkout (or beside the working directory), if present."""
-    for candidate in (REPO.parent / "shared" / "videos", Path.cwd().parent / "shared" / "videos"):
-        if candidate.is_dir() and any(candidate.iterdir()):
-            return candidate
-    return None
+def check_sample_folder(videos: str | Path | None) -> None:
+    """A named folder of sample videos exists (checked before any work); None: generated ones."""
+    if videos is not None and not Path(videos).exists():
+        raise InputError(f"{videos}: no such folder of sample videos (--videos / $MEMO_SAMPLE_VIDEOS)")
 
 
 def sample_videos(videos: str | Path | None = None, count: int = 8) -> list[str]:
-    """Up to ``count`` video paths: from ``videos``, else the shared folder, else generated ones."""
-    folder = Path(videos) if videos is not None else default_video_dir()
-    if folder is None:
+    """Up to ``count`` video paths from the folder ``videos``; None: generated sample videos
+    (:data:`GENERATED_SAMPLES` at most) in ``$MEMO_HOME/samples``, written once."""
+    if videos is None:
         folder = memo_home() / "samples"
-        log.info("no ../shared/videos here; using generated sample videos in %s", folder)
-        return [str(p) for p in write_samples(folder, count=count, seconds=2.0)]
+        log.info("no sample videos named (--videos); using generated ones in %s", folder)
+        return [str(p) for p in write_samples(folder, count=min(count, GENERATED_SAMPLES), seconds=2.0)]
+    check_sample_folder(videos)
+    folder = Path(videos)
     paths = discover_videos([str(folder)])
     if not paths:
         raise MemoError(f"{folder}: no videos found")

@@ -44,16 +44,14 @@ from torch import nn
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.trunks import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     build_frame_trunk,
     frame_trunk_channels,
     grid_size,
-    load_trunk_weights,
     pretrained_source,
 )
 from memo.models.weights import load_weights
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def frame_preprocess(trunk: str, size: int) -> Preprocess:
@@ -144,7 +142,7 @@ class AMNet(nn.Module):
         self.target_scale = target_scale
         self.trunk = build_frame_trunk(trunk, width, frozen=not train_trunk)
         if backbone_weights:
-            load_trunk_weights(self.trunk, backbone_weights)
+            load_weights(self.trunk.body, backbone_weights)
         channels = frame_trunk_channels(trunk, width)
         self.core = AMNetCore(channels, self.grid * self.grid, attn_dim, hidden)
 

@@ -32,11 +32,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from memo.models.attention import EncoderLayer, attention_rollout
-from memo.models.frame_trunk import ResNetTrunk, frame_preprocess
-from memo.models.local_weights import LoadReport, load_into
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 from memo.models.stages import Stage, StagedModel, recipe_json
+from memo.models.trunks import ResNetTrunk, imagenet_preprocess
+from memo.models.weights import LoadReport, load_weights
 
 RECIPE = (Stage("train", "all", "mse", None, 1e-4, "single stage (loss and rate inferred)"),)
 
@@ -45,7 +45,7 @@ def cnn_transformer_spec(
     trunk: str = "resnet50",
     width: int = 64,
     layers: Sequence[int] | None = None,
-    frames: int = 5,
+    num_frames: int = 5,
     size: int = 224,
     spatial_pos: bool = False,
     dim: int = 768,
@@ -55,7 +55,7 @@ def cnn_transformer_spec(
     hidden: int = 256,
     outputs: Sequence[str] = ("score",),
 ) -> ModelSpec:
-    arch_args = {"trunk": trunk, "width": width, "layers": list(layers) if layers else None, "frames": frames,
+    arch_args = {"trunk": trunk, "width": width, "layers": list(layers) if layers else None, "num_frames": num_frames,
                  "size": size, "spatial_pos": spatial_pos, "dim": dim, "heads": heads, "depth": depth,
                  "ff": ff, "hidden": hidden, "outputs": list(outputs)}  # fmt: skip
     return ModelSpec(
@@ -64,14 +64,14 @@ def cnn_transformer_spec(
         arch_args=arch_args,
         inputs=(
             InputSpec(
-                name="frames", stream="keyframes", num_frames=frames, preprocess=frame_preprocess(size)
+                name="frames", stream="keyframes", num_frames=num_frames, preprocess=imagenet_preprocess(size)
             ),
         ),
         outputs=tuple(
             OutputSpec(o, f"predicted {o.replace('_', '-')} memorability, in [0, 1]") for o in outputs
         ),
         unit="video",
-        description=f"CNN + Transformer over {frames} frames' patch features (Seeing Eye to AI)",
+        description=f"CNN + Transformer over {num_frames} frames' patch features (Seeing Eye to AI)",
         metadata={
             "recipe": recipe_json(RECIPE),
             "attention": ["rollout"],
@@ -89,7 +89,7 @@ class CNNTransformer(StagedModel):
         trunk: str = "resnet50",
         width: int = 64,
         layers: Sequence[int] | None = None,
-        frames: int = 5,
+        num_frames: int = 5,
         size: int = 224,
         spatial_pos: bool = False,
         dim: int = 768,
@@ -101,11 +101,11 @@ class CNNTransformer(StagedModel):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        self.frames = frames
+        self.num_frames = num_frames
         self.outputs = list(outputs)
         self.trunk = ResNetTrunk(trunk, width, layers)
         self.embed = nn.Linear(self.trunk.out_channels, dim)
-        self.time_pos = nn.Parameter(torch.zeros(1, frames, 1, dim))
+        self.time_pos = nn.Parameter(torch.zeros(1, num_frames, 1, dim))
         self.space_pos: nn.Parameter | None = None
         if spatial_pos:
             self.space_pos = nn.Parameter(torch.zeros(1, 1, self.trunk.grid(size) ** 2, dim))
@@ -127,14 +127,14 @@ class CNNTransformer(StagedModel):
 
     def load_backbone(self, path: str | os.PathLike[str]) -> LoadReport:
         """Trunk weights from a torchvision ResNet checkpoint file of the same depth."""
-        return load_into(self.trunk, path)
+        return load_weights(self.trunk, path)
 
     def tokens(self, frames: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """``(B, T, 3, H, W)`` -> ``(B, 1 + T*h*w, dim)`` tokens (CLS first) and the grid ``(h, w)``."""
         fmap = self.trunk(frames.flatten(0, 1))  # (B*T, C, h, w)
         grid = (int(fmap.shape[2]), int(fmap.shape[3]))
         patches = self.embed(fmap.flatten(2).transpose(1, 2))  # (B*T, h*w, dim)
-        patches = patches.unflatten(0, (-1, self.frames)) + self.time_pos  # (B, T, h*w, dim)
+        patches = patches.unflatten(0, (-1, self.num_frames)) + self.time_pos  # (B, T, h*w, dim)
         if self.space_pos is not None:
             patches = patches + self.space_pos
         patches = patches.flatten(1, 2)
@@ -156,7 +156,7 @@ class CNNTransformer(StagedModel):
         ``(B, T, h, w)`` (sums to less than 1: the rest stays on the CLS token)."""
         cls, weights, (h, w) = self.encode(frames)
         scores = torch.sigmoid(self.head(cls))
-        rollout = attention_rollout(weights)[:, 0, 1:].unflatten(1, (self.frames, h, w))
+        rollout = attention_rollout(weights)[:, 0, 1:].unflatten(1, (self.num_frames, h, w))
         return {name: scores[:, i] for i, name in enumerate(self.outputs)}, {"rollout": rollout}
 
     def attention(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -27,7 +27,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from memo.models.backbones import (  # noqa: F401  (re-exported: older imports name fusion)
+from memo.models.registry import register_model
+from memo.models.spec import InputSpec, ModelSpec, OutputSpec
+from memo.models.trunks import (  # noqa: F401  (re-exported: older imports name fusion)
     IMAGENET_PREPROCESS,
     RESMEM_PREPROCESS,
     backbone_dim,
@@ -36,8 +38,6 @@ from memo.models.backbones import (  # noqa: F401  (re-exported: older imports n
     build_backbone,
     embed_frames,
 )
-from memo.models.registry import register_model
-from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 
 
 def fusion_spec(
@@ -170,7 +170,7 @@ class FusionMLP(nn.Module):
         )
 
     def embed_video(self, frames: torch.Tensor) -> torch.Tensor:
-        """``(B, T, C, H, W)`` frames -> ``(B, D)`` (:func:`memo.models.backbones.embed_frames`)."""
+        """``(B, T, C, H, W)`` frames -> ``(B, D)`` (:func:`memo.models.trunks.embed_frames`)."""
         assert self.backbone is not None
         return embed_frames(self.backbone, frames)
 

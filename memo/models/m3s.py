@@ -29,7 +29,7 @@ From the paper / released code: the tiers, HOG + PCA(10, whitened), the frame sc
 the stream size, PCA(10, whitened) -> t-SNE(3) -> DBSCAN one-hot similarity, the head
 (widths, Mish, sigmoid) and the losses (``mse-tails``, ``mse-to-spearman`` in
 :mod:`memo.trainer.losses`). Inferred / memo's choices: the trunks (the paper's HRNet and
-ip-CSN-152 are not available offline, see :mod:`memo.models.m3s_trunks`); how a new
+ip-CSN-152 are not available offline, see :mod:`memo.models.m3s_sources`); how a new
 video gets a cluster — t-SNE cannot embed new points, the released code trains an
 ``MLPClassifier`` on the PCA features; here it is the **label of the nearest training
 video in the whitened PCA space** (1-NN: exact for training videos, no second model to
@@ -51,16 +51,16 @@ import torch
 from torch import nn
 
 from memo.models.lowlevel_layout import hog_dim, lowlevel_dim
-from memo.models.m3s_trunks import (
+from memo.models.m3s_sources import pretrained_parts
+from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
+from memo.models.trunks import (
+    backbone_dim,
+    backbone_preprocess,
+    build_backbone,
     build_clip_trunk,
-    build_image_trunk,
     clip_trunk_dim,
     clip_trunk_preprocess,
-    image_trunk_dim,
-    image_trunk_preprocess,
-    pretrained_parts,
 )
-from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 
 TIERS = ("low", "mid", "high", "similarity")
 SIM_METHODS = ("dbscan", "knn")
@@ -79,8 +79,8 @@ def _tier_source(
             "log": bool(source.get("log", False)),
         }
     if tier == "mid":
-        item = InputSpec(tier, "keyframes", num_frames=frames, preprocess=image_trunk_preprocess(source))
-        return item, {"trunk": source, "dim": image_trunk_dim(source)}
+        item = InputSpec(tier, "keyframes", num_frames=frames, preprocess=backbone_preprocess(source))
+        return item, {"trunk": source, "dim": backbone_dim(source)}
     item = InputSpec(tier, "clip", num_frames=frames, fps=clip_fps, preprocess=clip_trunk_preprocess(source))
     return item, {"trunk": source, "dim": clip_trunk_dim(source)}
 
@@ -214,8 +214,10 @@ class M3S(nn.Module):
         self.hidden = list(hidden)
         self.sim = dict(similarity)
         self.low, self.mid, self.high = low, mid, high
-        self.mid_trunk = build_image_trunk(mid["trunk"]) if mid and mid["trunk"] else None
-        self.high_trunk = build_clip_trunk(high["trunk"]) if high and high["trunk"] else None
+        self.mid_trunk = build_backbone(mid["trunk"]) if mid and mid["trunk"] else None
+        self.high_trunk = (
+            build_clip_trunk(high["trunk"], frozen=True).body if high and high["trunk"] else None
+        )
         for trunk in (self.mid_trunk, self.high_trunk):
             if trunk is not None:
                 trunk.requires_grad_(False).eval()

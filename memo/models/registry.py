@@ -10,7 +10,7 @@ Adding an architecture:
 
 1. write ``memo/models/<name>.py`` with a builder decorated by ``@register_model("<name>",
    spec=<name>_spec, paper="...", recipe="video")`` (imports from ``memo.models.registry`` and
-   ``memo.models.spec`` only, plus shared parts such as ``memo.models.backbones``); ``recipe``
+   ``memo.models.spec`` only, plus shared parts such as ``memo.models.trunks``); ``recipe``
    names how ``memo train`` trains it (:mod:`memo.trainer.recipe_api`; omit it for a model
    that is not trained by memo), the other :class:`ModelEntry` fields say what else memo
    needs to know of it;

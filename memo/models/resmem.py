@@ -111,8 +111,10 @@ def published_weights_file() -> Path:
 
 
 def published_state() -> dict[str, torch.Tensor]:
-    """The package's published weights, read with ``weights_only=True`` (tensors only, no code)."""
-    return torch.load(published_weights_file(), map_location="cpu", weights_only=True)
+    """The package's published weights, read as tensors only (no code), like every weight file."""
+    from memo.models.weights import read_weights_file
+
+    return read_weights_file(published_weights_file())
 
 
 def start_from_published(model: nn.Module) -> None:

@@ -29,17 +29,14 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, Conv3DSimple
 
-from memo.models.local_weights import LoadReport, load_into
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.stages import Stage, StagedModel, recipe_json
-from memo.models.trunks import init_like_torchvision
+from memo.models.trunks import KINETICS_MEAN, KINETICS_STD, VIDEO_RESNETS, VideoTrunk
+from memo.models.weights import LoadReport, load_weights
 
-VARIANTS = ("r3d_18", "r2plus1d_18")
-KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
-KINETICS_STD = (0.22803, 0.22145, 0.216989)
+VARIANTS = VIDEO_RESNETS
 
 RECIPE = (
     Stage(
@@ -51,7 +48,7 @@ RECIPE = (
 
 def resnet3d_spec(
     variant: str = "r3d_18",
-    frames: int = 16,
+    num_frames: int = 16,
     fps: float = 15.0,
     size: int = 112,
     width: int = 64,
@@ -67,7 +64,7 @@ def resnet3d_spec(
             InputSpec(
                 name="clip",
                 stream="clip",
-                num_frames=frames,
+                num_frames=num_frames,
                 fps=fps,
                 preprocess=Preprocess(resize=resize, crop=(size, size), mean=KINETICS_MEAN, std=KINETICS_STD),
             ),
@@ -76,7 +73,7 @@ def resnet3d_spec(
             OutputSpec(o, f"predicted {o.replace('_', '-')} memorability, in [0, 1]") for o in outputs
         ),
         unit="video",
-        description=f"VideoMem paper's fine-tuned 3D CNN baseline ({variant} on a {frames}-frame clip)",
+        description=f"VideoMem paper's fine-tuned 3D CNN baseline ({variant} on a {num_frames}-frame clip)",
         metadata={
             "recipe": recipe_json(RECIPE),
             "head_losses": {o: RECIPE[-1].loss for o in outputs},
@@ -84,61 +81,6 @@ def resnet3d_spec(
             f"{variant}, from a local file (load_backbone); regression layer: new",
         },
     )
-
-
-def _stem(variant: str, width: int) -> nn.Sequential:
-    """torchvision's ``BasicStem`` / ``R2Plus1dStem`` at ``width`` output channels."""
-    if variant == "r3d_18":
-        return nn.Sequential(
-            nn.Conv3d(3, width, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
-            nn.BatchNorm3d(width),
-            nn.ReLU(inplace=True),
-        )
-    mid = max(1, width * 45 // 64)
-    return nn.Sequential(
-        nn.Conv3d(3, mid, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
-        nn.BatchNorm3d(mid),
-        nn.ReLU(inplace=True),
-        nn.Conv3d(mid, width, (3, 1, 1), stride=(1, 1, 1), padding=(1, 0, 0), bias=False),
-        nn.BatchNorm3d(width),
-        nn.ReLU(inplace=True),
-    )
-
-
-class VideoTrunk(nn.Module):
-    """torchvision's ``VideoResNet`` without ``fc``: ``(N, 3, T, H, W) -> (N, C)``."""
-
-    def __init__(
-        self, variant: str = "r3d_18", width: int = 64, layers: Sequence[int] = (2, 2, 2, 2)
-    ) -> None:
-        super().__init__()
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown 3D trunk {variant!r} (one of {', '.join(VARIANTS)})")
-        if len(layers) != 4 or min(layers) < 1:
-            raise ValueError(f"layers must be 4 positive block counts, got {list(layers)}")
-        conv = Conv3DSimple if variant == "r3d_18" else Conv2Plus1D
-        self.stem = _stem(variant, width)
-        inplanes = width
-        for i, blocks in enumerate(layers):
-            planes, stride = width * 2**i, 1 if i == 0 else 2
-            downsample = None
-            if stride != 1 or inplanes != planes:
-                downsample = nn.Sequential(
-                    nn.Conv3d(inplanes, planes, 1, stride=conv.get_downsample_stride(stride), bias=False),
-                    nn.BatchNorm3d(planes),
-                )
-            modules = [BasicBlock(inplanes, planes, conv, stride, downsample)]
-            modules += [BasicBlock(planes, planes, conv) for _ in range(1, blocks)]
-            self.add_module(f"layer{i + 1}", nn.Sequential(*modules))
-            inplanes = planes
-        self.avgpool = nn.AdaptiveAvgPool3d(1)
-        self.out_channels = inplanes
-        init_like_torchvision(self)
-
-    def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        x = self.stem(clip)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.avgpool(x).flatten(1)
 
 
 class ResNet3D(StagedModel):
@@ -159,7 +101,7 @@ class ResNet3D(StagedModel):
 
     def load_backbone(self, path: str | os.PathLike[str]) -> LoadReport:
         """Trunk weights from a torchvision ``r3d_18``/``r2plus1d_18`` checkpoint file."""
-        return load_into(self.trunk, path)
+        return load_weights(self.trunk, path)
 
     def forward(self, clip: torch.Tensor) -> dict[str, torch.Tensor]:
         scores = torch.sigmoid(self.head(self.trunk(clip)))

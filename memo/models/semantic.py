@@ -34,11 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memo.models.frame_trunk import ResNetTrunk, frame_preprocess
-from memo.models.local_weights import LoadReport, load_into
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 from memo.models.stages import Stage, StagedModel, recipe_json
+from memo.models.trunks import ResNetTrunk, imagenet_preprocess
+from memo.models.weights import LoadReport, load_weights
 
 RECIPE = (
     Stage("l1-warm-up", "all", "l1", 2, 1e-4, "L1 warm-up, as the paper describes (epochs, lr inferred)"),
@@ -50,14 +50,14 @@ def semantic_spec(
     trunk: str = "resnet152",
     width: int = 64,
     layers: Sequence[int] | None = None,
-    frames: int = 7,
+    num_frames: int = 7,
     size: int = 224,
     embed_dim: int = 2400,
     hidden: int = 512,
     attention: bool = True,
     outputs: Sequence[str] = ("score",),
 ) -> ModelSpec:
-    arch_args = {"trunk": trunk, "width": width, "layers": list(layers) if layers else None, "frames": frames,
+    arch_args = {"trunk": trunk, "width": width, "layers": list(layers) if layers else None, "num_frames": num_frames,
                  "embed_dim": embed_dim, "hidden": hidden, "attention": attention, "outputs": list(outputs)}  # fmt: skip
     return ModelSpec(
         name="semantic-embedding",
@@ -65,7 +65,7 @@ def semantic_spec(
         arch_args=arch_args,
         inputs=(
             InputSpec(
-                name="frames", stream="keyframes", num_frames=frames, preprocess=frame_preprocess(size)
+                name="frames", stream="keyframes", num_frames=num_frames, preprocess=imagenet_preprocess(size)
             ),
         ),
         outputs=tuple(
@@ -74,7 +74,7 @@ def semantic_spec(
         unit="video",
         description="VideoMem paper's semantic embedding model"
         + (" with its attention branch" if attention else "")
-        + f" ({frames} frames averaged)",
+        + f" ({num_frames} frames averaged)",
         metadata={
             "recipe": recipe_json(RECIPE),
             "attention": ["attention"] if attention else [],
@@ -93,7 +93,7 @@ class SemanticEmbedding(StagedModel):
         trunk: str = "resnet152",
         width: int = 64,
         layers: Sequence[int] | None = None,
-        frames: int = 7,
+        num_frames: int = 7,
         embed_dim: int = 2400,
         hidden: int = 512,
         attention: bool = True,
@@ -101,7 +101,7 @@ class SemanticEmbedding(StagedModel):
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
-        self.frames = frames
+        self.num_frames = num_frames
         self.outputs = list(outputs)
         self.trunk = ResNetTrunk(trunk, width, layers)
         self.attend = (
@@ -120,7 +120,7 @@ class SemanticEmbedding(StagedModel):
 
     def load_backbone(self, path: str | os.PathLike[str]) -> LoadReport:
         """Trunk weights from a torchvision ResNet checkpoint file of the same depth."""
-        return load_into(self.trunk, path)
+        return load_weights(self.trunk, path)
 
     def _frames(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(N, 3, H, W)`` -> per-frame scores ``(N, outputs)`` and attention ``(N, h, w)``."""
@@ -138,8 +138,8 @@ class SemanticEmbedding(StagedModel):
     def frame_scores(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(B, T, 3, H, W)`` -> per-frame scores ``(B, T, outputs)`` and maps ``(B, T, h, w)``."""
         scores, att = self._frames(frames.flatten(0, 1))
-        scores = scores.unflatten(0, (-1, self.frames))
-        return scores, None if att is None else att.unflatten(0, (-1, self.frames))
+        scores = scores.unflatten(0, (-1, self.num_frames))
+        return scores, None if att is None else att.unflatten(0, (-1, self.num_frames))
 
     def explain(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Outputs and named maps: ``attention``, each frame's spatial softmax ``(B, T, h, w)``

@@ -156,9 +156,29 @@ class ModelSpec:
             inputs = tuple(_input_from_json(i) for i in data.get("inputs", ()))
             outputs = tuple(OutputSpec(**o) for o in data.get("outputs", ({"name": "score"},)))
             rest = {k: v for k, v in data.items() if k in known and k not in ("inputs", "outputs")}
+            if "arch_args" in rest:
+                rest["arch_args"] = canonical_arch_args(rest["arch_args"])
             return cls(inputs=inputs, outputs=outputs, **rest)
         except TypeError as exc:
             raise BundleError(f"config.json: {exc}") from exc
+
+
+#: Old names of architecture arguments -> today's: what a bundle's ``config.json`` (or a
+#: ``--model-arg``) written before the rename says is read under the new name.
+ARG_ALIASES: dict[str, str] = {"frames": "num_frames"}
+
+
+def canonical_arch_args(args: dict[str, Any]) -> dict[str, Any]:
+    """``args`` with every old argument name (:data:`ARG_ALIASES`) replaced by today's."""
+    renamed = dict(args)
+    for old, new in ARG_ALIASES.items():
+        if old in renamed:
+            if new in renamed:
+                raise BundleError(
+                    f"arch args name both {old!r} and {new!r} (the same argument): keep {new!r}"
+                )
+            renamed[new] = renamed.pop(old)
+    return renamed
 
 
 def _input_from_json(data: dict[str, Any]) -> InputSpec:

@@ -12,6 +12,7 @@ from torch import nn
 
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
+from memo.models.trunks import IMAGENET_MEAN, IMAGENET_STD
 
 
 def framecnn_spec(size: int = 64, num_frames: int = 7) -> ModelSpec:
@@ -26,10 +27,7 @@ def framecnn_spec(size: int = 64, num_frames: int = 7) -> ModelSpec:
                 stream="keyframes",
                 num_frames=num_frames,
                 preprocess=Preprocess(
-                    resize=(size,),
-                    crop=(size, size),
-                    mean=(0.485, 0.456, 0.406),
-                    std=(0.229, 0.224, 0.225),
+                    resize=(size,), crop=(size, size), mean=IMAGENET_MEAN, std=IMAGENET_STD
                 ),
             ),
         ),

@@ -55,15 +55,15 @@ from memo.models.amnet import AMNetCore, frame_preprocess
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.trunks import (
+    KINETICS_MEAN,
+    KINETICS_STD,
     build_clip_trunk,
     build_frame_trunk,
     grid_size,
-    load_trunk_weights,
     pretrained_source,
 )
+from memo.models.weights import load_weights
 
-KINETICS_MEAN = (0.43216, 0.394666, 0.37645)  # torchvision's video classification models
-KINETICS_STD = (0.22803, 0.22145, 0.216989)
 HEAD_WEIGHTS = {"semantic": 0.6, "spatial": 0.4}
 HEAD_LOSSES = {"semantic": "mse", "spatial": "ranking"}
 
@@ -156,12 +156,12 @@ class VMemNet(nn.Module):
         self.head_weights = dict(head_weights or HEAD_WEIGHTS)
         self.encoder = build_frame_trunk(trunk, width, frozen=not train_trunk)
         if backbone_weights:
-            load_trunk_weights(self.encoder, backbone_weights)
+            load_weights(self.encoder.body, backbone_weights)
         self.clip_encoder = None
         if dynamic == "clip":
             self.clip_encoder = build_clip_trunk(clip_trunk, clip_width, frozen=not train_clip_trunk)
             if clip_weights:
-                load_trunk_weights(self.clip_encoder, clip_weights)
+                load_weights(self.clip_encoder.body, clip_weights)
             dynamic_dim = self.clip_encoder.out_channels
         elif not dynamic_dim:
             raise ValueError("dynamic='features' needs dynamic_dim")

@@ -61,7 +61,9 @@ class ScoreOptions:
     resume: bool = False
     overwrite: bool = False
     extensions: Sequence[str] = DEFAULT_EXTENSIONS
-    decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
+    # auto, pyav or dali (memo.data.decoders), or the choice already resolved (memo score resolves
+    # it once, with the other option checks, and passes it down; the Ray engine takes a name)
+    decoder: str | DecoderChoice = "auto"
     providers: Mapping[str, StreamProvider] = field(default_factory=dict)
     threads: int | None = None  # intra-op threads of PyTorch / ONNX Runtime (None: memo's default)
     precision: str = "fp32"  # which build runs: fp32, fp16 (CUDA / ONNX) or int8 (ONNX, memo export --int8)
@@ -90,7 +92,7 @@ def prepare_bundle(options: ScoreOptions) -> Bundle:
     if options.num_frames is not None:
         if options.num_frames < 1:
             raise MemoError("--frames must be at least 1")
-        if "frames" in bundle.spec.arch_args:  # the architecture is built for that many frames
+        if "num_frames" in bundle.spec.arch_args:  # the architecture is built for that many frames
             raise MemoError(
                 f"--frames: model {bundle.spec.name!r} scores whole videos from a fixed number of frames "
                 "(set when it was built); drop --frames"
@@ -127,7 +129,11 @@ def score_videos(
 
         check_explain(bundle, options.backend)
     check_side_inputs(bundle.spec, options.providers)
-    decoder = resolve_decoder(options.decoder, resolve_device(options.device))
+    decoder = (
+        options.decoder
+        if isinstance(options.decoder, DecoderChoice)
+        else resolve_decoder(options.decoder, resolve_device(options.device))
+    )
     paths = _inputs(options, bundle)
     settings = score_settings(bundle, options.precision)
     previous = check_resume(options.output, settings) if options.resume else None

@@ -1,41 +1,90 @@
-"""Step 4 of the fusion-head recipe (:mod:`memo.trainer.vector_recipe`): the final heads (and a frozen backbone or fine-tuned encoder) become one bundle.
+"""The vector-head contract (:mod:`memo.trainer.vector_recipe`): how a member and the bundle of a
+``recipe="vector-head"`` model are built from its registry entry, and step 4, the final heads
+(and a frozen backbone or fine-tuned encoder) become one bundle.
 
-The bundle is a ``fusion-mlp`` whose ensemble members are the final heads; its weights are
-the members' state dicts renamed to ``members.<m>.*`` plus, for a keyframes input, the
-frozen backbone's weights. The saved bundle is loaded back strictly before returning, so a
-bundle that would not score fails here rather than at scoring time.
+A vector-head model is any registered architecture whose entry names ``recipe="vector-head"``
+(``fusion-mlp`` is one); nothing here names it. Its spec function is called with
+
+* ``streams``: input name -> ``{"stream": "text"|"features"|"keyframes", "dim": D, "encoder": ...}``;
+* ``outputs`` (the targets), ``means`` (each target's mean on the items a member fits: a head
+  may start from them), ``members`` (the ensemble size; 1 for a member in training),
+  ``video_backbone`` and ``num_frames`` (a ``keyframes`` input: the frozen frame embedder and
+  its frame count; ``video_backbone`` is None for a member, which sees embedded vectors),
+  ``log_inputs`` (inputs that are class scores, best read as ``log(x + 1e-3)``);
+* the head flags ``hidden``, ``dropout``, ``input_dropout``, and the run's ``--model-arg`` s.
+
+A model may take what it ignores as ``**_``. Its module (``builder(**spec.arch_args)``) trains
+through ``fuse(vectors) -> {output: (B,)}`` and scores through ``forward(**inputs)``; an ensemble
+of ``members`` keeps member ``m``'s tensors under ``members.<m>.`` and a frozen backbone under
+``backbone.``. The saved bundle is loaded back strictly before returning, so a bundle that would
+not score fails here rather than at scoring time.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from memo.data.video_features import backbone_state
+from memo.errors import InputError
 from memo.models.bundle import Bundle, save_bundle
-from memo.models.fusion import fusion_spec
+from memo.models.registry import get_entry
 from memo.models.spec import ModelSpec
 from memo.trainer.final import FinalResult
 from memo.trainer.options import TrainOptions
 from memo.trainer.prepare import Prepared, Vectors
 
+#: The keywords the vector-head recipe passes to a model's spec function (not --model-arg s).
+RECIPE_KEYS = ("streams", "outputs", "hidden", "dropout", "input_dropout", "video_backbone", "num_frames",
+               "means", "members", "log_inputs")  # fmt: skip
 
-def model_spec(options: TrainOptions, vectors: Vectors, means: list[float], members: int) -> ModelSpec:
-    inputs = {k: {kk: vv for kk, vv in v.items() if kk != "log"} for k, v in vectors.input_info.items()}
-    spec = fusion_spec(
-        inputs,
-        outputs=tuple(options.targets),
-        hidden=options.hidden,
-        dropout=options.dropout,
-        input_dropout=options.input_dropout,
-        video_backbone=options.video_backbone if "keyframes" in options.inputs else None,
-        num_frames=options.num_frames,
-        means=tuple(means),
-        members=members,
-        log_inputs=vectors.log_inputs,
-    )
+
+def check_head_args(options: TrainOptions) -> None:
+    """``--model-arg`` s the model's spec function takes, and an ensemble only for a model that
+    declares ``members`` (before any work)."""
+    entry = get_entry(options.model)
+    params = inspect.signature(entry.default_spec).parameters
+    taken = sorted(set(options.model_args) & set(RECIPE_KEYS))
+    if taken:
+        raise InputError(f"--model-arg {taken[0]}: set by memo train's own options for {options.model}")
+    try:
+        inspect.signature(entry.default_spec).bind_partial(**options.model_args)
+    except TypeError as exc:
+        names = ", ".join(p for p in params if p not in RECIPE_KEYS) or "none"
+        raise InputError(f"--model-arg for {options.model}: {exc} (its arguments: {names})") from None
+    if options.ensemble > 1 and "members" not in params:
+        raise InputError(
+            f"--model {options.model}: --ensemble must be 1 (the model holds no ensemble of heads)"
+        )
+
+
+def head_spec(
+    options: TrainOptions, vectors: Vectors, means: list[float], members: int, video_backbone: str | None
+) -> ModelSpec:
+    """The spec of ``options.model`` on ``vectors`` (a member's: ``members=1``, no backbone)."""
+    streams = {k: {kk: vv for kk, vv in v.items() if kk != "log"} for k, v in vectors.input_info.items()}
+    args: dict[str, Any] = {
+        "outputs": tuple(options.targets), "hidden": options.hidden, "dropout": options.dropout,
+        "input_dropout": options.input_dropout, "video_backbone": video_backbone,
+        "num_frames": options.num_frames, "means": tuple(means), "members": members,
+        "log_inputs": vectors.log_inputs,
+    }  # fmt: skip
+    return get_entry(options.model).default_spec(streams=streams, **args, **options.model_args)
+
+
+def new_head(options: TrainOptions, vectors: Vectors, means: list[float]) -> torch.nn.Module:
+    """A fresh member: the registered model built from its member spec."""
+    spec = head_spec(options, vectors, means, 1, None)
+    return get_entry(spec.architecture).builder(**spec.arch_args)
+
+
+def bundle_spec(options: TrainOptions, vectors: Vectors, means: list[float], members: int) -> ModelSpec:
+    backbone = options.video_backbone if "keyframes" in options.inputs else None
+    spec = head_spec(options, vectors, means, members, backbone)
     if options.finetune_text:
         from memo.trainer.finetune import ENCODER_DIR
 
@@ -61,7 +110,7 @@ def assemble_bundle(options: TrainOptions, prepared: Prepared, final: FinalResul
     """Write the bundle to ``folder`` and check that it loads."""
     assert prepared.vectors is not None
     means = [float(prepared.data.targets[t].mean()) for t in options.targets]
-    spec = model_spec(options, prepared.vectors, means, options.ensemble)
+    spec = bundle_spec(options, prepared.vectors, means, options.ensemble)
     bundle = save_bundle(folder, spec, merged_weights(options, final))
     if options.finetune_text:
         from memo.trainer.finetune import save_encoder

@@ -1,10 +1,11 @@
-"""The ``vector-head`` recipe (``memo train --model fusion-mlp``): heads trained on per-item vectors.
+"""The ``vector-head`` recipe (``memo train --model fusion-mlp``, or any model whose registry entry
+names ``recipe="vector-head"``): heads trained on per-item vectors.
 
 Every input is reduced to one vector per item once (:func:`memo.trainer.prepare.build_vectors`:
 cached caption embeddings, precomputed features, cached frozen-backbone keyframe embeddings);
-each member is a fresh :class:`~memo.models.fusion.FusionMLP` trained on those vectors by
-:func:`memo.trainer.engine.fit`; the final members become one ``fusion-mlp`` bundle
-(:mod:`memo.trainer.assemble`). :class:`VectorHeadRecipe` is also the base of recipes whose
+each member is a fresh instance of the registered model (the contract of such a model:
+:mod:`memo.trainer.assemble`) trained on those vectors by :func:`memo.trainer.engine.fit`; the
+final members become one bundle of that model. :class:`VectorHeadRecipe` is also the base of recipes whose
 members train on cached vectors the same way and differ in which vectors and which model
 (:mod:`memo.trainer.m3s_recipe`): they override :meth:`~VectorHeadRecipe.build`,
 :meth:`~VectorHeadRecipe.new_member` and :meth:`~VectorHeadRecipe.assemble`.
@@ -21,8 +22,7 @@ import torch
 
 from memo.data.datasets import LabelledSet
 from memo.models.bundle import Bundle
-from memo.models.fusion import FusionMLP
-from memo.trainer.assemble import assemble_bundle
+from memo.trainer.assemble import assemble_bundle, check_head_args, new_head
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.crossval import CrossValResult
 from memo.trainer.engine import FitConfig, FitState, SplitData, fit, make_optimizer, predict
@@ -56,13 +56,15 @@ def split_data(
 
 @register_recipe("vector-head")
 class VectorHeadRecipe:
-    """Heads on per-item vectors; the fusion head (``fusion-mlp``) itself."""
+    """Heads on per-item vectors: the fusion head (``fusion-mlp``) and any other vector-head model."""
 
     name = "vector-head"
     speed_unit: str | None = None
 
     def check_options(self, options: TrainOptions) -> None:
-        """The fusion head takes every option of :class:`TrainOptions`' head and input sections."""
+        """A vector head takes every option of :class:`TrainOptions`' head and input sections, and
+        the ``--model-arg`` s its spec function names."""
+        check_head_args(options)
 
     def prepare(self, options: TrainOptions, progress: ProgressFn | None) -> Prepared:
         return check(options)
@@ -81,15 +83,10 @@ class VectorHeadRecipe:
     def new_member(
         self, options: TrainOptions, prepared: Prepared, fit_index: np.ndarray, transform_index: np.ndarray
     ) -> torch.nn.Module:
-        """A fresh head (torch is seeded by the caller)."""
-        vectors = prepared.vectors
-        assert vectors is not None
+        """A fresh head of ``options.model`` (torch is seeded by the caller)."""
+        assert prepared.vectors is not None
         means = [float(prepared.data.targets[t][fit_index].mean()) for t in options.targets]
-        dims = {k: int(v["dim"]) for k, v in vectors.input_info.items()}
-        return FusionMLP(
-            dims, options.targets, options.hidden, options.dropout, options.input_dropout, None, means,
-            log_inputs=list(vectors.log_inputs),
-        )  # fmt: skip
+        return new_head(options, prepared.vectors, means)
 
     def fit_member(
         self,

@@ -11,14 +11,15 @@ epoch, at what multiple of ``--lr``, with which loss on which output.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from memo.data.decoders import resolve_decoder
-from memo.errors import InputError
+from memo.data.decoders import DecoderChoice, resolve_decoder
+from memo.errors import BundleError, InputError
 from memo.models.registry import get_entry
-from memo.models.spec import ModelSpec
+from memo.models.spec import ModelSpec, canonical_arch_args
 from memo.runtime.base import resolve_device
 from memo.trainer.engine import FitConfig
 from memo.trainer.options import refuse_fusion_head_flags
@@ -54,7 +55,7 @@ def check_video_options(options: Any) -> None:
     if options.frame_cache_gb is not None and options.frame_cache_gb <= 0:
         raise InputError("--frame-cache-gb must be positive")
 
-    resolve_decoder(options.decoder, resolve_device(options.fit.device))  # unknown or missing: refused now
+    frame_decoder(options)  # unknown or missing: refused now
     spec = build_spec(options.model, options.model_args)
     if options.backbone_weights is not None:
         params = inspect.signature(get_entry(options.model).builder).parameters
@@ -71,12 +72,24 @@ def check_video_options(options: Any) -> None:
         )
 
 
+def frame_decoder(options: Any) -> DecoderChoice:
+    """The frame cache's decoder for ``options``, resolved once per (name, device) in a process:
+    the option check resolves it (refusing an unknown or uninstalled one before any work) and
+    the frame cache reuses that choice, rather than resolving and announcing it again."""
+    return _resolved(options.decoder, resolve_device(options.fit.device))
+
+
+@functools.cache
+def _resolved(name: str, device: str) -> DecoderChoice:
+    return resolve_decoder(name, device)
+
+
 def build_spec(name: str, model_args: dict[str, Any]) -> ModelSpec:
     """The architecture's default spec with ``--model-arg`` overrides (a bad argument: InputError)."""
     entry = get_entry(name)
     try:
-        return entry.default_spec(**model_args)
-    except TypeError as exc:
+        return entry.default_spec(**canonical_arch_args(model_args))
+    except (TypeError, BundleError) as exc:
         params = [p for p in inspect.signature(entry.default_spec).parameters if p != "arch"]
         raise InputError(f"--model-arg for {name}: {exc} (its arguments: {', '.join(params)})") from None
 

@@ -34,14 +34,12 @@ import numpy as np
 import torch
 
 from memo.data.datasets import check_dataset
-from memo.data.decoders import resolve_decoder
 from memo.data.frame_cache import FrameCache
 from memo.data.text import default_cache_dir
 from memo.errors import InputError
 from memo.models.bundle import Bundle, save_bundle
 from memo.models.registry import create_model, get_entry
 from memo.models.spec import ModelSpec
-from memo.runtime.base import resolve_device
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.crossval import CrossValResult
 from memo.trainer.engine import FitConfig, FitState, make_optimizer
@@ -52,7 +50,7 @@ from memo.trainer.prepare import Prepared, ProgressFn, Vectors, load_dataset, ma
 from memo.trainer.recipe_api import register_recipe
 from memo.trainer.report import metrics, write_outputs, write_predictions
 from memo.trainer.video_fit import VideoFitOptions, VideoSplit, fit_video, predict_shared, predict_videos
-from memo.trainer.video_options import build_spec, check_video_options, stage_plan
+from memo.trainer.video_options import build_spec, check_video_options, frame_decoder, stage_plan
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +88,7 @@ def prepare_video(options: TrainOptions, progress: ProgressFn | None = None) -> 
     streams = _streams(spec)
     report = check_dataset(data, options.targets, streams)
     root = (options.cache_dir or _default_cache()) / "frames" / spec.name
-    cache = FrameCache(root, spec, _cache_bytes(options), decoder=_decoder(options))
+    cache = FrameCache(root, spec, _cache_bytes(options), decoder=frame_decoder(options))
     prepared = VideoPrepared(data, report, spec=spec, cache=cache)
     if not report.ok:
         if options.check:
@@ -119,11 +117,6 @@ def prepare_video(options: TrainOptions, progress: ProgressFn | None = None) -> 
 
 def _cache_bytes(options: TrainOptions) -> int | None:
     return None if options.frame_cache_gb is None else int(options.frame_cache_gb * 1e9)
-
-
-def _decoder(options: TrainOptions):  # type: ignore[no-untyped-def]
-    """The frame cache's decoder, resolved (and refused when unknown or not installed) up front."""
-    return resolve_decoder(options.decoder, resolve_device(options.fit.device))
 
 
 def _streams(spec: ModelSpec) -> list[str]:
