@@ -149,21 +149,28 @@ def test_the_stall_watch_interrupts_only_a_silent_job_that_lacks_resources() -> 
     from memo.score.ray_watch import StallWatch, missing_resources
 
     shape = Shape(actors=2, gpus_per_actor=0.5, cpus_per_actor=2, decode_cpus=1)
-    assert missing_resources(shape, {"CPU": 5, "GPU": 1}) is None
-    assert "has 4 CPUs and 1 GPUs; 2 actor(s) and one decode task need 5 CPUs" in missing_resources(
-        shape, {"CPU": 4, "GPU": 1}
+    assert missing_resources(shape, [{"CPU": 5, "GPU": 1}]) is None
+    assert missing_resources(shape, [{"CPU": 2, "GPU": 0.5}, {"CPU": 3, "GPU": 0.5}]) is None
+    short = missing_resources(shape, [{"CPU": 4, "GPU": 1}])
+    assert (
+        short
+        == "the cluster now has 4 CPUs and 1 GPUs on 1 node(s); beside a decode task only 1 of 2 actor(s) of 2 CPUs and 0.5 GPUs fit"
     )
-    assert "need 5 CPUs and 1 GPUs" in missing_resources(shape, {"CPU": 8, "GPU": 0})
-    cluster = {"CPU": 5.0, "GPU": 1.0}
-    watch = StallWatch(shape, 0.3, lambda: cluster, poll=0.05)
+    assert "only 0 of 2 actor(s)" in missing_resources(shape, [{"CPU": 8}])
+    # totals are not enough: a decode task needs one node with its CPUs
+    big = Shape(actors=1, gpus_per_actor=0, cpus_per_actor=2, decode_cpus=3)
+    assert "no node has the 3 CPUs of a decode task" in missing_resources(big, [{"CPU": 2}] * 3)
+    assert missing_resources(big, [{"CPU": 2}, {"CPU": 3}]) is None
+    nodes = [{"CPU": 5.0, "GPU": 1.0}]
+    watch = StallWatch(shape, 0.3, lambda: nodes, poll=0.05)
     assert watch.stalled(watch.last + 10) is None  # silent, but the cluster holds the job: only slow
-    cluster["CPU"] = 4.0
+    nodes[0]["CPU"] = 4.0
     assert watch.stalled(watch.last + 0.1) is None  # lacking, but rows came recently
     with pytest.raises(KeyboardInterrupt), watch:  # silent and lacking: the main thread is interrupted
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             time.sleep(0.01)
     assert watch.reason and "no result for" in watch.reason and "has 4 CPUs" in watch.reason
-    with StallWatch(shape, 0, lambda: cluster, poll=0.01) as off:  # 0: never interrupts
+    with StallWatch(shape, 0, lambda: nodes, poll=0.01) as off:  # 0: never interrupts
         time.sleep(0.1)
     assert off.reason is None

@@ -45,7 +45,7 @@ from memo.score.ray_options import (
 )
 from memo.score.ray_stages import ModelConfig, ModelStage, decode_block
 from memo.score.ray_summary import directory_summary
-from memo.score.ray_watch import StallWatch
+from memo.score.ray_watch import StallWatch, alive_nodes
 from memo.score.runner import ScoreOptions, prepare_bundle, result_columns
 from memo.score.settings import FORMAT, score_settings
 from memo.score.setup import check_numbers, check_side_inputs
@@ -140,7 +140,7 @@ def _run(
     log.info("scoring %d of %d inputs on %s", todo.num_rows, manifest.num_rows, label)
     writer = _PartWriter(out, todo, summary, on_row, engine.flush_seconds)
     started = time.perf_counter()
-    watch = StallWatch(shape, engine.stall_seconds, import_ray().cluster_resources)
+    watch = StallWatch(shape, engine.stall_seconds, alive_nodes)
     try:
         with watch:
             if todo.num_rows:

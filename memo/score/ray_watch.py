@@ -21,28 +21,60 @@ from types import TracebackType
 from memo.score.ray_options import Shape
 
 
-def missing_resources(shape: Shape, resources: dict[str, float]) -> str | None:
-    """What the cluster lacks to hold ``shape`` (its actors plus one decode task), or None."""
-    cpus, gpus = float(resources.get("CPU", 0)), float(resources.get("GPU", 0))
-    need_cpus = shape.actors * shape.cpus_per_actor + shape.decode_cpus
-    need_gpus = shape.actors * shape.gpus_per_actor
-    if need_cpus <= cpus and need_gpus <= gpus:
+def missing_resources(shape: Shape, nodes: list[dict[str, float]]) -> str | None:
+    """What the alive ``nodes`` (each node's resource totals) lack to hold ``shape``, or None.
+
+    Ray places each task and actor on one node, so totals are not enough. Each node that can
+    take one decode task is tried as its host; the actors are then packed greedily, each on the
+    node with the most CPUs left that fits it. Greedy packing can call a tight cluster short,
+    which only matters after ``--stall-timeout`` seconds without a single result."""
+    free = [(float(n.get("CPU", 0)), float(n.get("GPU", 0))) for n in nodes]
+    have = (
+        f"the cluster now has {sum(f[0] for f in free):g} CPUs and {sum(f[1] for f in free):g} GPUs "
+        f"on {len(free)} node(s)"
+    )
+    hosts = [i for i, f in enumerate(free) if f[0] >= shape.decode_cpus]
+    if not hosts:
+        return f"{have}; no node has the {shape.decode_cpus:g} CPUs of a decode task (--decode-cpus)"
+    most = max(_actors_placed(shape, free, host) for host in hosts)
+    if most >= shape.actors:
         return None
     return (
-        f"the cluster now has {cpus:g} CPUs and {gpus:g} GPUs; {shape.actors} actor(s) and one decode "
-        f"task need {need_cpus:g} CPUs and {need_gpus:g} GPUs"
+        f"{have}; beside a decode task only {most} of {shape.actors} actor(s) of "
+        f"{shape.cpus_per_actor:g} CPUs and {shape.gpus_per_actor:g} GPUs fit"
     )
+
+
+def _actors_placed(shape: Shape, free: list[tuple[float, float]], decode_host: int) -> int:
+    """How many actors fit, greedily, once one decode task sits on node ``decode_host``."""
+    left = [[cpus, gpus] for cpus, gpus in free]
+    left[decode_host][0] -= shape.decode_cpus
+    for placed in range(shape.actors):
+        fits = [f for f in left if f[0] >= shape.cpus_per_actor and f[1] >= shape.gpus_per_actor]
+        if not fits:
+            return placed
+        host = max(fits, key=lambda f: f[0])
+        host[0] -= shape.cpus_per_actor
+        host[1] -= shape.gpus_per_actor
+    return shape.actors
+
+
+def alive_nodes() -> list[dict[str, float]]:
+    """Each alive node's resource totals, as Ray's GCS knows them."""
+    import ray
+
+    return [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
 
 
 class StallWatch:
     """A daemon thread that interrupts the main thread once the job is stalled for lack of resources.
 
-    ``resources`` returns the cluster's current totals (``ray.cluster_resources``);
+    ``resources`` returns each alive node's resource totals (:func:`alive_nodes`);
     ``seconds <= 0`` disables the watch. After the interruption, :attr:`reason` says why.
     """
 
     def __init__(
-        self, shape: Shape, seconds: float, resources: Callable[[], dict[str, float]], poll: float = 1.0
+        self, shape: Shape, seconds: float, resources: Callable[[], list[dict[str, float]]], poll: float = 1.0
     ) -> None:
         self.shape, self.seconds, self.resources, self.poll = shape, seconds, resources, poll
         self.last = time.monotonic()
