@@ -26,17 +26,11 @@ from pathlib import Path
 
 import av
 import numpy as np
-import torch
+from resmem_dali import SHARED, resmem_on_cpu
 
 from memo.data.container import RGB_SWS_FLAGS, frame_rgb
 from memo.data.decode import index_video, keyframe_times
-from memo.data.decoders import resolve_decoder
 from memo.data.decoders.base import frame_indices
-from memo.data.preprocess import preprocess_frames
-from memo.models.named import resolve_model
-from memo.runtime import load_session
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "videos"
 
 #: FFmpeg's chroma locations as swscale positions (1/256 of a chroma sample): h, v.
 SITINGS = {"left": (0, 128), "centre": (128, 128), "topleft": (0, 0), "top": (128, 0),
@@ -91,15 +85,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=7)
     args = parser.parse_args()
-    torch.manual_seed(0)
-    bundle = resolve_model("resmem")
-    spec = bundle.spec.inputs[0].preprocess
-    session = load_session(bundle, "torch", "cpu")
-    dali = resolve_decoder("dali", "cpu").primary
-
-    def score(frames: np.ndarray) -> float:
-        return float(session.run({"frames": preprocess_frames(frames, spec)})["score"].mean())
-
+    resmem = resmem_on_cpu()
+    dali, score = resmem.dali, resmem.score
     print(f"{'video':28s} {'declared':9s} {'siting lv':>9s} {'dali vs honour':>14s} {'dali vs memo':>12s} "
           f"{'honour':>8s} {'memo':>8s} {'dali':>8s} {'memo-honour':>11s} {'dali-memo':>9s}")  # fmt: skip
     for path in sorted(SHARED.glob("*.*")):

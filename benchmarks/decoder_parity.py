@@ -17,27 +17,19 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
+from resmem_dali import SHARED, resmem_on_cpu
 
 from memo.data.decode import index_video, keyframe_times
-from memo.data.decoders import get_decoder, resolve_decoder
-from memo.data.preprocess import preprocess_frames
+from memo.data.decoders import get_decoder
 from memo.data.synthetic import transcode_vp9
-from memo.models.named import resolve_model
-from memo.runtime import load_session
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "videos"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=7)
     args = parser.parse_args()
-    torch.manual_seed(0)
-    bundle = resolve_model("resmem")
-    spec = bundle.spec.inputs[0].preprocess
-    session = load_session(bundle, "torch", "cpu")
-    dali, pyav = resolve_decoder("dali", "cpu").primary, get_decoder("pyav")
+    resmem = resmem_on_cpu()
+    spec, dali, pyav = resmem.spec, resmem.dali, get_decoder("pyav")
     diffs = []
     with tempfile.TemporaryDirectory() as tmp:
         print(f"{'video':34s} {'pyav':>8s} {'dali':>8s} {'diff':>9s} {'levels':>6s} {'same frames':>11s}")
@@ -51,13 +43,9 @@ def main() -> None:
             info = index_video(path)
             times = keyframe_times(info, args.frames)
             a, b = pyav.read(path, times, info), dali.read(path, times, info)
-            score_a = float(
-                session.run({"frames": pyav.preprocessed(path, times, info, spec).array})["score"].mean()
-            )
-            score_b = float(
-                session.run({"frames": dali.preprocessed(path, times, info, spec).array})["score"].mean()
-            )
-            same = float(session.run({"frames": preprocess_frames(a.frames, spec)})["score"].mean())
+            score_a = resmem.score_input(pyav.preprocessed(path, times, info, spec).array)
+            score_b = resmem.score_input(dali.preprocessed(path, times, info, spec).array)
+            same = resmem.score(a.frames)
             levels = float(np.abs(a.frames.astype(np.int16) - b.frames).mean())
             diffs.append(score_b - score_a)
             label = source.name + ("" if transcoded else " (as is)")

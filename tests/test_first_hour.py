@@ -117,7 +117,7 @@ def test_scores_all_at_a_bound_are_flagged_in_the_summary() -> None:
 
 
 def test_eta_comes_from_finished_videos_and_the_run_rate() -> None:
-    from memo.cli.score import format_eta
+    from memo.cli.score_progress import format_eta
 
     assert format_eta(10.0, 2, 8) == "0:00:30"  # 5 s a video so far, 6 to go
     assert format_eta(0.0, 0, 8) == "-:--:--"  # nothing finished: no guess

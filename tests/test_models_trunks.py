@@ -33,6 +33,30 @@ def test_clip_trunk_gives_a_vector():
     assert build_clip_trunk("r3d_18").out_channels == 512
 
 
+def test_the_small_trunk_is_one_network_in_2d_and_3d():
+    """Frame and clip ``small`` trunks: the same blocks (conv 3, BatchNorm, ReLU; channels
+    doubling from ``width``), 2-D for frames and 3-D for clips, under the keys bundles hold."""
+    frame, clip = build_frame_trunk("small", width=4).body, build_clip_trunk("small", width=4).body
+    kinds = ["Conv", "BatchNorm", "ReLU"]
+    assert [type(m).__name__.rstrip("23d") for m in frame] == kinds * 4
+    assert [type(m).__name__.rstrip("23d") for m in clip] == [*kinds * 3, "AdaptiveAvgPool", "Flatten"]
+    for flat, deep in zip(frame[:9], clip[:9], strict=True):
+        if isinstance(flat, torch.nn.Conv2d):
+            assert (flat.in_channels, flat.out_channels) == (deep.in_channels, deep.out_channels)
+            assert flat.kernel_size == deep.kernel_size[1:] == (3, 3)
+        if isinstance(flat, torch.nn.BatchNorm2d):
+            assert flat.num_features == deep.num_features
+    block = ["weight", "bias"], ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+
+    def keys(blocks: int) -> list[str]:
+        return [f"{3 * i + j}.{k}" for i in range(blocks) for j, names in enumerate(block) for k in names]
+
+    assert list(frame.state_dict()) == keys(4)
+    assert list(clip.state_dict()) == keys(3)
+    assert [frame[3 * i].out_channels for i in range(4)] == [4, 8, 16, 32]
+    assert [clip[3 * i].stride for i in range(3)] == [(1, 2, 2), (2, 2, 2), (2, 2, 2)]
+
+
 def test_weights_load_from_a_full_torchvision_state_dict(tmp_path):
     import torchvision
     from safetensors.torch import save_file

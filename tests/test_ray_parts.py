@@ -145,8 +145,8 @@ def test_resume_with_other_settings_is_refused_before_ray_starts(framecnn_bundle
 def test_the_stall_watch_interrupts_only_a_silent_job_that_lacks_resources() -> None:
     import time
 
-    from memo.score.ray_options import Shape
-    from memo.score.ray_watch import StallWatch, missing_resources
+    from memo.score.ray_fit import Shape, missing_resources
+    from memo.score.ray_watch import StallWatch
 
     shape = Shape(actors=2, gpus_per_actor=0.5, cpus_per_actor=2, decode_cpus=1)
     assert missing_resources(shape, [{"CPU": 5, "GPU": 1}]) is None
@@ -174,3 +174,45 @@ def test_the_stall_watch_interrupts_only_a_silent_job_that_lacks_resources() -> 
     with StallWatch(shape, 0, lambda: nodes, poll=0.01) as off:  # 0: never interrupts
         time.sleep(0.1)
     assert off.reason is None
+
+
+def _engine(**shape: float) -> object:
+    from memo.score.ray_options import RayEngineOptions
+
+    return RayEngineOptions(output="unused", **shape)  # type: ignore[arg-type]
+
+
+def test_the_start_up_check_places_the_shape_node_by_node_as_the_stall_watch_does() -> None:
+    from memo.errors import MemoError
+    from memo.score.ray_fit import missing_resources
+    from memo.score.ray_options import plan_shape
+
+    two_small = [{"CPU": 2.0}, {"CPU": 2.0}]  # 4 CPUs in all, but no node holds an actor of 3
+    with pytest.raises(MemoError) as refused:
+        plan_shape(_engine(actors=1, gpus_per_actor=0), 3, two_small)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith("1 actor(s) × 3 CPUs (--threads) and 0 GPUs (--gpus-per-actor)")
+    assert message.endswith("beside a decode task only 0 of 1 actor(s) of 3 CPUs and 0 GPUs fit")
+    shape = plan_shape(_engine(actors=1, gpus_per_actor=0), 3, [{"CPU": 2.0}, {"CPU": 3.0}])
+    assert (shape.actors, shape.cpus_per_actor, shape.decode_cpus) == (1, 3.0, 1.0)
+    assert missing_resources(shape, [{"CPU": 2.0}, {"CPU": 3.0}]) is None  # the watch agrees
+    with pytest.raises(MemoError, match="no node has the 3 CPUs of a decode task"):
+        plan_shape(_engine(actors=1, gpus_per_actor=0, decode_cpus=3), 2, [{"CPU": 2.0}] * 3)
+
+
+def test_the_start_up_check_counts_gpus_per_node_and_names_the_cpu_actor_way_out() -> None:
+    from memo.errors import MemoError
+    from memo.score.ray_options import plan_shape
+
+    nodes = [{"CPU": 4.0, "GPU": 1.0}, {"CPU": 4.0, "GPU": 1.0}]
+    shape = plan_shape(_engine(), None, nodes)  # defaults: one GPU actor per GPU
+    assert (shape.actors, shape.gpus_per_actor, shape.cpus_per_actor) == (2, 1.0, 1.0)
+    with pytest.raises(MemoError, match=r"only 2 of 3 actor\(s\).*\(--gpus-per-actor 0 for CPU actors\)$"):
+        plan_shape(_engine(actors=3), None, nodes)
+    # half a GPU on each of two nodes: 1 GPU in all, yet an actor of a whole GPU fits nowhere
+    halves = [{"CPU": 4.0, "GPU": 0.5}, {"CPU": 4.0, "GPU": 0.5}]
+    with pytest.raises(MemoError, match=r"only 0 of 1 actor\(s\) of 1 CPUs and 1 GPUs fit$"):
+        plan_shape(_engine(actors=1, gpus_per_actor=1), None, halves)
+    cpu_only = plan_shape(_engine(), None, [{"CPU": 8.0}])  # half the CPUs to 2-CPU actors
+    assert (cpu_only.actors, cpu_only.gpus_per_actor, cpu_only.cpus_per_actor) == (2, 0.0, 2.0)

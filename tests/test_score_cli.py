@@ -180,3 +180,39 @@ def test_ext_option_limits_what_folders_yield(mixed_dir: Path, framecnn_bundle, 
     )
     assert result.exit_code == 0, result.output
     assert [Path(r["path"]).name for r in read_results(out)] == ["b [take 2].webm"]
+
+
+def test_both_engines_stop_on_ctrl_c_keeping_rows_and_saying_how_to_resume(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The one progress bar and Ctrl-C handling of the local and the Ray engine
+    (``memo.cli.score_progress``): 130 and the resume line on Ctrl-C, the one-line error on a
+    MemoError, the summary otherwise."""
+    import typer
+
+    from memo.cli.score_progress import run_with_progress
+    from memo.errors import MemoError
+    from memo.score.summary import ScoreSummary
+
+    summary = ScoreSummary("out", "m", "torch", "cpu")
+
+    def interrupted(on_start, on_row):  # type: ignore[no-untyped-def]
+        on_start(3, 1)
+        on_row({"path": "a.mp4", "status": "failed", "error": "a.mp4: unreadable"}, summary)
+        raise KeyboardInterrupt
+
+    def refused(on_start, on_row):  # type: ignore[no-untyped-def]
+        raise MemoError("--address: cannot connect to ray://head:10001")
+
+    for show in (True, False):
+        with pytest.raises(typer.Exit) as stopped:
+            run_with_progress(show, "out/", interrupted)
+        err = " ".join(capsys.readouterr().err.split())
+        assert stopped.value.exit_code == 130
+        assert "interrupted: finished rows are in out/; run again with --resume to continue" in err
+        assert ("resuming: 1 of 3 videos" in err) is show and ("failed: a.mp4: unreadable" in err) is show
+    with pytest.raises(typer.Exit) as stopped:
+        run_with_progress(True, "out/", refused)
+    assert stopped.value.exit_code == 2
+    assert "error: --address: cannot connect to ray://head:10001" in capsys.readouterr().err
+    assert run_with_progress(False, "out/", lambda on_start, on_row: summary) is summary

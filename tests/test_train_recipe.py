@@ -215,3 +215,20 @@ def test_a_protocol_that_cannot_split_the_items_fails_before_any_embedding(tmp_p
     with pytest.raises(InputError, match=r"--folds must be between 2 and the number of items \(20\), got 50"):
         train(opts)
     assert not (cache / "text").exists()  # nothing was embedded: the mistake was caught first
+
+
+def test_a_vector_recipe_trains_on_the_splits_its_early_check_made(tmp_path: Path) -> None:
+    """The protocol check before any embedding makes the splits; ``build`` keeps them (the items
+    do not change in between) instead of making them again."""
+    from memo.trainer.prepare import make_splits
+    from memo.trainer.recipe_api import recipe_for
+
+    labels = planted(tmp_path / "data", 30)
+    opts = options(labels, tmp_path / "run", folds=3)
+    recipe = recipe_for(opts.model)
+    prepared = recipe.prepare(opts, None)
+    checked = prepared.splits
+    assert len(checked) == 3
+    assert [s.train.tolist() for s in checked] == [s.train.tolist() for s in make_splits(prepared.data, opts)]
+    recipe.build(prepared, opts, None)
+    assert prepared.splits is checked and prepared.vectors is not None

@@ -10,17 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
 from memo.cli.app import RESMEM_NOTE, app, console, fail
 from memo.cli.score_options import (
@@ -60,6 +50,7 @@ from memo.cli.score_options import (
     VideosPerBlockOpt,
     WorkersOpt,
 )
+from memo.cli.score_progress import run_with_progress
 from memo.cli.score_ray import check_engine_flags, score_on_ray, spelled
 from memo.errors import MemoError
 
@@ -165,7 +156,7 @@ def score(
     show = not quiet and not as_json
     if cluster is not None:
         done = functools.partial(finish, report_options=report_options)
-        score_on_ray(options, cluster, show, as_json, (_progress, done))  # raises typer.Exit
+        score_on_ray(options, cluster, show, as_json, done)  # raises typer.Exit
     _score_here(options, show, (as_json, quiet), report_options)
 
 
@@ -174,18 +165,11 @@ def _score_here(options, show: bool, quiet_modes: tuple[bool, bool], report_opti
     from memo.score import score_videos
 
     output, (as_json, quiet) = str(options.output), quiet_modes
-    progress, on_start, on_row = _progress(show, output)
-    try:
-        summary = score_videos(options, on_start=on_start, on_row=on_row, on_note=_note(show))
-    except KeyboardInterrupt:
-        progress.stop()
-        console.print(f"\ninterrupted: finished rows are in {output}; run again with --resume to continue")
-        raise typer.Exit(130) from None
-    except MemoError as exc:
-        if progress.live.is_started:
-            progress.stop()
-        raise fail(str(exc)) from None
-    progress.stop()
+
+    def run(on_start, on_row):  # type: ignore[no-untyped-def]
+        return score_videos(options, on_start=on_start, on_row=on_row, on_note=_note(show))
+
+    summary = run_with_progress(show, output, run)
     finish(summary, output, as_json, quiet, report_options)
 
 
@@ -224,60 +208,6 @@ def _report_options(report: Path | None, output: str):  # type: ignore[no-untype
     if report.resolve() == Path(output).resolve():
         raise fail(f"--report {report}: is the results file (-o); write the report elsewhere")
     return options
-
-
-def _progress(show: bool, output: Path):  # type: ignore[no-untyped-def]
-    """The progress bar and the two callbacks ``score_videos`` reports through."""
-    progress = Progress(
-        TextColumn("[bold]scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} videos/s"),
-        TextColumn("[red]{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        RunRateETA(),
-        console=console,
-        disable=not show,
-        transient=False,
-    )
-    task = progress.add_task("score", total=None, rate="-", failed=0, start=False)
-
-    def on_start(total: int, skipped: int) -> None:
-        progress.start()  # only once the work is known: errors before that print alone
-        progress.start_task(task)  # the clock of the ETA starts with the videos, not the model load
-        if show and skipped:
-            console.print(f"resuming: {skipped} of {total} videos already in {output}", highlight=False)
-        progress.update(task, total=total - skipped)
-
-    def on_row(row: dict, summary) -> None:  # type: ignore[no-untyped-def]
-        rate = f"{summary.videos_per_second:.2f}"
-        progress.update(task, advance=1, rate=rate, failed=summary.new_failed)
-        if show and row["status"] != "ok":  # each failure once, here; the summary groups them
-            progress.console.print(
-                f"[yellow]failed:[/] {escape(row['error'])}", highlight=False, soft_wrap=True
-            )
-
-    return progress, on_start, on_row
-
-
-class RunRateETA(ProgressColumn):
-    """Time left from the videos finished so far and the run's own rate since it started.
-
-    rich's own column extrapolates the last seconds' speed, which after a first batch of
-    videos finishing together reads "0:00:01" with a minute to go. This one projects the
-    whole run at its average rate (elapsed / finished per video) and counts down to that."""
-
-    def render(self, task: Task) -> Text:
-        return Text(format_eta(task.elapsed, task.completed, task.total), style="progress.remaining")
-
-
-def format_eta(elapsed: float | None, finished: float, total: float | None) -> str:
-    if not elapsed or not finished or total is None:
-        return "-:--:--"
-    left = max(0.0, elapsed * total / finished - elapsed)
-    hours, rest = divmod(round(left), 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def _check_cheap_options(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-import typer
 from rich.markup import escape
 from rich.table import Table
 
 from memo.cli.app import console, fail
-from memo.errors import MemoError
+from memo.cli.score_progress import run_with_progress
 
 log = logging.getLogger("memo.cli.score")
 
@@ -59,25 +58,15 @@ def spelled(paths: list[str] | None) -> list[str]:
     return [local_spelling(p) for p in paths or []]
 
 
-def score_on_ray(options, engine, show: bool, as_json: bool, screen) -> None:  # type: ignore[no-untyped-def]
-    """Run the cluster job with ``memo score``'s progress bar and summary (``screen``); exit."""
+def score_on_ray(options, engine, show: bool, as_json: bool, finish) -> None:  # type: ignore[no-untyped-def]
+    """Run the cluster job under ``memo score``'s progress bar and Ctrl-C handling
+    (:mod:`memo.cli.score_progress`), then ``finish`` it (``memo score``'s summary; it exits)."""
     from memo.score.ray_engine import score_videos_ray
 
-    make_progress, finish = screen
-    progress, on_start, on_row = make_progress(show, engine.output)
-    try:
-        summary = score_videos_ray(options, engine, on_start=on_start, on_row=on_row)
-    except KeyboardInterrupt:
-        progress.stop()
-        console.print(
-            f"\ninterrupted: finished rows are in {engine.output}; run again with --resume to continue"
-        )
-        raise typer.Exit(130) from None
-    except MemoError as exc:
-        if progress.live.is_started:
-            progress.stop()
-        raise fail(str(exc)) from None
-    progress.stop()
+    def run(on_start, on_row):  # type: ignore[no-untyped-def]
+        return score_videos_ray(options, engine, on_start=on_start, on_row=on_row)
+
+    summary = run_with_progress(show, engine.output, run)
     if show:
         _render_slowest(summary.to_json()["slowest"])
     finish(summary, engine.output, as_json, not show)

@@ -34,9 +34,9 @@ from typing import Any
 from memo.errors import MemoError, OutputError
 from memo.score.manifest import build_manifest, pending
 from memo.score.outdir import SIDECAR, SUMMARY, OutDir
+from memo.score.ray_fit import Shape
 from memo.score.ray_options import (
     RayEngineOptions,
-    Shape,
     check_engine_options,
     connect,
     import_ray,
@@ -88,7 +88,7 @@ def score_videos_ray(
     import_ray()
     started_here = connect(engine.address, engine.verbose)
     try:
-        shape = plan_shape(engine, options.threads, import_ray().cluster_resources(), options.device)
+        shape = plan_shape(engine, options.threads, alive_nodes(), options.device)
         return _run(options, engine, out, bundle, settings, previous, manifest, shape, on_start, on_row)
     finally:
         if started_here:

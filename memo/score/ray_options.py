@@ -4,9 +4,10 @@
 Defaults come from the cluster's resources once connected: one model actor per GPU when the
 cluster has GPUs (``--gpus-per-actor 1``); on a CPU-only cluster, actors of ``--threads``
 CPUs (default 2, 1 on a 2-CPU machine) filling half of the CPUs, the other half left to the decode tasks.
-A shape the cluster cannot hold right now (more GPUs or CPUs than it has) is refused with
-one line instead of waiting for resources that never come; on an autoscaling cluster ask
-for what the cluster can grow to by starting it at that size.
+A shape the cluster's nodes cannot hold right now (one decode task and the actors, node by
+node as Ray places them: :mod:`memo.score.ray_fit`, the same check as the stall watch) is
+refused with one line instead of waiting for resources that never come; on an autoscaling
+cluster ask for what the cluster can grow to by starting it at that size.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memo.errors import MemoError, MissingDependency
+from memo.score.ray_fit import Shape, missing_resources
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +38,6 @@ class RayEngineOptions:
     stall_seconds: float = (
         600.0  # stop when silent this long and the cluster lost what the job needs (0: wait)
     )
-
-
-@dataclass(frozen=True)
-class Shape:
-    actors: int
-    gpus_per_actor: float
-    cpus_per_actor: float
-    decode_cpus: float
 
 
 def check_engine_options(engine: RayEngineOptions, decoder: str, has_side_inputs: bool) -> None:
@@ -101,10 +95,12 @@ def connect(address: str | None, verbose: bool) -> bool:
 
 
 def plan_shape(
-    engine: RayEngineOptions, threads: int | None, resources: dict[str, float], device: str = "auto"
+    engine: RayEngineOptions, threads: int | None, nodes: list[dict[str, float]], device: str = "auto"
 ) -> Shape:
-    """The job's shape from the options and the cluster's resources, or a one-line refusal."""
-    cpus, gpus = float(resources.get("CPU", 0)), float(resources.get("GPU", 0))
+    """The job's shape from the options and the alive ``nodes`` (each node's resource totals),
+    or a one-line refusal when the nodes cannot hold it."""
+    cpus = sum(float(n.get("CPU", 0)) for n in nodes)
+    gpus = sum(float(n.get("GPU", 0)) for n in nodes)
     per_gpu = engine.gpus_per_actor if engine.gpus_per_actor is not None else (1.0 if gpus else 0.0)
     if device.startswith("cuda") and not per_gpu:
         raise MemoError(f"--device {device} with --engine ray needs GPU actors: --gpus-per-actor 1 (or auto)")
@@ -116,18 +112,16 @@ def plan_shape(
         actors = max(1, int(gpus // per_gpu))
     else:
         actors = max(1, int(cpus // (2 * cpus_per_actor)))
-    if actors * per_gpu > gpus:
+    shape = Shape(actors, per_gpu, cpus_per_actor, engine.decode_cpus)
+    lack = missing_resources(shape, nodes)
+    if lack is not None:
+        hint = " (--gpus-per-actor 0 for CPU actors)" if per_gpu and actors * per_gpu > gpus else ""
         raise MemoError(
-            f"--actors {actors} × --gpus-per-actor {per_gpu:g} needs {actors * per_gpu:g} GPUs; "
-            f"the cluster has {gpus:g} (use --gpus-per-actor 0 for CPU actors)"
+            f"{actors} actor(s) × {cpus_per_actor:g} CPUs (--threads) and {per_gpu:g} GPUs "
+            f"(--gpus-per-actor) + one decode task × {engine.decode_cpus:g} CPUs (--decode-cpus) "
+            f"cannot be placed: {lack}{hint}"
         )
-    needed = actors * cpus_per_actor + engine.decode_cpus
-    if needed > cpus:
-        raise MemoError(
-            f"{actors} actor(s) × {cpus_per_actor:g} CPUs (--threads) + one decode task × "
-            f"{engine.decode_cpus:g} (--decode-cpus) needs {needed:g} CPUs; the cluster has {cpus:g}"
-        )
-    return Shape(actors, per_gpu, cpus_per_actor, engine.decode_cpus)
+    return shape
 
 
 def quiet_ray_data(verbose: bool) -> None:

@@ -4,9 +4,10 @@ When nodes leave a cluster (a spot instance reclaimed, a node crashed) and those
 hold the model actors plus one decode task, Ray keeps the job pending until resources come
 back: right on an autoscaling cluster, which adds a node, but a silent hang on a fixed one.
 :class:`StallWatch` runs beside the driver's loop: when no row has arrived for
-``--stall-timeout`` seconds *and* the cluster's resources are now below what the job's shape
-needs, it interrupts the loop; the engine then keeps every finished row and stops with one
-line saying what is missing. A run that is only slow (a long video, a busy cluster with
+``--stall-timeout`` seconds *and* the cluster's nodes can no longer hold the job's shape
+(:func:`memo.score.ray_fit.missing_resources`, the check the shape passed at start), it
+interrupts the loop; the engine then keeps every finished row and stops with one line saying
+what is missing. A run that is only slow (a long video, a busy cluster with
 enough resources) is never stopped.
 """
 
@@ -18,45 +19,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from memo.score.ray_options import Shape
-
-
-def missing_resources(shape: Shape, nodes: list[dict[str, float]]) -> str | None:
-    """What the alive ``nodes`` (each node's resource totals) lack to hold ``shape``, or None.
-
-    Ray places each task and actor on one node, so totals are not enough. Each node that can
-    take one decode task is tried as its host; the actors are then packed greedily, each on the
-    node with the most CPUs left that fits it. Greedy packing can call a tight cluster short,
-    which only matters after ``--stall-timeout`` seconds without a single result."""
-    free = [(float(n.get("CPU", 0)), float(n.get("GPU", 0))) for n in nodes]
-    have = (
-        f"the cluster now has {sum(f[0] for f in free):g} CPUs and {sum(f[1] for f in free):g} GPUs "
-        f"on {len(free)} node(s)"
-    )
-    hosts = [i for i, f in enumerate(free) if f[0] >= shape.decode_cpus]
-    if not hosts:
-        return f"{have}; no node has the {shape.decode_cpus:g} CPUs of a decode task (--decode-cpus)"
-    most = max(_actors_placed(shape, free, host) for host in hosts)
-    if most >= shape.actors:
-        return None
-    return (
-        f"{have}; beside a decode task only {most} of {shape.actors} actor(s) of "
-        f"{shape.cpus_per_actor:g} CPUs and {shape.gpus_per_actor:g} GPUs fit"
-    )
-
-
-def _actors_placed(shape: Shape, free: list[tuple[float, float]], decode_host: int) -> int:
-    """How many actors fit, greedily, once one decode task sits on node ``decode_host``."""
-    left = [[cpus, gpus] for cpus, gpus in free]
-    left[decode_host][0] -= shape.decode_cpus
-    for placed in range(shape.actors):
-        fits = [f for f in left if f[0] >= shape.cpus_per_actor and f[1] >= shape.gpus_per_actor]
-        if not fits:
-            return placed
-        host = max(fits, key=lambda f: f[0])
-        host[0] -= shape.cpus_per_actor
-        host[1] -= shape.gpus_per_actor
-    return shape.actors
+from memo.score.ray_fit import Shape, missing_resources
 
 
 def alive_nodes() -> list[dict[str, float]]:

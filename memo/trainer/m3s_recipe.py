@@ -49,7 +49,7 @@ from memo.models.registry import create_model
 from memo.models.spec import ModelSpec
 from memo.trainer.final import FinalResult
 from memo.trainer.options import TrainOptions, refuse_fusion_head_flags
-from memo.trainer.prepare import Prepared, ProgressFn, Vectors, build_vectors, make_splits
+from memo.trainer.prepare import Prepared, ProgressFn, Vectors, build_vectors
 from memo.trainer.recipe_api import register_recipe
 from memo.trainer.vector_recipe import VectorHeadRecipe
 
@@ -353,8 +353,7 @@ class M3SRecipe(VectorHeadRecipe):
         return m3s_vectors(data, options, progress)[0]
 
     def build(self, prepared: Prepared, options: TrainOptions, progress: ProgressFn | None) -> None:
-        prepared.vectors, prepared.spec = m3s_vectors(prepared.data, options, progress)
-        prepared.splits = make_splits(prepared.data, options)
+        prepared.vectors, prepared.spec = m3s_vectors(prepared.data, options, progress)  # splits: check's
 
     def new_member(
         self, options: TrainOptions, prepared: Prepared, fit_index: np.ndarray, transform_index: np.ndarray

@@ -57,7 +57,7 @@ class Prepared:
     data: LabelledSet
     report: CheckReport
     vectors: Vectors | None = None  # None after a --check
-    splits: list[Split] = field(default_factory=list)
+    splits: list[Split] = field(default_factory=list)  # made by :func:`check`, before any embedding
     test_data: LabelledSet | None = None
     spec: ModelSpec | None = None  # the (unfitted) spec of the model trained, where the recipe builds it
 
@@ -87,7 +87,9 @@ def check(options: TrainOptions) -> Prepared:
         return prepared
     if not report.ok:
         raise InputError(f"{options.data}: " + "; ".join(report.problems) + " (run with --check for details)")
-    make_splits(data, options)  # a protocol that cannot split these items fails now, before any embedding
+    # a protocol that cannot split these items fails now, before any embedding; the vector recipes
+    # train on these splits (their items do not change after this check)
+    prepared.splits = make_splits(data, options)
     if options.test is not None:
         prepared.test_data = load_dataset(options, options.test)
         test_report = check_dataset(prepared.test_data, options.targets, options.inputs)

@@ -6,8 +6,10 @@ recipe for what differs between kinds of model:
 
 1. :meth:`Recipe.check_options` — refuse options this kind of model cannot take, before any work;
 2. :meth:`Recipe.prepare` — load and check the data (``--check`` stops after this step);
-   :meth:`Recipe.build` — the long part of preparing the inputs (embeddings, frame cache)
-   and the protocol's splits, once the run directory exists;
+   :meth:`Recipe.build` — the long part of preparing the inputs (embeddings, frame cache),
+   once the run directory exists; the protocol's splits are made where the items are final
+   (the vector recipes keep those their check made; the video recipe makes them in ``build``,
+   once undecodable videos are dropped);
 3. :meth:`Recipe.fit_member` — train one network on some items (resuming from the
    checkpoint), and :meth:`Recipe.predict` its predictions of other items;
 4. :meth:`Recipe.assemble` — the final members as one bundle, loaded back strictly;

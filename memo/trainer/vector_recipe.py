@@ -28,7 +28,7 @@ from memo.trainer.crossval import CrossValResult
 from memo.trainer.engine import FitConfig, FitState, SplitData, fit, make_optimizer, predict
 from memo.trainer.final import FinalResult
 from memo.trainer.options import TrainOptions
-from memo.trainer.prepare import Prepared, ProgressFn, Vectors, build_vectors, check, make_splits
+from memo.trainer.prepare import Prepared, ProgressFn, Vectors, build_vectors, check
 from memo.trainer.recipe_api import recipe_for, register_recipe
 from memo.trainer.report import write_report
 
@@ -76,9 +76,9 @@ class VectorHeadRecipe:
         return build_vectors(data, options, progress)
 
     def build(self, prepared: Prepared, options: TrainOptions, progress: ProgressFn | None) -> None:
-        """The per-item vectors (the long part: embeddings) and the protocol's splits."""
+        """The per-item vectors (the long part: embeddings); the protocol's splits are those
+        :func:`~memo.trainer.prepare.check` made before it, on the same items."""
         prepared.vectors = self.vectors(prepared.data, options, progress)
-        prepared.splits = make_splits(prepared.data, options)
 
     def new_member(
         self, options: TrainOptions, prepared: Prepared, fit_index: np.ndarray, transform_index: np.ndarray

@@ -23,6 +23,7 @@ from memo.models.trunks.common import (
     FrozenAware,
     TinyTrunk,
     init_like_torchvision,
+    small_conv_net,
 )
 from memo.models.trunks.embedders import torchvision_without_classifier
 from memo.models.trunks.resnet import VIDEO_RESNETS, VideoTrunk
@@ -34,7 +35,9 @@ def build_clip_trunk(name: str = "r3d_18", width: int = 16, frozen: bool = False
     """The clip trunk ``name`` (``width``: the ``small`` trunk's only), in a :class:`FrozenAware`
     (a model that keeps its own frozen trunk takes ``.body``)."""
     if name == "small":
-        body = init_like_torchvision(_small_3d(width))
+        body = init_like_torchvision(
+            small_conv_net(nn.Conv3d, nn.BatchNorm3d, width, [(1, 2, 2), 2, 2], nn.AdaptiveAvgPool3d)
+        )
         return FrozenAware(body, width * 4, frozen)
     if name == "tiny3d":
         return FrozenAware(TinyTrunk(three_d=True), TINY_DIM, frozen)
@@ -50,21 +53,6 @@ def build_clip_trunk(name: str = "r3d_18", width: int = 16, frozen: bool = False
     with torch.no_grad():
         dim = int(net(torch.zeros(1, 3, 8, 112, 112)).shape[1])
     return FrozenAware(net, dim, frozen)
-
-
-def _small_3d(width: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    channels = 3
-    for i in range(3):
-        out = width * 2 ** min(i, 2)
-        stride = (1, 2, 2) if i == 0 else (2, 2, 2)
-        layers += [
-            nn.Conv3d(channels, out, 3, stride=stride, padding=1),
-            nn.BatchNorm3d(out),
-            nn.ReLU(inplace=True),
-        ]
-        channels = out
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool3d(1), nn.Flatten())
 
 
 def clip_trunk_dim(name: str, width: int = 16) -> int:

@@ -4,7 +4,7 @@ geometry, BatchNorm re-estimation and the preprocessing the trunks' weights expe
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -50,6 +50,28 @@ def init_like_torchvision(module: nn.Module) -> nn.Module:
             nn.init.constant_(m.weight, 1)
             nn.init.constant_(m.bias, 0)
     return module
+
+
+def small_conv_net(
+    conv: type[nn.Conv2d] | type[nn.Conv3d],
+    norm: type[nn.BatchNorm2d] | type[nn.BatchNorm3d],
+    width: int,
+    strides: Sequence[int | tuple[int, ...]],
+    pool: type[nn.AdaptiveAvgPool3d] | None = None,
+) -> nn.Sequential:
+    """The ``small`` trunk, in 2-D (frames) or 3-D (clips): one block of 3-wide ``conv``,
+    ``norm`` and ReLU per stride, ``width * 2**i`` channels at block ``i``; then, with ``pool``,
+    global pooling to a vector. Layer ``k`` of the Sequential is the same kind in 2-D and 3-D,
+    so the state-dict keys are ``{3i}.weight`` (conv) and ``{3i + 1}.*`` (norm) either way."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for i, stride in enumerate(strides):
+        out = width * 2**i
+        layers += [conv(channels, out, 3, stride=stride, padding=1), norm(out), nn.ReLU(inplace=True)]
+        channels = out
+    if pool is not None:
+        layers += [pool(1), nn.Flatten()]
+    return nn.Sequential(*layers)
 
 
 class FrozenAware(nn.Module):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from memo.models.trunks.common import FrozenAware, init_like_torchvision
+from memo.models.trunks.common import FrozenAware, init_like_torchvision, small_conv_net
 from memo.models.trunks.resnet import RESNETS, ResNetTrunk
 from memo.models.weights import load_weights
 
@@ -44,26 +44,13 @@ def build_frame_trunk(name: str = "resnet50", width: int = 16, frozen: bool = Tr
     :func:`memo.models.weights.load_weights` fills ``trunk.body``, except ResMem's."""
     channels = frame_trunk_channels(name, width)
     if name == "small":
-        return FrozenAware(init_like_torchvision(_small_2d(width)), channels, frozen)
+        body = init_like_torchvision(small_conv_net(nn.Conv2d, nn.BatchNorm2d, width, [2] * 4))
+        return FrozenAware(body, channels, frozen)
     arch = "resnet152" if name == "resmem" else name
     body = ResNetTrunk(arch, 64, RESNETS[arch][1][:3])
     if name == "resmem":
         _load_resmem_trunk(body)
     return FrozenAware(body, channels, frozen)
-
-
-def _small_2d(width: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    channels = 3
-    for i in range(4):
-        out = width * 2 ** min(i, 3)
-        layers += [
-            nn.Conv2d(channels, out, 3, stride=2, padding=1),
-            nn.BatchNorm2d(out),
-            nn.ReLU(inplace=True),
-        ]
-        channels = out
-    return nn.Sequential(*layers)
 
 
 def _resmem_trunk_key(key: str) -> str | None:
