@@ -83,7 +83,9 @@ from memo.cli.train_options import (
 from memo.cli.train_progress import TrainProgress
 from memo.errors import MemoError
 from memo.trainer.options import (
+    Launch,
     TrainOptions,
+    check_launch_flags,
     check_plain,
     check_run_directory,
     parse_model_args,
@@ -207,12 +209,16 @@ def train_command(
 ) -> None:
     try:
         options = _checked_options(config, _given(ctx, locals()))
+        launch = (
+            None
+            if nproc_per_node is None
+            else Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint, max_restarts)
+        )
+        if launch is not None:
+            check_launch_flags(options, launch)
     except MemoError as exc:
         raise fail(str(exc)) from None
-    if nproc_per_node is not None:
-        from memo.trainer.launch import Launch
-
-        launch = Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint, max_restarts)
+    if launch is not None:
         return _launch(options, launch, quiet, as_json)
     result = _train(options, TrainProgress(console, enabled=not quiet and not as_json and not options.check))
     _render(options, result, quiet, as_json)

@@ -346,6 +346,33 @@ def _check_paths(options: TrainOptions) -> None:
             raise InputError(f"{path}: no such features file or directory (--features)")
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How many workers to start where: torchrun's own options, passed through."""
+
+    nproc_per_node: int
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: str | None = None
+    max_restarts: int = 0
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+
+def check_launch_flags(options: TrainOptions, launch: Launch) -> None:
+    """torchrun's own flags, and what cannot run on several processes (``--check``)."""
+    if launch.nproc_per_node < 1 or launch.nnodes < 1:
+        raise InputError("--nproc-per-node and --nnodes must be at least 1")
+    if launch.nnodes > 1 and not launch.rdzv_endpoint:
+        raise InputError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (the same on every node)")
+    if not 0 <= launch.node_rank < launch.nnodes:
+        raise InputError(f"--node-rank {launch.node_rank} is not one of 0..{launch.nnodes - 1}")
+    if options.check:
+        raise InputError("--check reads the dataset once: run it without --nproc-per-node")
+
+
 def started_by_torchrun() -> bool:
     """Whether this process is one of several that torchrun started (``WORLD_SIZE`` > 1)."""
     return os.environ.get("WORLD_SIZE", "1").strip() not in ("", "1")
