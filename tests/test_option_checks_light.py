@@ -75,6 +75,10 @@ CASES: list[tuple[list[str], int, str]] = [
     (["train", "--config", "zero-epochs.toml"], 2, "error: --epochs must be at least 1, got 0"),
     (["train", "--config", "missing.toml"], 2, "error: missing.toml: no such config file"),
     (["train", "csv", "labels.csv", "--epochs", "0"], 2, "usage: Invalid value for '--epochs'"),
+    (["train", "csv", "labels.csv", "--decoder", "pyv"], 2,
+     "error: unknown decoder 'pyv' (known: auto, pyav, dali); did you mean pyav?"),
+    (["train", "csv", "labels.csv", "--nproc-per-node", "2", "--nnodes", "2"], 2,
+     "error: --nnodes > 1 needs --rdzv-endpoint HOST:PORT (the same on every node)"),
     (["export", "runs/none/bundle"], 2, "error: runs/none/bundle: no such bundle directory"),
     (["export", "full"], 2, "error: full: not a model bundle (no config.json)"),
     (["export", "resmem", "--opset", "99"], 2, "error: --opset 99: memo exports opsets 13 to 21 (default 17)"),
@@ -95,6 +99,8 @@ CASES: list[tuple[list[str], int, str]] = [
      "error: nowhere: no such folder of sample videos (--videos / $MEMO_SAMPLE_VIDEOS)"),
     (["bench", "resmem", "--feature-rows", "rows.txt"], 2, "error: --feature-rows applies to --features: add --features"),
     (["bench", "resmem", "--csv", "full"], 2, "error: --csv full: is a folder; name the CSV file to write"),
+    (["bench", "resmem", "--decoder", "dalli"], 2,
+     "error: unknown decoder 'dalli' (known: auto, pyav, dali); did you mean dali?"),
 ]  # fmt: skip
 # A misspelt named model is told by the model registry: the guard must see a heavy import.
 NEEDS_TORCH = ["export", "resmen"]

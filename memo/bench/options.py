@@ -1,7 +1,7 @@
 """The options of ``memo bench`` and their checks: plain data, no torch.
 
 The checks here need neither torch nor the model (backend and precision names from the format
-table, sizes, the table options, that the files named exist), so ``memo bench`` runs them before
+table, the decoder's name, sizes, the table options, that the files named exist), so ``memo bench`` runs them before
 importing either; :func:`memo.bench.runner.run_bench` runs them again first, for a caller from
 Python. What a backend cannot do here is its row's ``unavailable`` reason, not an error.
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from memo.data.decoders.names import check_decoder_name
 from memo.data.tables import check_table_files, check_table_options
 from memo.errors import MemoError
 from memo.export.options import check_bundle_path, check_sample_folder
@@ -64,6 +65,7 @@ def check_options(options: BenchOptions) -> None:
         raise MemoError("--threads must be at least 1")
     if not options.max_seconds > 0:
         raise MemoError(f"--max-seconds must be positive, got {options.max_seconds}")
+    check_decoder_name(options.decoder)
     check_table_options(options)
     check_table_files(options)
     check_sample_folder(options.videos)

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from memo.data.decoders.names import check_decoder_name
 from memo.data.text_encoders import KNOWN, check_encoders, encoder_label, encoder_names
 from memo.errors import InputError, MemoError, MissingDependency
 from memo.trainer.fit_config import DECAY, FitConfig, check_fit_config
@@ -303,6 +304,7 @@ def check_plain(options: TrainOptions) -> None:
         raise InputError("--finetune-text needs the text input and --ensemble 1 (one encoder per bundle)")
     if "text" in options.inputs:
         options.text_encoder = check_encoders(options.text_encoder, options.finetune_text)
+    check_decoder_name(options.decoder)  # whether it can run here: the video recipe's check
     check_fit_config(options.fit)
     _check_paths(options)
 
