@@ -90,7 +90,7 @@ from memo.trainer.options import (
     check_run_directory,
     parse_model_args,
     resolve_options,
-    started_by_torchrun,
+    under_torchrun,
 )
 
 # Command-line parameter -> TrainOptions field (FIT_PARAMS: FitConfig fields of the same name).
@@ -229,7 +229,7 @@ def _checked_options(config: Path | None, given: tuple[dict[str, Any], dict[str,
     the architecture's own checks follow in :func:`memo.trainer.train`, still before any work)."""
     options = resolve_options(config, *given)
     check_plain(options)
-    if not started_by_torchrun():  # under torchrun the main rank owns OUTPUT and checks it
+    if not under_torchrun():  # under torchrun the main rank checks OUTPUT when it opens the run
         check_run_directory(options)
     return options
 

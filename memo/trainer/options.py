@@ -375,9 +375,10 @@ def check_launch_flags(options: TrainOptions, launch: Launch) -> None:
         raise InputError("--check reads the dataset once: run it without --nproc-per-node")
 
 
-def started_by_torchrun() -> bool:
-    """Whether this process is one of several that torchrun started (``WORLD_SIZE`` > 1)."""
-    return os.environ.get("WORLD_SIZE", "1").strip() not in ("", "1")
+def under_torchrun() -> bool:
+    """Whether torchrun started this process (``torchrun -m memo train``): the main rank checks
+    OUTPUT when it opens the run, and a worker torchrun restarted resumes it."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or os.environ.get("WORLD_SIZE", "1").strip() not in ("", "1")
 
 
 def check_run_directory(options: TrainOptions) -> None:
