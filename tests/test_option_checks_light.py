@@ -172,13 +172,13 @@ def test_the_run_directory_policy(tmp_path: Path) -> None:
 
 def test_a_bare_feature_name_is_found_inside_a_videomem_folder(tmp_path: Path) -> None:
     from memo.errors import InputError
-    from memo.trainer.options import TrainOptions, check_plain
+    from memo.trainer.options import TrainOptions, check_paths
 
     (tmp_path / "coco80_rn152.bin").write_bytes(b"")
     inside = TrainOptions("videomem", tmp_path, inputs=["features"], features=[Path("coco80_rn152.bin")])
-    check_plain(inside)
+    check_paths(inside)
     with pytest.raises(InputError, match=r"coco80_rn101\.bin: no such features file or directory"):
-        check_plain(
+        check_paths(
             TrainOptions("videomem", tmp_path, inputs=["features"], features=[Path("coco80_rn101.bin")])
         )
 

@@ -86,6 +86,7 @@ from memo.trainer.options import (
     Launch,
     TrainOptions,
     check_launch_flags,
+    check_paths,
     check_plain,
     check_run_directory,
     parse_model_args,
@@ -229,6 +230,7 @@ def _checked_options(config: Path | None, given: tuple[dict[str, Any], dict[str,
     the architecture's own checks follow in :func:`memo.trainer.train`, still before any work)."""
     options = resolve_options(config, *given)
     check_plain(options)
+    check_paths(options)
     if not under_torchrun():  # under torchrun the main rank checks OUTPUT when it opens the run
         check_run_directory(options)
     return options

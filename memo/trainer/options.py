@@ -273,8 +273,8 @@ def validate(options: TrainOptions) -> None:
 
 
 def check_plain(options: TrainOptions) -> None:
-    """The checks that need neither torch, the model registry nor the data: names, numbers,
-    combinations, and that the files named exist. ``memo train`` runs them before importing torch."""
+    """The checks that need neither torch, the model registry nor the file system: names, numbers,
+    combinations. ``memo train`` runs them (and :func:`check_paths`) before importing torch."""
     if options.dataset not in DATASETS:
         close = difflib.get_close_matches(options.dataset, DATASETS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -306,7 +306,6 @@ def check_plain(options: TrainOptions) -> None:
         options.text_encoder = check_encoders(options.text_encoder, options.finetune_text)
     check_decoder_name(options.decoder)  # whether it can run here: the video recipe's check
     check_fit_config(options.fit)
-    _check_paths(options)
 
 
 def _check_protocol(options: TrainOptions) -> None:
@@ -323,8 +322,9 @@ def _check_protocol(options: TrainOptions) -> None:
         )
 
 
-def _check_paths(options: TrainOptions) -> None:
-    """The dataset and every file or folder the options name exist (their contents are read later)."""
+def check_paths(options: TrainOptions) -> None:
+    """The dataset and every file or folder the options name exist (``memo train`` checks this
+    before importing torch; the loaders read the contents, and say so again when one is missing)."""
     data = options.data
     if options.dataset == "csv" and not data.is_file():
         raise InputError(f"{data}: no such file")
