@@ -331,16 +331,16 @@ def check_paths(options: TrainOptions) -> None:
     if not data.exists():
         raise InputError(f"{data}: no such {options.dataset} folder")
     named = (
-        (options.test, "--test", Path.exists),
-        (options.videos, "--videos", Path.is_dir),
-        (options.captions, "--captions", Path.is_file),
-        (options.fold_file, "--fold-file", Path.is_file),
-        (options.feature_rows, "--feature-rows", Path.is_file),
-        (options.backbone_weights, "--backbone-weights", Path.is_file),
+        (options.test, "--test", Path.exists, "test set"),
+        (options.videos, "--videos", Path.is_dir, "folder"),
+        (options.captions, "--captions", Path.is_file, "captions file"),
+        (options.fold_file, "--fold-file", Path.is_file, "fold file"),
+        (options.feature_rows, "--feature-rows", Path.is_file, "row-order file"),
+        (options.backbone_weights, "--backbone-weights", Path.is_file, "weights file"),
     )
-    for path, flag, found in named:
+    for path, flag, found, what in named:
         if path is not None and not found(Path(path)):
-            raise InputError(f"{path}: no such {'folder' if found is Path.is_dir else 'file'} ({flag})")
+            raise InputError(f"{path}: no such {what} ({flag})")
     features = options.features if isinstance(options.features, list) else [options.features]
     for path in (Path(f) for f in features if f is not None):
         inside = options.dataset == "videomem" and (data / path).exists()  # a bare name: inside DATA
