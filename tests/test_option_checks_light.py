@@ -1,4 +1,4 @@
-"""`memo train`, `export` and `bench` tell an option mistake before torch is imported.
+"""`memo train`, `export`, `bench` and `explain` tell an option mistake before torch is imported.
 
 Every case runs in one fresh interpreter where importing torch (or onnx, onnxruntime, av, DALI,
 Ray, scikit-learn) is refused and recorded: the command must exit with its one-line error (or
@@ -60,6 +60,7 @@ CASES: list[tuple[list[str], int, str]] = [
     (["train", "--help"], 0, ""),
     (["export", "--help"], 0, ""),
     (["bench", "--help"], 0, ""),
+    (["explain", "--help"], 0, ""),
     (["train", "csv", "missing.csv", "--target", "score"], 2, "error: missing.csv: no such file"),
     (["train", "foo", "labels.csv"], 2, "error: unknown dataset kind 'foo' (one of videomem, memento10k, csv)"),
     (["train", "csv", "labels.csv", "--folds", "5", "--val-split", "0.2"], 2,
@@ -101,6 +102,9 @@ CASES: list[tuple[list[str], int, str]] = [
     (["bench", "resmem", "--csv", "full"], 2, "error: --csv full: is a folder; name the CSV file to write"),
     (["bench", "resmem", "--decoder", "dalli"], 2,
      "error: unknown decoder 'dalli' (known: auto, pyav, dali); did you mean dali?"),
+    (["explain", "clip.mp4", "--decoder", "nvdec"], 2, "error: unknown decoder 'nvdec' (known: auto, pyav, dali)"),
+    (["explain", "clip.mp4", "-m", "runs/none/bundle"], 2, "error: runs/none/bundle: no such bundle directory"),
+    (["explain", "clip.mp4", "--text", "nothing.csv"], 2, "error: nothing.csv: no such captions file (--text)"),
 ]  # fmt: skip
 # A misspelt named model is told by the model registry: the guard must see a heavy import.
 NEEDS_TORCH = ["export", "resmen"]

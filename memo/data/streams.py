@@ -12,13 +12,13 @@ such streams needs no video: its inputs are the ids of these tables.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from memo.data.inputs import StreamProvider
 from memo.data.tables import STREAM_OPTIONS, TableOptions, check_table_options
+from memo.data.tables import SideInputs as SideInputs  # where score and explain found it
 from memo.errors import InputError
 from memo.models.bundle import Bundle
 from memo.models.spec import FROM_VIDEO, ModelSpec
@@ -27,17 +27,6 @@ from memo.models.spec import FROM_VIDEO, ModelSpec
 def needs_frames(spec: ModelSpec) -> bool:
     """Whether some input of ``spec`` is computed from the video file itself."""
     return any(i.stream in FROM_VIDEO for i in spec.inputs)
-
-
-@dataclass(frozen=True)
-class SideInputs:
-    """The table options of a command that has no options object carrying them (score, explain)."""
-
-    text: Path | None = None
-    id_column: str | None = None
-    text_column: Sequence[str] | None = None
-    features: Sequence[Path] | None = None
-    feature_rows: Path | None = None
 
 
 def open_side_inputs(

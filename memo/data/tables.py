@@ -8,6 +8,7 @@ command runs them before importing either.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +31,17 @@ class TableOptions(Protocol):
     def features(self) -> Sequence[Path] | None: ...  # <id>.npy folders or matrices, concatenated
     @property
     def feature_rows(self) -> Path | None: ...  # row-order file of a features matrix
+
+
+@dataclass(frozen=True)
+class SideInputs:
+    """The table options of a command that has no options object carrying them (score, explain)."""
+
+    text: Path | None = None
+    id_column: str | None = None
+    text_column: Sequence[str] | None = None
+    features: Sequence[Path] | None = None
+    feature_rows: Path | None = None
 
 
 def check_table_options(options: TableOptions) -> None:
