@@ -65,13 +65,15 @@ def test_features_only_bundle_is_benched_on_the_table_ids(exported) -> None:
     [
         ((), "model 'fusion-mlp' needs --features (input 'feats') to benchmark"),
         (("--feature-rows", "rows.txt"), "--feature-rows applies to --features: add --features"),
-        (("--features", "FEATS", "--text", "captions.csv"), "--text: model 'fusion-mlp' has no text input"),
+        (("--features", "FEATS", "--text", "CAPTIONS"), "--text: model 'fusion-mlp' has no text input"),
         (("--features", "FEATS", "--videos", "."), "--videos: model 'fusion-mlp' reads no video"),
     ],
 )
-def test_stream_options_are_checked_before_any_work(exported, extra, message) -> None:
+def test_stream_options_are_checked_before_any_work(exported, extra, message, tmp_path) -> None:
     bundle, feats = exported
-    args = [str(feats) if a == "FEATS" else a for a in extra]
+    captions = tmp_path / "captions.csv"  # a real table: the message is about the model, not the file
+    captions.write_text("id,caption\nv0,a dog\n", encoding="utf-8")
+    args = [{"FEATS": str(feats), "CAPTIONS": str(captions)}.get(a, a) for a in extra]
     code, out = _bench(str(bundle.path), "--backends", "torch,onnx", "--batch-sizes", "1", *FAST, *args)
     assert code == 2 and message in out, out
     assert len(out.strip().splitlines()) == 1, out  # one line: nothing was sampled, decoded or timed

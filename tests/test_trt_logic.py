@@ -13,7 +13,7 @@ import pytest
 from memo.errors import BundleError, MemoError, MissingDependency
 from memo.export.errors import ExportError
 from memo.export.formats import FORMATS as EXPORT_FORMATS
-from memo.export.shapes import BatchProfile
+from memo.export.options import BatchProfile
 from memo.export.trt_meta import (
     layer_precisions,
     precision_satisfied,

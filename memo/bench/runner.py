@@ -35,46 +35,22 @@ import numpy as np
 
 from memo.bench.env import environment, load_average
 from memo.bench.measure import PeakRss, percentiles_ms, rss_bytes, time_calls
+from memo.bench.options import BenchOptions, check_options
 from memo.bench.rows import BenchRow
 from memo.data.decoders import DecoderChoice, resolve_decoder
 from memo.data.inputs import PreparedVideo, StreamProvider, prepare_video
-from memo.data.streams import check_table_options, open_side_inputs
-from memo.errors import MemoError
+from memo.data.streams import open_side_inputs
 from memo.export.parity import SPEARMAN_FLOOR, parity_problems, spearman, tolerance
 from memo.export.samples import prepare_samples, sample_inputs
-from memo.formats import BENCH_BACKENDS, PRECISIONS, WEIGHTS_BACKEND
+from memo.formats import WEIGHTS_BACKEND
 from memo.models.bundle import Bundle
-from memo.models.named import DEFAULT_MODEL, resolve_model
+from memo.models.named import resolve_model
 from memo.runtime.artifacts import artifact_file, missing_artifact
 from memo.runtime.base import Session, get_backend, load_session, resolve_device
 from memo.runtime.options import LoadOptions, check_load_options
 from memo.runtime.threads import default_threads
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class BenchOptions:
-    model: str = DEFAULT_MODEL
-    backends: Sequence[str] = BENCH_BACKENDS
-    precisions: Sequence[str] = ("fp32",)
-    batch_sizes: Sequence[int] = (1, 8, 32)
-    videos: Path | None = None  # given: also time decode + inference per video
-    device: str = "auto"
-    warmup: int = 2
-    iterations: int = 20
-    max_seconds: float = 20.0  # per row, for the latency loop (at least 3 timed calls)
-    sample_count: int = 8
-    threads: int | None = None  # LoadOptions.threads: intra-op threads of the backends that take it
-    default_threads: int | None = None  # without threads: memo's default, set once by run_bench
-    decoder: str = "auto"  # auto, pyav or dali (memo.data.decoders)
-    providers: Mapping[str, StreamProvider] = field(default_factory=dict)  # text/features, opened
-    # the caption / feature tables of a model that has them, as memo score takes them (opened here)
-    text: Path | None = None  # captions CSV
-    id_column: str | None = None  # its id column
-    text_column: Sequence[str] | None = None  # its caption column(s)
-    features: Sequence[Path] | None = None  # folders of <id>.npy or matrices, concatenated in order
-    feature_rows: Path | None = None  # row-order file of a features matrix
 
 
 @dataclass
@@ -103,23 +79,6 @@ class BenchReport:
             "spearman_floor": SPEARMAN_FLOOR,
             "rows": [r.to_json() for r in self.rows],
         }
-
-
-def check_options(options: BenchOptions) -> None:
-    """Usage errors (not rows): unknown names and impossible sizes."""
-    for name in options.backends:
-        if name not in BENCH_BACKENDS:
-            raise MemoError(f"unknown bench backend {name!r} (choose from {', '.join(BENCH_BACKENDS)})")
-    for precision in options.precisions:
-        if precision not in PRECISIONS:
-            raise MemoError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
-    if not options.batch_sizes or min(options.batch_sizes) < 1:
-        raise MemoError("batch sizes must be positive integers, e.g. --batch-sizes 1,8,32")
-    if options.warmup < 0 or options.iterations < 1:
-        raise MemoError("warm-up must be >= 0 and iterations >= 1")
-    if options.threads is not None and options.threads < 1:
-        raise MemoError("--threads must be at least 1")
-    check_table_options(options)
 
 
 def stream_providers(bundle: Bundle, options: BenchOptions, device: str) -> dict[str, StreamProvider]:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from memo.bench.options import BenchOptions, check_options
 from memo.cli.app import app, console, fail
 from memo.cli.score_options import FeatureRowsOpt, FeaturesOpt, IdColumnOpt, TextColumnOpt, TextOpt
 from memo.errors import MemoError
 from memo.formats import BENCH_BACKENDS, DEFAULT_PRECISION, PRECISIONS
-
-if TYPE_CHECKING:
-    from memo.bench import BenchOptions
 
 _BACKENDS = ",".join(BENCH_BACKENDS)  # the bench matrix, from the format table
 
@@ -78,9 +76,6 @@ def bench_command(
         Path | None, typer.Option("--csv", help="Also write the rows to this CSV file.")
     ] = None,
 ) -> None:
-
-    from memo.bench import BenchOptions
-
     try:
         options = BenchOptions(
             model=model,
@@ -102,6 +97,12 @@ def bench_command(
         )
     except ValueError:
         raise fail(f"--batch-sizes {batch_sizes!r}: expected integers, e.g. 1,8,32") from None
+    try:
+        check_options(options)  # no torch yet: a mistake is told in well under a second
+    except MemoError as exc:
+        raise fail(str(exc)) from None
+    if csv_path is not None and csv_path.is_dir():
+        raise fail(f"--csv {csv_path}: is a folder; name the CSV file to write")
     _run_and_print(options, as_json, csv_path)
 
 

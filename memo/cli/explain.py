@@ -11,7 +11,10 @@ from rich.markup import escape
 
 from memo.cli.app import app, console, fail
 from memo.cli.score_options import FeatureRowsOpt, FeaturesOpt, TextOpt
+from memo.data.decoders.names import check_decoder_name
+from memo.data.tables import SideInputs, check_table_files, check_table_options
 from memo.errors import MemoError
+from memo.export.options import check_bundle_path
 
 
 @app.command(
@@ -47,12 +50,19 @@ def explain_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
 ) -> None:
-    from memo.data.streams import SideInputs, open_side_inputs
+    tables = SideInputs(text=text, features=features, feature_rows=feature_rows)
+    try:  # no torch yet: a mistake in the options is told in well under a second
+        check_decoder_name(decoder)
+        check_table_options(tables)
+        check_table_files(tables)
+        check_bundle_path(model)
+    except MemoError as exc:
+        raise fail(str(exc)) from None
+    from memo.data.streams import open_side_inputs
     from memo.explain import ExplainOptions, explain_videos
     from memo.models.named import resolve_model
 
     try:
-        tables = SideInputs(text=text, features=features, feature_rows=feature_rows)
         providers = open_side_inputs(resolve_model(model), tables, device=device) if text or features else {}
         options = ExplainOptions(
             videos=[str(v) for v in videos],

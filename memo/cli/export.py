@@ -20,6 +20,7 @@ from rich.table import Table
 from memo.cli.app import app, console, fail
 from memo.cli.score_options import FeatureRowsOpt, FeaturesOpt, IdColumnOpt, TextColumnOpt, TextOpt
 from memo.errors import MemoError
+from memo.export.options import ExportOptions, check_export_options
 from memo.formats import DEFAULT_PRECISION, FORMATS, PRECISION_HELP, PRECISIONS, Format
 
 
@@ -138,10 +139,14 @@ def register(target: typer.Typer, formats: Mapping[str, Format] = FORMATS) -> No
 def _export(
     formats: list[str], precision: str, model: str, as_json: bool, quiet: bool, **options: Any
 ) -> None:
-    from memo.export.runner import ExportOptions, run_export
-
     try:
         export_options = ExportOptions(model=model, formats=formats, precision=precision, **options)
+        check_export_options(export_options)  # no torch yet: a mistake is told in well under a second
+    except MemoError as exc:
+        raise fail(str(exc)) from None
+    from memo.export.runner import run_export
+
+    try:
         with nullcontext() if quiet or as_json else console.status("exporting and validating ..."):
             results = run_export(export_options)
     except MemoError as exc:

@@ -82,6 +82,17 @@ from memo.cli.train_options import (
 )
 from memo.cli.train_progress import TrainProgress
 from memo.errors import MemoError
+from memo.trainer.options import (
+    Launch,
+    TrainOptions,
+    check_launch_flags,
+    check_paths,
+    check_plain,
+    check_run_directory,
+    parse_model_args,
+    resolve_options,
+    under_torchrun,
+)
 
 # Command-line parameter -> TrainOptions field (FIT_PARAMS: FitConfig fields of the same name).
 PARAM_FIELDS = {
@@ -197,20 +208,32 @@ def train_command(
     distribute: DistributeOpt = "auto",
     dist_timeout: DistTimeoutOpt = 600.0,
 ) -> None:
-    from memo.trainer import resolve_options
-
-    given = _given(ctx, locals())
     try:
-        options = resolve_options(config, *given)
+        options = _checked_options(config, _given(ctx, locals()))
+        launch = (
+            None
+            if nproc_per_node is None
+            else Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint, max_restarts)
+        )
+        if launch is not None:
+            check_launch_flags(options, launch)
     except MemoError as exc:
         raise fail(str(exc)) from None
-    if nproc_per_node is not None:
-        from memo.trainer.launch import Launch
-
-        launch = Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint, max_restarts)
+    if launch is not None:
         return _launch(options, launch, quiet, as_json)
     result = _train(options, TrainProgress(console, enabled=not quiet and not as_json and not options.check))
     _render(options, result, quiet, as_json)
+
+
+def _checked_options(config: Path | None, given: tuple[dict[str, Any], dict[str, Any]]) -> TrainOptions:
+    """The resolved options, after every check that needs neither torch nor the model (< 1 s;
+    the architecture's own checks follow in :func:`memo.trainer.train`, still before any work)."""
+    options = resolve_options(config, *given)
+    check_plain(options)
+    check_paths(options)
+    if not under_torchrun():  # under torchrun the main rank checks OUTPUT when it opens the run
+        check_run_directory(options)
+    return options
 
 
 def _render(options, result, quiet: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -297,8 +320,6 @@ def _given(ctx: typer.Context, params: dict[str, Any]) -> tuple[dict[str, Any], 
         if name in FIT_PARAMS:
             fit[name] = value
         elif name == "model_arg":
-            from memo.trainer.options import parse_model_args
-
             overrides["model_args"] = parse_model_args(list(value))
         else:
             overrides[PARAM_FIELDS[name]] = list(value) if isinstance(value, (list, tuple)) else value

@@ -12,49 +12,21 @@ such streams needs no video: its inputs are the ids of these tables.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from memo.data.inputs import StreamProvider
+from memo.data.tables import STREAM_OPTIONS, TableOptions, check_table_options
+from memo.data.tables import SideInputs as SideInputs  # where score and explain found it
 from memo.errors import InputError
 from memo.models.bundle import Bundle
 from memo.models.spec import FROM_VIDEO, ModelSpec
-
-#: The option that gives each side stream, as the commands spell it.
-STREAM_OPTIONS: dict[str, str] = {"text": "--text", "features": "--features"}
 
 
 def needs_frames(spec: ModelSpec) -> bool:
     """Whether some input of ``spec`` is computed from the video file itself."""
     return any(i.stream in FROM_VIDEO for i in spec.inputs)
-
-
-class TableOptions(Protocol):
-    """The table options of a command (``memo export``'s and ``memo bench``'s options carry them)."""
-
-    @property
-    def text(self) -> Path | None: ...  # captions CSV
-    @property
-    def id_column(self) -> str | None: ...  # its id column
-    @property
-    def text_column(self) -> Sequence[str] | None: ...  # its caption column(s)
-    @property
-    def features(self) -> Sequence[Path] | None: ...  # <id>.npy folders or matrices, concatenated
-    @property
-    def feature_rows(self) -> Path | None: ...  # row-order file of a features matrix
-
-
-@dataclass(frozen=True)
-class SideInputs:
-    """The table options of a command that has no options object carrying them (score, explain)."""
-
-    text: Path | None = None
-    id_column: str | None = None
-    text_column: Sequence[str] | None = None
-    features: Sequence[Path] | None = None
-    feature_rows: Path | None = None
 
 
 def open_side_inputs(
@@ -80,16 +52,6 @@ def open_side_inputs(
             if item.stream == "text":
                 check_encoders_here(item.encoder, bundle.path)
     return {**(opened or {}), **open_tables(tables, device, bundle.path)}
-
-
-def check_table_options(options: TableOptions) -> None:
-    """The options that qualify a table (``--id-column``, ``--text-column``, ``--feature-rows``)
-    come with that table."""
-    needs = {"id_column": "text", "text_column": "text", "feature_rows": "features"}
-    for option, table in needs.items():
-        if getattr(options, option) and not getattr(options, table):
-            flag, table_flag = "--" + option.replace("_", "-"), STREAM_OPTIONS[table]
-            raise InputError(f"{flag} applies to {table_flag}: add {table_flag}")
 
 
 def given_streams(options: TableOptions) -> list[str]:

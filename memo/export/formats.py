@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from memo.data.inputs import StreamProvider
 from memo.export.errors import ExportError
 from memo.export.onnx_export import ExportResult, export_onnx
-from memo.export.shapes import BatchProfile
+from memo.export.options import FORMAT_OPTIONS, BatchProfile
 from memo.formats import FORMATS as TABLE
 from memo.formats import PRECISIONS, Format
 from memo.models.bundle import Bundle
@@ -75,14 +75,16 @@ def _trt(bundle: Bundle, options: ExportOptions, profile: BatchProfile, provider
     )
 
 
-_STEPS: dict[str, tuple[ExportStep, tuple[str, ...]]] = {
-    "onnx": (_onnx, ("opset", "simplify", "calibration", "calibration_method")),
-    "trt": (_trt, ("workspace_gb", "force")),
-}
-if set(_STEPS) != set(TABLE):
-    raise ImportError(f"memo.formats lists {sorted(TABLE)} but export steps exist for {sorted(_STEPS)}")
+_STEPS: dict[str, ExportStep] = {"onnx": _onnx, "trt": _trt}
+if set(_STEPS) != set(TABLE) or set(FORMAT_OPTIONS) != set(TABLE):
+    raise ImportError(
+        f"memo.formats lists {sorted(TABLE)} but export steps exist for {sorted(_STEPS)} "
+        f"and format options for {sorted(FORMAT_OPTIONS)}"
+    )
 
-FORMATS: dict[str, ExportFormat] = {name: ExportFormat(TABLE[name], *_STEPS[name]) for name in TABLE}
+FORMATS: dict[str, ExportFormat] = {
+    name: ExportFormat(TABLE[name], _STEPS[name], FORMAT_OPTIONS[name]) for name in TABLE
+}
 
 
 def get_format(name: str) -> ExportFormat:

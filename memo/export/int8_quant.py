@@ -32,6 +32,7 @@ import numpy as np
 
 from memo.errors import MissingDependency
 from memo.export.errors import ExportError
+from memo.export.options import CALIBRATION_METHODS
 
 if TYPE_CHECKING:
     import onnx
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Calibration methods of ``onnxruntime.quantization.CalibrationMethod`` memo offers.
-METHODS = ("minmax", "entropy", "percentile")
+METHODS = CALIBRATION_METHODS
 DEFAULT_METHOD = "minmax"
 #: Operators quantised (everything else stays fp32).
 QUANTISED_OPS = ("Conv",)

@@ -29,11 +29,12 @@ from memo.data.inputs import StreamProvider
 from memo.errors import MissingDependency
 from memo.export.errors import ExportError, ValidationFailed
 from memo.export.fp16 import convert_fp16
+from memo.export.options import BatchProfile
 from memo.export.outside import outside_graph
 from memo.export.parity import tolerance
 from memo.export.record import write_record
 from memo.export.samples import check_stream_inputs, prepare_samples, sample_inputs
-from memo.export.shapes import BatchProfile, fixed_frames, input_shapes
+from memo.export.shapes import fixed_frames, input_shapes
 from memo.export.validate import Validation, compare_sessions
 from memo.formats import check_precision, get_format
 from memo.models.bundle import Bundle

@@ -23,6 +23,7 @@ from memo.data.streams import covered_ids, needs_frames
 from memo.data.synthetic import write_samples
 from memo.errors import InputError, MemoError
 from memo.export.errors import ExportError
+from memo.export.options import check_sample_folder
 from memo.fsio import memo_home
 from memo.models.spec import ModelSpec
 
@@ -30,12 +31,6 @@ log = logging.getLogger(__name__)
 
 #: How many videos are generated when no sample videos are named.
 GENERATED_SAMPLES = 8
-
-
-def check_sample_folder(videos: str | Path | None) -> None:
-    """A named folder of sample videos exists (checked before any work); None: generated ones."""
-    if videos is not None and not Path(videos).exists():
-        raise InputError(f"{videos}: no such folder of sample videos (--videos / $MEMO_SAMPLE_VIDEOS)")
 
 
 def sample_videos(videos: str | Path | None = None, count: int = 8) -> list[str]:

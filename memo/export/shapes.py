@@ -2,51 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from memo.export.errors import ExportError
 from memo.models.spec import InputSpec, ModelSpec
-
-
-@dataclass(frozen=True)
-class BatchProfile:
-    """The batch sizes an export must serve: TensorRT's optimisation profile over dim 0."""
-
-    min: int = 1
-    opt: int = 16
-    max: int = 64
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.min <= self.opt <= self.max:
-            raise ExportError(f"batch profile must satisfy 1 <= MIN <= OPT <= MAX, got {self.text}")
-
-    @property
-    def text(self) -> str:
-        return f"{self.min}:{self.opt}:{self.max}"
-
-    @classmethod
-    def parse(cls, text: str | tuple[int, int, int] | BatchProfile) -> BatchProfile:
-        """``"1:16:64"`` or ``(1, 16, 64)``; a single number N means ``N:N:N``."""
-        if isinstance(text, BatchProfile):
-            return text
-        if isinstance(text, tuple):
-            parts = list(text)
-        else:
-            pieces = text.strip().split(":")
-            try:
-                parts = [int(p) for p in pieces]
-            except ValueError:
-                raise ExportError(
-                    f"batch profile {text!r}: expected MIN:OPT:MAX integers, e.g. 1:16:64"
-                ) from None
-        if len(parts) == 1:
-            parts = parts * 3
-        if len(parts) != 3:
-            raise ExportError(f"batch profile {text!r}: expected MIN:OPT:MAX, e.g. 1:16:64")
-        return cls(*(int(p) for p in parts))
-
-    def to_json(self) -> dict[str, int]:
-        return {"min": self.min, "opt": self.opt, "max": self.max}
 
 
 def input_shape(spec: ModelSpec, item: InputSpec) -> tuple[int, ...]:

@@ -31,11 +31,11 @@ from memo.data.inputs import StreamProvider
 from memo.errors import MissingDependency
 from memo.export.errors import ExportError, UnsupportedOperator, ValidationFailed
 from memo.export.onnx_export import ExportResult, export_onnx
+from memo.export.options import BatchProfile
 from memo.export.outside import outside_graph
 from memo.export.parity import tolerance
 from memo.export.record import write_record
 from memo.export.samples import check_stream_inputs, prepare_samples, sample_inputs
-from memo.export.shapes import BatchProfile
 from memo.export.trt_meta import (
     layer_precisions,
     precision_satisfied,

@@ -12,43 +12,19 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from memo.runtime.base import resolve_device
+from memo.trainer.fit_config import DECAY, FitConfig
 from memo.trainer.losses import LossContext, decay_loss, get_loss
 from memo.trainer.metrics import evaluate
 
 log = logging.getLogger(__name__)
-
-DECAY = "decay_alpha"
-
-
-@dataclass
-class FitConfig:
-    epochs: int = 60
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    loss: str = "mse"
-    schedule: str = "cosine"  # cosine | step | constant
-    step_size: int = 20
-    gamma: float = 0.5
-    warmup: int = 0
-    grad_clip: float = 1.0
-    patience: int = 15
-    amp: bool = True  # bf16 autocast, CUDA only
-    alpha_weight: float = 0.1
-    rank_tau: float = 0.01  # soft-rank temperature of the spearman losses (memo.trainer.losses)
-    caption_sampling: str = "mean"  # mean | random (random subset of an item's captions per epoch)
-    device: str = "auto"  # auto: cuda when torch sees a GPU, else cpu (resolved on construction)
-
-    def __post_init__(self) -> None:
-        if self.device == "auto":
-            self.device = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @dataclass
@@ -75,6 +51,11 @@ class FitState:
     bad_epochs: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     stopped: bool = False
+
+
+def resolved(cfg: FitConfig) -> FitConfig:
+    """``cfg`` with its ``auto`` device resolved (``cuda`` when torch sees a GPU, else ``cpu``)."""
+    return cfg if cfg.device != "auto" else replace(cfg, device=resolve_device("auto"))
 
 
 def learning_rate(cfg: FitConfig, epoch: int) -> float:
@@ -188,6 +169,7 @@ def fit(
     Returns the final state and the weights to keep (the best epoch's with validation,
     the last epoch's without). Pass ``optimizer``/``state``/``best`` from a checkpoint to resume.
     """
+    cfg = resolved(cfg)
     device = torch.device(cfg.device)
     loss_fn = get_loss(cfg.loss)
     outputs: list[str] = list(model.outputs)  # type: ignore[arg-type]

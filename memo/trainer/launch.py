@@ -17,41 +17,17 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
-from memo.errors import InputError
 from memo.trainer.distributed import check_world
-from memo.trainer.options import TrainOptions, validate
+from memo.trainer.options import Launch, TrainOptions, check_launch_flags, validate
 from memo.trainer.recipe_api import recipe_for
-
-
-@dataclass(frozen=True)
-class Launch:
-    """How many workers to start where: torchrun's own options, passed through."""
-
-    nproc_per_node: int
-    nnodes: int = 1
-    node_rank: int = 0
-    rdzv_endpoint: str | None = None
-    max_restarts: int = 0
-
-    @property
-    def world_size(self) -> int:
-        return self.nproc_per_node * self.nnodes
 
 
 def check_launch(options: TrainOptions, launch: Launch) -> None:
     """Every check before a worker starts: the options, the world, the launcher's own flags."""
     validate(options)
-    if launch.nproc_per_node < 1 or launch.nnodes < 1:
-        raise InputError("--nproc-per-node and --nnodes must be at least 1")
-    if launch.nnodes > 1 and not launch.rdzv_endpoint:
-        raise InputError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (the same on every node)")
-    if not 0 <= launch.node_rank < launch.nnodes:
-        raise InputError(f"--node-rank {launch.node_rank} is not one of 0..{launch.nnodes - 1}")
-    if options.check:
-        raise InputError("--check reads the dataset once: run it without --nproc-per-node")
+    check_launch_flags(options, launch)
     check_world(options, launch.world_size, recipe_for(options.model).name != "video")
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("mse", "l1", "mse-tails", "spearman", "mse-to-spearman", "ranking")
+from memo.trainer.fit_config import LOSSES
 
 
 def hard_rank(x: torch.Tensor) -> torch.Tensor:

@@ -50,7 +50,6 @@ from memo.models.spec import ModelSpec
 from memo.trainer.final import FinalResult
 from memo.trainer.options import TrainOptions, refuse_fusion_head_flags
 from memo.trainer.prepare import Prepared, ProgressFn, Vectors, build_vectors
-from memo.trainer.recipe_api import register_recipe
 from memo.trainer.vector_recipe import VectorHeadRecipe
 
 log = logging.getLogger(__name__)
@@ -338,7 +337,6 @@ def _stack_heads(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tens
     return shared | heads
 
 
-@register_recipe("m3s")
 class M3SRecipe(VectorHeadRecipe):
     """M3-S: members are m3s models whose transforms are fitted on each member's training items."""
 

@@ -28,11 +28,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from memo.data.decoders.names import check_decoder_name
 from memo.data.text_encoders import KNOWN, check_encoders, encoder_label, encoder_names
-from memo.errors import InputError, MissingDependency
-from memo.runtime.base import resolve_device
-from memo.trainer.engine import DECAY, FitConfig
-from memo.trainer.recipe_api import recipe_for
+from memo.errors import InputError, MemoError, MissingDependency
+from memo.trainer.fit_config import DECAY, FitConfig, check_fit_config
 
 log = logging.getLogger(__name__)
 
@@ -262,16 +261,28 @@ def normalise_inputs(options: TrainOptions) -> None:
 
 
 def validate(options: TrainOptions) -> None:
-    """Every check that does not need the data, done before any work or file."""
+    """Every check that does not need the data, done before any work or file: the plain ones
+    (:func:`check_plain`), then the architecture's recipe's (which imports torch and the models)."""
+    from memo.runtime.base import resolve_device
+    from memo.trainer.recipe_api import recipe_for
+
+    check_plain(options)
+    recipe_for(options.model).check_options(options)
+    if options.fit.device == "auto":
+        options.fit.device = resolve_device("auto")
+
+
+def check_plain(options: TrainOptions) -> None:
+    """The checks that need neither torch, the model registry nor the file system: names, numbers,
+    combinations. ``memo train`` runs them (and :func:`check_paths`) before importing torch."""
     if options.dataset not in DATASETS:
         close = difflib.get_close_matches(options.dataset, DATASETS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise InputError(f"unknown dataset kind {options.dataset!r} (one of {', '.join(DATASETS)}{hint})")
     normalise_inputs(options)
-    _check_model(options)
-    chosen = [x for x in (options.folds, options.fold_file, options.val_split) if x]
-    if len(chosen) > 1:
-        raise InputError("choose one protocol: --folds, --fold-file or --val-split")
+    if not isinstance(options.model_args, dict):
+        raise InputError("model_args must be a table of architecture arguments")
+    _check_protocol(options)
     if options.ensemble < 1:
         raise InputError("--ensemble must be at least 1")
     if options.distribute not in DISTRIBUTE:
@@ -293,16 +304,93 @@ def validate(options: TrainOptions) -> None:
         raise InputError("--finetune-text needs the text input and --ensemble 1 (one encoder per bundle)")
     if "text" in options.inputs:
         options.text_encoder = check_encoders(options.text_encoder, options.finetune_text)
-    if options.fit.device == "auto":
-        options.fit.device = resolve_device("auto")
+    check_decoder_name(options.decoder)  # whether it can run here: the video recipe's check
+    check_fit_config(options.fit)
 
 
-def _check_model(options: TrainOptions) -> None:
-    """The architecture is registered and trainable, and its recipe takes the options."""
-    recipe = recipe_for(options.model)
-    if not isinstance(options.model_args, dict):
-        raise InputError("model_args must be a table of architecture arguments")
-    recipe.check_options(options)
+def _check_protocol(options: TrainOptions) -> None:
+    chosen = [x for x in (options.folds, options.fold_file, options.val_split) if x]
+    if len(chosen) > 1:
+        raise InputError("choose one protocol: --folds, --fold-file or --val-split")
+    if options.folds and options.folds < 2:
+        raise InputError(f"--folds must be at least 2, got {options.folds}")
+    if options.val_split and not 0 < options.val_split < 1:
+        raise InputError(f"--val-split must be in (0, 1), got {options.val_split}")
+    if not options.inner_val < 1:
+        raise InputError(
+            f"--inner-val must be below 1 (a fraction of each training split), got {options.inner_val}"
+        )
+
+
+def check_paths(options: TrainOptions) -> None:
+    """The dataset and every file or folder the options name exist (``memo train`` checks this
+    before importing torch; the loaders read the contents, and say so again when one is missing)."""
+    data = options.data
+    if options.dataset == "csv" and not data.is_file():
+        raise InputError(f"{data}: no such file")
+    if not data.exists():
+        raise InputError(f"{data}: no such {options.dataset} folder")
+    named = (
+        (options.test, "--test", Path.exists, "test set"),
+        (options.videos, "--videos", Path.is_dir, "folder"),
+        (options.captions, "--captions", Path.is_file, "captions file"),
+        (options.fold_file, "--fold-file", Path.is_file, "fold file"),
+        (options.feature_rows, "--feature-rows", Path.is_file, "row-order file"),
+        (options.backbone_weights, "--backbone-weights", Path.is_file, "weights file"),
+    )
+    for path, flag, found, what in named:
+        if path is not None and not found(Path(path)):
+            raise InputError(f"{path}: no such {what} ({flag})")
+    features = options.features if isinstance(options.features, list) else [options.features]
+    for path in (Path(f) for f in features if f is not None):
+        inside = options.dataset == "videomem" and (data / path).exists()  # a bare name: inside DATA
+        if not path.exists() and not inside:
+            raise InputError(f"{path}: no such features file or directory (--features)")
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How many workers to start where: torchrun's own options, passed through."""
+
+    nproc_per_node: int
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: str | None = None
+    max_restarts: int = 0
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+
+def check_launch_flags(options: TrainOptions, launch: Launch) -> None:
+    """torchrun's own flags, and what cannot run on several processes (``--check``)."""
+    if launch.nproc_per_node < 1 or launch.nnodes < 1:
+        raise InputError("--nproc-per-node and --nnodes must be at least 1")
+    if launch.nnodes > 1 and not launch.rdzv_endpoint:
+        raise InputError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (the same on every node)")
+    if not 0 <= launch.node_rank < launch.nnodes:
+        raise InputError(f"--node-rank {launch.node_rank} is not one of 0..{launch.nnodes - 1}")
+    if options.check:
+        raise InputError("--check reads the dataset once: run it without --nproc-per-node")
+
+
+def under_torchrun() -> bool:
+    """Whether torchrun started this process (``torchrun -m memo train``): the main rank checks
+    OUTPUT when it opens the run, and a worker torchrun restarted resumes it."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or os.environ.get("WORLD_SIZE", "1").strip() not in ("", "1")
+
+
+def check_run_directory(options: TrainOptions) -> None:
+    """OUTPUT is continued (``--resume`` with a checkpoint), replaced (``--overwrite``), new or
+    empty; anything else is refused rather than mixed with this run."""
+    out = options.output
+    if options.check or (options.resume and (out / "checkpoint" / "state.json").is_file()):
+        return
+    if out.exists() and not out.is_dir():
+        raise MemoError(f"{out}: is a file, not a run directory (-o)")
+    if out.exists() and any(out.iterdir()) and not options.overwrite:
+        raise MemoError(f"{out}: run directory is not empty (use --resume to continue or --overwrite)")
 
 
 FUSION_HEAD_FLAGS = ("hidden", "dropout", "input_dropout")

@@ -38,13 +38,14 @@ from typing import Any
 import torch
 
 from memo.data.datasets import CheckReport
-from memo.errors import MemoError, MissingDependency
+from memo.errors import MissingDependency
 from memo.fsio import atomic_write_json
 from memo.trainer import distributed
 from memo.trainer.checkpoint import Checkpoint
 from memo.trainer.crossval import cross_validate, epoch_hook, phase_plan
+from memo.trainer.engine import resolved
 from memo.trainer.final import train_final
-from memo.trainer.options import RECORD, TrainOptions, recorded, validate
+from memo.trainer.options import RECORD, TrainOptions, check_run_directory, recorded, validate
 from memo.trainer.prepare import ProgressFn
 from memo.trainer.recipe_api import recipe_for
 
@@ -73,6 +74,8 @@ def train(options: TrainOptions, progress: ProgressFn | None = None) -> TrainRes
     on a 2-core machine shared with other work, 2 threads made one epoch of the fusion head
     over 7,000 items take 26 s instead of 0.7 s (docs/performance.md).
     """
+    if options.fit.device == "auto":  # the process group is joined on the resolved device
+        options = replace(options, fit=resolved(options.fit))
     threads = torch.get_num_threads()
     if options.threads > 0:
         torch.set_num_threads(options.threads)
@@ -174,11 +177,8 @@ def open_run(options: TrainOptions) -> tuple[TrainOptions, Checkpoint]:
             setattr(saved, key, getattr(options, key))
         return saved, ckpt
     if not options.check:
-        if out.exists() and any(out.iterdir()):
-            if not options.overwrite:
-                raise MemoError(
-                    f"{out}: run directory is not empty (use --resume to continue or --overwrite)"
-                )
+        check_run_directory(options)
+        if out.exists() and any(out.iterdir()):  # --overwrite
             shutil.rmtree(out)
         ckpt.data["options"] = options.to_json()
     return options, ckpt

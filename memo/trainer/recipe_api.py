@@ -15,11 +15,11 @@ recipe for what differs between kinds of model:
 4. :meth:`Recipe.assemble` — the final members as one bundle, loaded back strictly;
 5. :meth:`Recipe.report` — ``metrics.json``, ``predictions*.csv`` and plots.
 
-A model's registry entry names its recipe (``@register_model(..., recipe="video")``); a
-recipe module registers an instance under that name with :func:`register_recipe`, and
-``memo/trainer/__init__.py`` imports every built-in recipe module. So adding a trainable
-model is its own module and its registry entry; adding a *kind* of training is a recipe
-module and one line in ``memo/trainer/__init__.py``.
+A model's registry entry names its recipe (``@register_model(..., recipe="video")``); the
+built-in recipes are declared by name in :data:`RECIPES` (their modules imported when a run
+first asks for one), a recipe outside memo registers itself with :func:`register_recipe`. So
+adding a trainable model is its own module and its registry entry; adding a *kind* of training
+is a recipe module and one line in :data:`RECIPES`.
 """
 
 from __future__ import annotations
@@ -94,13 +94,25 @@ class Recipe(Protocol):
     ) -> dict[str, Any]: ...
 
 
-RECIPES: Registry[Recipe] = Registry("recipe")
+# name -> "module:Class" of the built-in recipes, imported when a run first asks for one
+RECIPES: Registry[Recipe] = Registry(
+    "recipe",
+    lazy={
+        "vector-head": "memo.trainer.vector_recipe:VectorHeadRecipe",
+        "m3s": "memo.trainer.m3s_recipe:M3SRecipe",
+        "video": "memo.trainer.video_recipe:VideoRecipe",
+    },
+)
 
 
 def register_recipe(name: str) -> Callable[[type], type]:
-    """Class decorator: register an instance of the class as the recipe ``name``."""
+    """Class decorator of a recipe *outside* memo (the built-in ones are declared in
+    :data:`RECIPES`): registers an instance of the class as the recipe ``name``; a known name is
+    refused."""
 
     def decorate(cls: type) -> type:
+        if name in RECIPES:
+            raise ValueError(f"recipe {name!r} is already registered")
         RECIPES.add(name, cls())
         return cls
 

@@ -29,7 +29,7 @@ from memo.trainer.engine import FitConfig, FitState, SplitData, fit, make_optimi
 from memo.trainer.final import FinalResult
 from memo.trainer.options import TrainOptions
 from memo.trainer.prepare import Prepared, ProgressFn, Vectors, build_vectors, check
-from memo.trainer.recipe_api import recipe_for, register_recipe
+from memo.trainer.recipe_api import recipe_for
 from memo.trainer.report import write_report
 
 
@@ -54,7 +54,6 @@ def split_data(
     return out
 
 
-@register_recipe("vector-head")
 class VectorHeadRecipe:
     """Heads on per-item vectors: the fusion head (``fusion-mlp``) and any other vector-head model."""
 

@@ -49,6 +49,7 @@ from memo.trainer.engine import (
     close_epoch,
     learning_rate,
     make_optimizer,
+    resolved,
 )
 from memo.trainer.losses import LossContext, get_loss
 from memo.trainer.metrics import evaluate
@@ -310,6 +311,7 @@ def fit_video(
     Same contract as :func:`memo.trainer.engine.fit`: returns the final state and the weights
     to keep; pass ``optimizer``/``state``/``best`` restored from a checkpoint to resume.
     """
+    cfg = resolved(cfg)
     device = torch.device(cfg.device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]

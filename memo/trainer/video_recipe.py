@@ -47,7 +47,6 @@ from memo.trainer.final import FinalResult
 from memo.trainer.metrics import evaluate
 from memo.trainer.options import TrainOptions
 from memo.trainer.prepare import Prepared, ProgressFn, Vectors, load_dataset, make_splits, stage_counts
-from memo.trainer.recipe_api import register_recipe
 from memo.trainer.report import metrics, write_outputs, write_predictions
 from memo.trainer.video_fit import VideoFitOptions, VideoSplit, fit_video, predict_shared, predict_videos
 from memo.trainer.video_options import build_spec, check_video_options, frame_decoder, stage_plan
@@ -266,7 +265,6 @@ def report_video(
     return write_outputs(out, options, prepared, crossval, final, result, seconds)
 
 
-@register_recipe("video")
 class VideoRecipe:
     """One network per bundle, trained end to end on frames from the frame cache."""
 

@@ -1,4 +1,4 @@
-"""The one frame-decoder interface, and the registry of decoders by name.
+"""The one frame-decoder interface (the registry of decoders by name: :mod:`.names`).
 
 A decoder turns "these presentation times of this video" into frames. Sampling is always
 memo's: the times come from memo's own PyAV index pass (:func:`memo.data.decode.index_video`,
@@ -17,7 +17,7 @@ Two calls per decoder:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,7 +26,6 @@ import numpy as np
 from memo.data.decode import VideoInfo
 from memo.errors import MemoError
 from memo.models.spec import Preprocess
-from memo.registry import Registry
 
 
 class DecoderError(MemoError):
@@ -79,30 +78,3 @@ def frame_indices(info: VideoInfo, times: Sequence[float], tolerance: float = 1e
     """
     last = len(info.frame_times) - 1
     return [min(max(bisect.bisect_right(info.frame_times, t + tolerance) - 1, 0), last) for t in times]
-
-
-# name -> "module:Class" of the decoder; imported on first use so DALI stays optional.
-DECODERS: Registry[FrameDecoder] = Registry(
-    "decoder",
-    lazy={"pyav": "memo.data.decoders.pyav:PyAVDecoder", "dali": "memo.data.decoders.dali:DaliDecoder"},
-    also=("auto",),
-)
-DECODER_CHOICES: tuple[str, ...] = ("auto", *DECODERS.names())
-
-
-def register_decoder(name: str) -> Callable[[type], type]:
-    """Class decorator of a decoder *outside* memo (the built-in ones are declared in
-    :data:`DECODERS`): registers an instance under ``name``; a known name is refused."""
-
-    def decorate(cls: type) -> type:
-        if name in DECODERS:
-            raise ValueError(f"decoder {name!r} is already registered")
-        DECODERS.add(name, cls())
-        return cls
-
-    return decorate
-
-
-def get_decoder(name: str) -> FrameDecoder:
-    """The decoder ``name``; :class:`~memo.errors.UnknownName` with close matches when unknown."""
-    return DECODERS.get(name)

@@ -13,14 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memo.data.decode import VideoInfo
-from memo.data.decoders.base import (
-    DECODER_CHOICES,
-    DecodedFrames,
-    DecoderError,
-    FrameBatch,
-    FrameDecoder,
-    get_decoder,
-)
+from memo.data.decoders.base import DecodedFrames, DecoderError, FrameBatch, FrameDecoder
+from memo.data.decoders.names import DECODER_CHOICES, get_decoder
 from memo.errors import MemoError, MissingDependency
 from memo.models.spec import Preprocess
 
