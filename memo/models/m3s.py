@@ -118,7 +118,9 @@ class M3SConfig(ModelConfig):
     clip_frames: int = arg(16, "clip frames of a high-tier trunk", input=True)
     clip_fps: float = arg(15.0, "clip frame rate of a high-tier trunk", input=True)
     similarity_over: tuple[str, ...] = arg(("mid", "high"), "tiers the distinctiveness is measured on")
-    similarity_methods: tuple[str, ...] = arg(SIM_METHODS, f"distinctiveness measures ({', '.join(SIM_METHODS)})")
+    similarity_methods: tuple[str, ...] = arg(
+        SIM_METHODS, f"distinctiveness measures ({', '.join(SIM_METHODS)})"
+    )
     knn_k: int = arg(5, "knn: neighbours averaged")
     sim_components: int = arg(10, "similarity: whitened PCA components")
     hidden: tuple[int, ...] = arg((512, 64), "widths of the head's hidden layers")
@@ -247,7 +249,9 @@ class M3S(nn.Module):
         if self.calibrated:  # an affine map of the head's output onto the label scale (ranks kept)
             self.register_buffer("out_scale", torch.ones(len(args.outputs)))
             self.register_buffer("out_shift", torch.zeros(len(args.outputs)))
-        self.dropout = list(args.dropout) if args.dropout else [0.0, 0.0]  # [on the head's input, after each Mish]
+        self.dropout = (
+            list(args.dropout) if args.dropout else [0.0, 0.0]
+        )  # [on the head's input, after each Mish]
         self.tiers = list(args.modules)
         self.outputs = list(args.outputs)
         self.hidden = list(args.hidden)

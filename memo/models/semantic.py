@@ -72,7 +72,10 @@ def semantic_spec(**args: Any) -> ModelSpec:
         arch_args=cfg.arch_args(),
         inputs=(
             InputSpec(
-                name="frames", stream="keyframes", num_frames=num_frames, preprocess=imagenet_preprocess(cfg.size)
+                name="frames",
+                stream="keyframes",
+                num_frames=num_frames,
+                preprocess=imagenet_preprocess(cfg.size),
             ),
         ),
         outputs=tuple(

@@ -77,10 +77,14 @@ class VMemNetConfig(ModelConfig):
 
     num_frames: int = arg(7, "keyframes per video (the spatial LSTM runs one step per frame)", input=True)
     size: int = arg(224, "keyframes stretched to size x size (sets the attention grid)")
-    trunk: str = arg("resnet50", "frame encoder cut after layer3 (resnet50, small, resmem, torchvision:<arch>)")
+    trunk: str = arg(
+        "resnet50", "frame encoder cut after layer3 (resnet50, small, resmem, torchvision:<arch>)"
+    )
     width: int = arg(16, "channels of the 'small' frame trunk (other trunks ignore it)")
     train_trunk: bool = arg(False, "fine-tune the frame encoder")
-    dynamic: Literal["clip", "features"] = arg("clip", "the dynamic vector: a 3D CNN on a clip, or precomputed")
+    dynamic: Literal["clip", "features"] = arg(
+        "clip", "the dynamic vector: a 3D CNN on a clip, or precomputed"
+    )
     clip_trunk: str = arg("r3d_18", "3D CNN of the clip input (r3d_18, r2plus1d_18, small)")
     clip_width: int = arg(16, "channels of the 'small' clip trunk (other trunks ignore it)")
     train_clip_trunk: bool = arg(True, "fine-tune the clip trunk")
@@ -92,7 +96,9 @@ class VMemNetConfig(ModelConfig):
     hidden: int = arg(512, "LSTM hidden width of the spatial head")
     fused_dim: int = arg(512, "width of the fused maps")
     mean: float = arg(0.8, "the heads' initial output (the target mean)")
-    head_weights: dict[str, float] | None = arg(None, "score = sum of weight * head (default 0.6 semantic, 0.4 spatial)")
+    head_weights: dict[str, float] | None = arg(
+        None, "score = sum of weight * head (default 0.6 semantic, 0.4 spatial)"
+    )
     head_losses: dict[str, str] | None = arg(
         None, "training loss per head (default: mse on semantic, ranking on spatial)", input=True
     )
@@ -172,7 +178,9 @@ class VMemNet(nn.Module):
         self.clip_encoder = None
         dynamic_dim = cfg.dynamic_dim
         if cfg.dynamic == "clip":
-            self.clip_encoder = build_clip_trunk(cfg.clip_trunk, cfg.clip_width, frozen=not cfg.train_clip_trunk)
+            self.clip_encoder = build_clip_trunk(
+                cfg.clip_trunk, cfg.clip_width, frozen=not cfg.train_clip_trunk
+            )
             if clip_weights:
                 load_weights(self.clip_encoder.body, clip_weights)
             dynamic_dim = self.clip_encoder.out_channels
@@ -209,7 +217,9 @@ class VMemNet(nn.Module):
 def vmemnet_spec(**args: Any) -> ModelSpec:
     cfg = VMemNetConfig.from_args(args)
     if cfg.dynamic == "features" and not cfg.dynamic_dim:
-        raise BundleError("vmemnet: dynamic=features needs dynamic_dim (the width of the precomputed vectors)")
+        raise BundleError(
+            "vmemnet: dynamic=features needs dynamic_dim (the width of the precomputed vectors)"
+        )
     frames = InputSpec(
         "frames", "keyframes", num_frames=cfg.num_frames, preprocess=frame_preprocess(cfg.trunk, cfg.size)
     )
@@ -249,7 +259,13 @@ def vmemnet_spec(**args: Any) -> ModelSpec:
 
 
 @register_model(
-    "vmemnet", spec=vmemnet_spec, config=VMemNetConfig, paper="Lu et al., VMemNet, IEEE TMM 2023", recipe="video"
+    "vmemnet",
+    spec=vmemnet_spec,
+    config=VMemNetConfig,
+    paper="Lu et al., VMemNet, IEEE TMM 2023",
+    recipe="video",
 )
-def build_vmemnet(backbone_weights: str | None = None, clip_weights: str | None = None, **arch_args: Any) -> nn.Module:
+def build_vmemnet(
+    backbone_weights: str | None = None, clip_weights: str | None = None, **arch_args: Any
+) -> nn.Module:
     return VMemNet(VMemNetConfig.module_args(arch_args), backbone_weights, clip_weights)

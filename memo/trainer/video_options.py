@@ -91,7 +91,9 @@ def build_spec(name: str, model_args: dict[str, Any]) -> ModelSpec:
         return entry.default_spec(**canonical_arch_args(model_args))
     except (BundleError, ValueError, TypeError) as exc:
         message = str(exc)
-        raise InputError(message if message.startswith("--model-arg") else f"--model-arg for {name}: {message}") from None
+        raise InputError(
+            message if message.startswith("--model-arg") else f"--model-arg for {name}: {message}"
+        ) from None
 
 
 def stage_plan(spec: ModelSpec, cfg: FitConfig, loss_override: str | None) -> list[StagePlan]:
