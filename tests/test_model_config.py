@@ -161,7 +161,7 @@ def test_a_config_json_with_an_unknown_or_input_only_arch_arg_fails_to_load(
 
 
 def test_an_m3s_config_json_is_checked_against_its_derived_arch_args(tmp_path: Path) -> None:
-    from memo.models.m3s import M3SArchArgs
+    from memo.models.m3s_config import M3SArchArgs
 
     spec = get_entry("m3s").default_spec()
     typed = get_entry("m3s").config.module_args(spec.arch_args)

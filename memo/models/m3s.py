@@ -36,11 +36,13 @@ video in the whitened PCA space** (1-NN: exact for training videos, no second mo
 fit, and a plain gather in the ONNX graph); bytes per second rather than bytes;
 ``log1p`` on flow and bytes/s; standardisation of the mid/high vectors; the kNN measure.
 
-Arguments: the user's are declared once, in :class:`M3SConfig` (what ``--model-arg`` and
-:func:`m3s_spec` take, what ``memo models m3s`` lists). From them the spec *derives* a nested
-``arch_args`` (each tier's source and widths, the similarity settings, later the fitted sizes,
-the ensemble size and the calibration flag), the data the module is built from; that record is
-typed too, by :class:`M3SArchArgs` (a bundle's ``arch_args`` is checked against it when read).
+Arguments (:mod:`memo.models.m3s_config`): the user's are declared once, in
+:class:`~memo.models.m3s_config.M3SConfig` (what ``--model-arg`` and :func:`m3s_spec` take,
+what ``memo models m3s`` lists). From them the spec *derives* a nested ``arch_args`` (each
+tier's source and widths, the similarity settings, later the fitted sizes, the ensemble size
+and the calibration flag), the data the module is built from; that record is typed too, by
+:class:`~memo.models.m3s_config.M3SArchArgs` (a bundle's ``arch_args`` is checked against it
+when read).
 
 Everything fitted is a buffer (saved in ``weights.safetensors``, sizes in
 ``arch_args["fitted"]``) and applied here, so ``memo score`` and the ONNX export
@@ -51,14 +53,13 @@ video itself: training batches come from the bank); in eval mode it does not.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from memo.models.config import REQUIRED, ModelConfig, arg
 from memo.models.lowlevel_layout import hog_dim, lowlevel_dim
+from memo.models.m3s_config import SIM_METHODS, TIERS, M3SArchArgs, M3SConfig
 from memo.models.m3s_sources import pretrained_parts
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.trunks import (
@@ -70,8 +71,6 @@ from memo.models.trunks import (
     clip_trunk_preprocess,
 )
 
-TIERS = ("low", "mid", "high", "similarity")
-SIM_METHODS = ("dbscan", "knn")
 N_SCALARS = 4  # brightness, contrast, blurriness, flow: per frame; then bytes/s per video
 
 
@@ -91,65 +90,6 @@ def _tier_source(
         return item, {"trunk": source, "dim": backbone_dim(source)}
     item = InputSpec(tier, "clip", num_frames=frames, fps=clip_fps, preprocess=clip_trunk_preprocess(source))
     return item, {"trunk": source, "dim": clip_trunk_dim(source)}
-
-
-_SOURCE_HELP = (
-    'a trunk name (resmem, torchvision:<arch>, tiny, tiny3d) or {"stream": "features"|"text", "dim": D, '
-    '"encoder": ..., "log": bool} (log: log(x + 1e-3) of class-score features, in the model)'
-)
-
-
-@dataclass(frozen=True)
-class M3SConfig(ModelConfig):
-    """The user's arguments of M3-S; the spec derives its nested ``arch_args`` from them
-    (:class:`M3SArchArgs` is that record)."""
-
-    architecture = "m3s"
-
-    modules: tuple[str, ...] = arg(TIERS, f"tiers, any subset of {', '.join(TIERS)}")
-    outputs: tuple[str, ...] = arg(("score",), "one output per target")
-    low_size: int = arg(128, "frames resized to low_size x low_size for the low-level measurements")
-    low_frames: int = arg(8, "frames of the low-level input", input=True)
-    temporal_std: bool = arg(False, "low tier: the temporal standard deviation beside the mean")
-    hog_components: int = arg(10, "low tier: whitened PCA components of HOG")
-    mid: str | dict[str, Any] = arg("tiny", "mid tier source: " + _SOURCE_HELP)
-    high: str | dict[str, Any] = arg("tiny3d", "high tier source (a 3D trunk or a vector)")
-    mid_frames: int = arg(7, "keyframes of a mid-tier trunk", input=True)
-    clip_frames: int = arg(16, "clip frames of a high-tier trunk", input=True)
-    clip_fps: float = arg(15.0, "clip frame rate of a high-tier trunk", input=True)
-    similarity_over: tuple[str, ...] = arg(("mid", "high"), "tiers the distinctiveness is measured on")
-    similarity_methods: tuple[str, ...] = arg(
-        SIM_METHODS, f"distinctiveness measures ({', '.join(SIM_METHODS)})"
-    )
-    knn_k: int = arg(5, "knn: neighbours averaged")
-    sim_components: int = arg(10, "similarity: whitened PCA components")
-    hidden: tuple[int, ...] = arg((512, 64), "widths of the head's hidden layers")
-    dropout: float = arg(0.0, "dropout after each hidden layer of the head (memo's; 0: the paper's)")
-    input_dropout: float = arg(0.0, "dropout on the head's input (memo's; 0: the paper's)")
-
-    @classmethod
-    def module_args(cls, args: Any, where: str = "arch_args") -> ModelConfig:
-        return M3SArchArgs.from_args(args, where)
-
-
-@dataclass(frozen=True)
-class M3SArchArgs(ModelConfig):
-    """What an m3s module is built from: the ``arch_args`` :func:`m3s_spec` derives (then
-    :func:`memo.models.m3s_fit.spec_with_fit` and the recipe complete)."""
-
-    architecture = "m3s"
-
-    modules: tuple[str, ...] = arg(REQUIRED, "tiers of the head")
-    outputs: tuple[str, ...] = arg(REQUIRED, "output names")
-    hidden: tuple[int, ...] = arg(REQUIRED, "head widths")
-    similarity: dict[str, Any] = arg(REQUIRED, "over, methods, k, components")
-    low: dict[str, Any] | None = arg(None, "hog_dim, components, temporal_std")
-    mid: dict[str, Any] | None = arg(None, "trunk (or None), dim, log")
-    high: dict[str, Any] | None = arg(None, "trunk (or None), dim, log")
-    fitted: dict[str, Any] | None = arg(None, "sizes of the fitted buffers (None: not fitted)")
-    dropout: tuple[float, ...] | None = arg(None, "[on the head's input, after each hidden layer]")
-    heads: int = arg(1, "heads of the ensemble")
-    calibrated: bool = arg(False, "an affine map per output after the head")
 
 
 def m3s_spec(**args: Any) -> ModelSpec:

@@ -8,7 +8,8 @@ from typing import Any
 
 from torch import nn
 
-from memo.models.m3s import M3S, TIERS, M3SConfig, m3s_spec
+from memo.models.m3s import M3S, m3s_spec
+from memo.models.m3s_config import TIERS, M3SConfig
 from memo.models.registry import register_model
 from memo.models.spec import ModelSpec
 

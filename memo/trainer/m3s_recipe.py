@@ -43,7 +43,8 @@ from memo.data.vector_cache import VectorCache, weights_identity
 from memo.data.video_features import backbone_state
 from memo.errors import BundleError, InputError
 from memo.models.bundle import Bundle, save_bundle
-from memo.models.m3s import M3S, M3SConfig, m3s_spec
+from memo.models.m3s import M3S, m3s_spec
+from memo.models.m3s_config import M3SConfig
 from memo.models.m3s_fit import fit_m3s, spec_with_fit
 from memo.models.registry import create_model
 from memo.models.spec import ModelSpec
