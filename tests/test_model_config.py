@@ -215,9 +215,10 @@ def test_memo_models_name_lists_the_arguments() -> None:
     data = json.loads(done.stdout)
     args = {a["name"]: a for a in data["arguments"]}
     assert data["name"] == "resnet3d" and data["params"] > 0
-    assert args["num_frames"]["type"] == "int" and args["num_frames"]["default"] == "16"
+    assert args["num_frames"]["type"] == "int" and args["num_frames"]["default"] == 16
     assert args["num_frames"]["input"] is True and args["width"]["input"] is False
     assert [f.name for f in fields(get_entry("resnet3d").config)] == list(args)
+    assert args["layers"]["default"] == [2, 2, 2, 2] and args["layers"]["type"] == "tuple[int, ...]"
     table = CliRunner().invoke(app, ["models", "resnet3d"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "num_frames" in table.output and "input only" in table.output
     wrong = CliRunner().invoke(app, ["models", "resnet3e"])

@@ -75,11 +75,12 @@ def models_command(
 def _print_architecture(name: str, as_json: bool) -> None:
     """One architecture's row and its arguments (name, type, default, help, spec-only or not)."""
     from memo.models.catalogue import arguments, catalogue_row, describe_default, format_gflops, format_params
+    from memo.models.config import to_json
 
     args = arguments(name)  # an unknown name: UnknownName with close matches, before any profiling
     row = catalogue_row(name)
     if as_json:
-        listed = [{**asdict(a), "default": describe_default(a.default)} for a in args]
+        listed = [{**asdict(a), "default": to_json(a.default)} for a in args]
         print(json.dumps({**row.to_json(), "arguments": listed}, indent=2))
         return
     stdout.print(f"[bold]{row.name}[/]: {escape(row.paper)}", highlight=False)
