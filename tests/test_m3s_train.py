@@ -98,6 +98,10 @@ def test_m3s_options_are_checked_before_any_work(videos: Path, tmp_path: Path) -
         validate(_options(videos, tmp_path / "y", "low", input_dropout=0.2))  # there is no --input-dropout
     with pytest.raises(InputError, match="dropout"):
         validate(_options(videos, tmp_path / "y", "low", model_args={"modules": "low", "dropout": 1.5}))
+    with pytest.raises(
+        InputError, match=r"^--model-arg: m3s argument 'knn_k' must be int, got 'five' \(str\)$"
+    ):
+        validate(_options(videos, tmp_path / "y", "low", model_args={"modules": "low", "knn_k": "five"}))
 
 
 def test_m3s_configs_load_and_validate() -> None:

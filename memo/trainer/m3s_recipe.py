@@ -91,6 +91,10 @@ def check_m3s_options(options: TrainOptions) -> None:
     refuse_fusion_head_flags(
         options, {"hidden": "hidden=512,64", "dropout": "dropout=P", "input_dropout": "input_dropout=P"}
     )
+    try:  # the model's arguments typed as its config declares them
+        M3SConfig.from_args({k: v for k, v in options.model_args.items() if k in SPEC_KEYS}, "--model-arg")
+    except BundleError as exc:
+        raise InputError(str(exc)) from None
     for tier, source in sources(options).items():
         if source in PRECOMPUTED and source not in options.inputs:
             raise InputError(f"--model-arg {tier}={source}: add --input {source}")
