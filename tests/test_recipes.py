@@ -60,7 +60,7 @@ def channel_means_spec(**args: Any) -> ModelSpec:
 
 class ChannelMeans(nn.Module):
     def __init__(self, **arch_args: Any) -> None:
-        ChannelMeansConfig.module_args(arch_args)
+        ChannelMeansConfig.from_arch_args(arch_args)
         super().__init__()
         self.head = nn.Linear(3, 1)
 
@@ -179,8 +179,8 @@ def linear_head_spec(**args: Any) -> ModelSpec:
 
 class LinearHead(nn.Module):
     def __init__(self, **arch_args: Any) -> None:
-        cfg = LinearHeadConfig.module_args(arch_args)
-        assert isinstance(cfg, LinearHeadConfig) and cfg.dims is not None
+        cfg = LinearHeadConfig.from_arch_args(arch_args)
+        assert cfg.dims is not None
         dims, outputs, means, scale = cfg.dims, cfg.outputs, cfg.means, cfg.scale
         super().__init__()
         self.names, self.outputs, self.scale = list(dims), list(outputs), scale

@@ -231,4 +231,4 @@ def amnet_spec(**args: Any) -> ModelSpec:
 )
 def build_amnet(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision ResNet-50 file for the trunk (not stored in the bundle)."""
-    return AMNet(AMNetConfig.module_args(arch_args), backbone_weights=backbone_weights)
+    return AMNet(AMNetConfig.from_arch_args(arch_args), backbone_weights=backbone_weights)

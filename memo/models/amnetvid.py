@@ -300,7 +300,7 @@ _PAPER = "Totev, MediaEval 2018 (on AMNet, Fajtl et al., CVPR 2018)"
 def build_amnetvid(
     backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any
 ) -> nn.Module:
-    return AMNetVid(AMNetVidConfig.module_args(arch_args), backbone_weights, amnet_weights)
+    return AMNetVid(AMNetVidConfig.from_arch_args(arch_args), backbone_weights, amnet_weights)
 
 
 @register_model(
@@ -309,7 +309,7 @@ def build_amnetvid(
 def build_amnet_mean(
     backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any
 ) -> nn.Module:
-    return AMNetMean(AMNetMeanConfig.module_args(arch_args), backbone_weights, amnet_weights)
+    return AMNetMean(AMNetMeanConfig.from_arch_args(arch_args), backbone_weights, amnet_weights)
 
 
 @register_model(
@@ -318,4 +318,4 @@ def build_amnet_mean(
 def build_amnet_rnn(
     backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any
 ) -> nn.Module:
-    return AMNetRNN(AMNetRNNConfig.module_args(arch_args), backbone_weights, amnet_weights)
+    return AMNetRNN(AMNetRNNConfig.from_arch_args(arch_args), backbone_weights, amnet_weights)

@@ -177,7 +177,7 @@ class CNNTransformer(StagedModel):
 )
 def build_cnn_transformer(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision ResNet file for the trunk (not stored in the bundle)."""
-    model = CNNTransformer(CNNTransformerConfig.module_args(arch_args))
+    model = CNNTransformer(CNNTransformerConfig.from_arch_args(arch_args))
     if backbone_weights:
         model.load_backbone(backbone_weights)
     return model

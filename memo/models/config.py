@@ -4,7 +4,8 @@ Each model module declares one :class:`ModelConfig` subclass whose fields are al
 user-settable arguments, each with a type, a default and a one-line help (:func:`arg`). The
 spec function reads it (``Config.from_args(args)``), the module's constructor takes it, and
 the builder the registry calls turns a bundle's ``arch_args`` back into it
-(:meth:`ModelConfig.module_args`), so a mistyped ``--model-arg`` or a bad ``config.json`` is
+(:meth:`ModelConfig.from_arch_args`; :meth:`ModelConfig.module_args` is the check
+:func:`memo.models.bundle.read_bundle` runs), so a mistyped ``--model-arg`` or a bad ``config.json`` is
 refused with one line naming the argument, and ``memo models NAME`` lists the arguments.
 
 A field is an **architecture** argument (it shapes the module and is stored in the bundle's
@@ -112,9 +113,10 @@ class ModelConfig:
 
     @classmethod
     def module_args(cls, args: Mapping[str, Any], where: str = "arch_args") -> ModelConfig:
-        """What the module is built from, given a bundle's ``arch_args`` (the builder's input).
-        Default: :meth:`from_arch_args`; a model whose ``arch_args`` are derived data (m3s)
-        overrides it with the typed record of that data."""
+        """What the module is built from, given a bundle's ``arch_args`` (the builder's input):
+        the check a bundle's ``arch_args`` pass when it is read. Default: :meth:`from_arch_args`;
+        a model whose ``arch_args`` are derived data (m3s) overrides it with the typed record of
+        that data."""
         return cls.from_arch_args(args, where)
 
     @classmethod

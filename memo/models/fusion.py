@@ -216,4 +216,4 @@ class FusionMLP(nn.Module):
     recipe="vector-head",
 )
 def build_fusion(**arch_args: Any) -> nn.Module:
-    return FusionMLP(FusionConfig.module_args(arch_args))
+    return FusionMLP(FusionConfig.from_arch_args(arch_args))

@@ -9,7 +9,7 @@ from typing import Any
 from torch import nn
 
 from memo.models.m3s import M3S, m3s_spec
-from memo.models.m3s_config import TIERS, M3SConfig
+from memo.models.m3s_config import TIERS, M3SArchArgs, M3SConfig
 from memo.models.registry import register_model
 from memo.models.spec import ModelSpec
 
@@ -60,4 +60,4 @@ NOTE = (
 )
 def build_m3s(**arch_args: Any) -> nn.Module:
     """The module of a spec's derived ``arch_args`` (:class:`memo.models.m3s.M3SArchArgs`)."""
-    return M3S(M3SConfig.module_args(arch_args))  # type: ignore[arg-type]
+    return M3S(M3SArchArgs.from_args(arch_args, "arch_args"))

@@ -16,7 +16,7 @@ Adding an architecture (``memo/models/<name>.py``, importing ``memo.models.regis
    ``<Name>Config.from_args(args)``, with ``arch_args=cfg.arch_args()``;
 3. the module, whose constructor takes the config (``<Name>(cfg)``);
 4. the builder ``def build_<name>(**arch_args)`` returning
-   ``<Name>(<Name>Config.module_args(arch_args))`` (runtime extras such as ``backbone_weights``
+   ``<Name>(<Name>Config.from_arch_args(arch_args))`` (runtime extras such as ``backbone_weights``
    as keywords of their own), decorated by ``@register_model("<name>", spec=<name>_spec,
    config=<Name>Config, paper="...", recipe="video")``; ``recipe`` names how ``memo train``
    trains it (:mod:`memo.trainer.recipe_api`; omit it for a model that is not trained by

@@ -152,4 +152,4 @@ def start_from_published(model: nn.Module) -> None:
     "frame baseline of Cohendet et al., ICCV 2019 (VideoMem)",
 )
 def build_resmem(**arch_args: Any) -> nn.Module:
-    return ResMem(ResMemConfig.module_args(arch_args))
+    return ResMem(ResMemConfig.from_arch_args(arch_args))

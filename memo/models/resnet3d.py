@@ -121,7 +121,7 @@ class ResNet3D(StagedModel):
 )
 def build_resnet3d(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision r3d_18 / r2plus1d_18 file (not stored in the bundle)."""
-    model = ResNet3D(ResNet3DConfig.module_args(arch_args))
+    model = ResNet3D(ResNet3DConfig.from_arch_args(arch_args))
     if backbone_weights:
         model.load_backbone(backbone_weights)
     return model

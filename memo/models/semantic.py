@@ -165,7 +165,7 @@ class SemanticEmbedding(StagedModel):
 )
 def build_semantic(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision ResNet file for the trunk (not stored in the bundle)."""
-    model = SemanticEmbedding(SemanticConfig.module_args(arch_args))
+    model = SemanticEmbedding(SemanticConfig.from_arch_args(arch_args))
     if backbone_weights:
         model.load_backbone(backbone_weights)
     return model

@@ -82,4 +82,4 @@ class FrameCNN(nn.Module):
     "framecnn", spec=framecnn_spec, config=FrameCNNConfig, paper="memo's own small baseline", recipe="video"
 )
 def build_framecnn(**arch_args: Any) -> nn.Module:
-    return FrameCNN(FrameCNNConfig.module_args(arch_args))
+    return FrameCNN(FrameCNNConfig.from_arch_args(arch_args))

@@ -268,4 +268,4 @@ def vmemnet_spec(**args: Any) -> ModelSpec:
 def build_vmemnet(
     backbone_weights: str | None = None, clip_weights: str | None = None, **arch_args: Any
 ) -> nn.Module:
-    return VMemNet(VMemNetConfig.module_args(arch_args), backbone_weights, clip_weights)
+    return VMemNet(VMemNetConfig.from_arch_args(arch_args), backbone_weights, clip_weights)
