@@ -14,9 +14,9 @@ following its config (:mod:`memo.models.config`) declares:
   ``log_inputs`` (inputs that are class scores, best read as ``log(x + 1e-3)``);
 * the head flags ``hidden``, ``dropout``, ``input_dropout``;
 
-and the run's ``--model-arg`` s (checked against the config). Its module (``builder(**spec.arch_args)``) trains
-through ``fuse(vectors) -> {output: (B,)}`` and scores through ``forward(**inputs)``; an ensemble
-of ``members`` keeps member ``m``'s tensors under ``members.<m>.`` and a frozen backbone under
+and the run's ``--model-arg`` s (checked against the config). Its module
+(``builder(**spec.arch_args)``) trains through ``fuse(vectors) -> {output: (B,)}`` and scores
+through ``forward(**inputs)``; an ensemble of ``members`` keeps member ``m``'s tensors under ``members.<m>.`` and a frozen backbone under
 ``backbone.``. The saved bundle is loaded back strictly before returning, so a bundle that would
 not score fails here rather than at scoring time.
 """
