@@ -82,7 +82,7 @@ def measure_trunks(paths: list[str], repeats: int) -> dict[str, float]:
 
     totals = {}
     for tier, source in (("mid", "resmem"), ("high", "torchvision:r3d_18")):
-        spec = m3s_spec((tier,), **{tier: source})
+        spec = m3s_spec(modules=(tier,), **{tier: source})
         model = create_model("m3s", **spec.arch_args)
         if source == "resmem":
             model.load_trunk("mid", backbone_state("resmem"))

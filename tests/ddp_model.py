@@ -8,23 +8,37 @@ model there too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
 
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import MODELS, register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 
 NAME = "test-ddp-clip"
 
 
-def tiny_clip_spec(frames: int = 8, size: int = 16) -> ModelSpec:
+@dataclass(frozen=True)
+class TinyClipConfig(ModelConfig):
+    architecture = NAME
+
+    num_frames: int = arg(8, "clip frames", input=True)
+    size: int = arg(16, "crop size", input=True)
+
+
+def tiny_clip_spec(**args: Any) -> ModelSpec:
+    cfg = TinyClipConfig.from_args(args)
+    frames, size = cfg.num_frames, cfg.size
     preprocess = Preprocess(
         resize=(size + 2,), crop=(size, size), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)
     )
     return ModelSpec(
         name=NAME,
         architecture=NAME,
-        arch_args={},
+        arch_args=cfg.arch_args(),
         inputs=(InputSpec(name="clip", stream="clip", num_frames=frames, fps=16, preprocess=preprocess),),
         outputs=(OutputSpec("score", "memorability, in [0, 1]"),),
         unit="video",
@@ -45,5 +59,7 @@ class TinyClip(nn.Module):
 
 def register() -> str:
     if NAME not in MODELS:
-        register_model(NAME, spec=tiny_clip_spec, paper="none: a test's model", recipe="video")(TinyClip)
+        register_model(
+            NAME, spec=tiny_clip_spec, config=TinyClipConfig, paper="none: a test's model", recipe="video"
+        )(TinyClip)
     return NAME

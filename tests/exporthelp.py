@@ -52,7 +52,7 @@ def features_fusion(target: Path, dim: int, seed: int = 0) -> Bundle:
     from memo.models.registry import create_model
 
     torch.manual_seed(seed)
-    spec = fusion_spec({"feats": {"stream": "features", "dim": dim}}, outputs=("score",), hidden=16)
+    spec = fusion_spec(streams={"feats": {"stream": "features", "dim": dim}}, outputs=("score",), hidden=16)
     module = create_model("fusion-mlp", **spec.arch_args)
     with torch.no_grad():
         for member in module.members:

@@ -112,9 +112,10 @@ def test_frame_trunk_loads_a_torchvision_checkpoint_file(tmp_path) -> None:
     path = tmp_path / "resnet18.pth"
     torch.save({"state_dict": {f"module.{k}": v for k, v in reference.state_dict().items()}}, path)
     module, _ = tiny_model("cnn-transformer")
-    from memo.models.cnn_transformer import CNNTransformer
+    from memo.models.cnn_transformer import CNNTransformer, CNNTransformerConfig
 
-    full = CNNTransformer(trunk="resnet18", num_frames=1, dim=32, heads=4, ff=64, hidden=16).eval()
+    config = CNNTransformerConfig(trunk="resnet18", num_frames=1, dim=32, heads=4, ff=64, hidden=16)
+    full = CNNTransformer(config).eval()
     report = full.load_backbone(path)
     assert report.unused == ("fc.bias", "fc.weight")
     frames = torch.rand(1, 3, 64, 64)

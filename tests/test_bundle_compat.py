@@ -108,3 +108,18 @@ def test_an_old_bundle_naming_its_frame_count_frames_loads_as_num_frames(tmp_pat
     both = dict(config, arch_args={**old_args, "num_frames": 3})
     with pytest.raises(BundleError, match="both 'frames' and 'num_frames'"):
         read_bundle(_write(tmp_path / "both", both, module.state_dict()))
+
+
+def test_old_configs_pass_the_typed_check_and_a_mistyped_arch_arg_is_refused_at_load(tmp_path: Path) -> None:
+    """The arch args of the configs above are typed by their architecture's config when read;
+    the same config with a mistyped argument fails to load, naming the file and the argument."""
+    assert read_bundle(_write(tmp_path / "ok", FRAMECNN_CONFIG, _framecnn_weights())).spec.arch_args == {
+        "width": 4
+    }
+    bad = dict(FRAMECNN_CONFIG, arch_args={"width": "4"})
+    folder = _write(tmp_path / "bad", bad, _framecnn_weights())
+    with pytest.raises(BundleError) as caught:
+        read_bundle(folder)
+    assert str(caught.value) == (
+        f"{folder / 'config.json'}: arch_args: framecnn argument 'width' must be int, got '4' (str)"
+    )

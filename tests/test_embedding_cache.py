@@ -65,7 +65,7 @@ def test_video_embeddings_survive_an_interrupt_and_the_rerun_embeds_only_the_res
     from safetensors.torch import save_file
 
     from memo.data.video_features import VideoEmbedder, embed_videos
-    from memo.models.fusion import FusionMLP
+    from memo.models.fusion import FusionConfig, FusionMLP
     from memo.models.trunks import build_backbone
 
     torch.manual_seed(0)
@@ -92,7 +92,8 @@ def test_video_embeddings_survive_an_interrupt_and_the_rerun_embeds_only_the_res
     # the embedder is the backbone alone, and gives what a fusion model's backbone gives
     embedder = VideoEmbedder.create("torchvision:resnet18", 2, weights)
     assert type(embedder.module) is type(build_backbone("torchvision:resnet18"))
-    fusion = FusionMLP({"frames": 512}, ["score"], video_backbone="torchvision:resnet18").eval()
+    config = FusionConfig(dims={"frames": 512}, outputs=("score",), video_backbone="torchvision:resnet18")
+    fusion = FusionMLP(config).eval()
     fusion.backbone.load_state_dict(embedder.module.state_dict())  # type: ignore[union-attr]
     from memo.data.inputs import prepare_video
 

@@ -94,7 +94,7 @@ def _m3s_bundle(target: Path, modules: tuple[str, ...], raw_inputs: dict, **spec
     from tests.m3shelp import train_head
 
     torch.manual_seed(0)
-    spec = m3s_spec(modules, hidden=(16, 8), **spec_args)
+    spec = m3s_spec(modules=modules, hidden=(16, 8), **spec_args)
     model = create_model("m3s", **spec.arch_args)
     with torch.no_grad():
         raw = model.raw_vectors({k: torch.as_tensor(v) for k, v in raw_inputs.items()})
@@ -116,7 +116,9 @@ def test_m3s_with_lowlevel_and_features_validates_on_videos_plus_features(tmp_pa
     feats = feature_folder(tmp_path / "feats", [v.stem for v in videos], 4)
     tiny = {"low_size": 32, "low_frames": 3, "mid": {"stream": "features", "dim": 4}}
     provider = {"features": FeatureProvider(open_features(feats))}
-    arrays = [prepare_video(str(v), m3s_spec(("low", "mid"), **tiny), provider).arrays for v in videos]
+    arrays = [
+        prepare_video(str(v), m3s_spec(modules=("low", "mid"), **tiny), provider).arrays for v in videos
+    ]
     raw = {k: np.concatenate([a[k] for a in arrays]) for k in arrays[0]}
     bundle = _m3s_bundle(tmp_path / "bundle", ("low", "mid"), raw, **tiny)
     args = [str(bundle.path), "--onnx", "--videos", str(sample_dir), "--features", str(feats)]

@@ -118,7 +118,7 @@ def test_hog_is_block_normalised_and_sees_orientation():
 
 def test_extracted_array_layout_and_prepare_video_agree():
     path = str(shared_video("carphone_pristine.mp4"))
-    spec = m3s_spec(("low",), low_size=32, low_frames=3)
+    spec = m3s_spec(modules=("low",), low_size=32, low_frames=3)
     array = extract_lowlevel(path, LowLevelConfig(size=32, num_frames=3))
     assert array.shape == (3, hog_dim(32) + 5) and array.dtype == np.float32
     assert np.all(array[:, -1] == array[0, -1])  # bytes/s: one value per video

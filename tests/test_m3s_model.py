@@ -51,25 +51,25 @@ def fitted(tmp_path_factory):
 
 def test_registered_and_spec_round_trips_through_json():
     assert "m3s" in list_models()
-    spec = m3s_spec(("low", "similarity"), similarity_over=("mid",), **TINY)
+    spec = m3s_spec(modules=("low", "similarity"), similarity_over=("mid",), **TINY)
     assert [(i.name, i.stream) for i in spec.inputs] == [("lowlevel", "lowlevel"), ("mid", "keyframes")]
     assert spec.inputs[0].dim == 324 + 5 and spec.inputs[0].num_frames == 3
     assert ModelSpec.from_json(spec.to_json()) == spec
     pre = m3s_spec(
-        ("mid", "high"), mid={"stream": "features", "dim": 80}, high={"stream": "text", "dim": 384}
+        modules=("mid", "high"), mid={"stream": "features", "dim": 80}, high={"stream": "text", "dim": 384}
     )
     assert [(i.name, i.stream, i.dim) for i in pre.inputs] == [("mid", "features", 80), ("high", "text", 384)]
     logged = create_model(
-        "m3s", **m3s_spec(("mid",), mid={"stream": "features", "dim": 3, "log": True}).arch_args
+        "m3s", **m3s_spec(modules=("mid",), mid={"stream": "features", "dim": 3, "log": True}).arch_args
     )
     x = torch.tensor([[0.0, 1.0, 10.0]])
     torch.testing.assert_close(logged.raw_vectors({"mid": x})["mid"], torch.log(x + 1e-3))
     with pytest.raises(ValueError, match=r"similarity\.over"):
-        m3s_spec(("low", "similarity"), similarity_over=("color",))
+        m3s_spec(modules=("low", "similarity"), similarity_over=("color",))
 
 
 def test_unfitted_model_refuses_to_predict():
-    spec = m3s_spec(("mid",), mid={"stream": "features", "dim": 4})
+    spec = m3s_spec(modules=("mid",), mid={"stream": "features", "dim": 4})
     model = create_model("m3s", **spec.arch_args)
     with pytest.raises(RuntimeError, match="not fitted"):
         model(mid=torch.zeros(2, 4))
@@ -162,7 +162,7 @@ def test_onnx_export_matches_pytorch_with_pca_and_clusters_in_the_graph(fitted, 
 def test_the_training_engine_trains_m3s_on_cached_tier_vectors(fitted):
     from memo.trainer.engine import FitConfig, SplitData, fit, predict
 
-    spec = m3s_spec(("low", "similarity"), similarity_over=("mid",), **TINY)
+    spec = m3s_spec(modules=("low", "similarity"), similarity_over=("mid",), **TINY)
     model = create_model("m3s", **spec.arch_args)
     raw = {k: fitted["raw"][k] for k in ("low", "mid")}
     fit_m3s(model, raw, min_samples=2)
@@ -188,7 +188,7 @@ def test_high_tier_runs_a_torchvision_r3d_18_with_user_weights(tmp_path):
     reference = torchvision.models.video.r3d_18(weights=None).eval()
     weights = tmp_path / "r3d_18.safetensors"
     save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(weights))
-    spec = m3s_spec(("high",), high="torchvision:r3d_18", clip_frames=4)
+    spec = m3s_spec(modules=("high",), high="torchvision:r3d_18", clip_frames=4)
     assert spec.arch_args["high"] == {"trunk": "torchvision:r3d_18", "dim": 512}
     assert spec.input("high").stream == "clip" and spec.input("high").preprocess.crop == (112, 112)
     model = create_model("m3s", **spec.arch_args)
@@ -204,7 +204,7 @@ def test_bad_fit_inputs_and_lowlevel_specs_fail_with_one_line():
     from memo.errors import BundleError
     from memo.models.spec import InputSpec
 
-    spec = m3s_spec(("low", "similarity"), similarity_over=("mid",), **TINY)
+    spec = m3s_spec(modules=("low", "similarity"), similarity_over=("mid",), **TINY)
     model = create_model("m3s", **spec.arch_args)
     with pytest.raises(ValueError, match=r"no raw vectors for tier\(s\) \['mid'\]"):
         fit_m3s(model, {"low": torch.rand(12, 3, 329)})
@@ -262,7 +262,7 @@ def test_mid_tier_runs_resmem_with_the_package_weights_like_memos_resmem_embedde
     from tests.conftest import shared_video
 
     path = str(shared_video("carphone_pristine.mp4"))
-    spec = m3s_spec(("mid",), mid="resmem", mid_frames=2)
+    spec = m3s_spec(modules=("mid",), mid="resmem", mid_frames=2)
     model = create_model("m3s", **spec.arch_args)
     model.load_trunk("mid", backbone_state("resmem"))
     frames = torch.as_tensor(prepare_video(path, spec).arrays["mid"])

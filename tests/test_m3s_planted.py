@@ -34,7 +34,7 @@ def planted(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a shared 2-core machine: threads only contend
     videos = write_planted(tmp_path_factory.mktemp("planted"), 160, seed=1)
-    spec = m3s_spec(("low", "mid", "similarity"), **BASE)
+    spec = m3s_spec(modules=("low", "mid", "similarity"), **BASE)
     inputs = video_inputs(spec, [str(v.path) for v in videos])
     yield videos, inputs
     torch.set_num_threads(threads)
@@ -42,7 +42,7 @@ def planted(tmp_path_factory):
 
 def _train(planted, modules: tuple[str, ...]) -> tuple[M3S, dict[str, torch.Tensor]]:
     videos, inputs = planted
-    spec = m3s_spec(modules, **BASE)
+    spec = m3s_spec(modules=modules, **BASE)
     model = create_model("m3s", **spec.arch_args)
     with torch.no_grad():
         raw = model.raw_vectors({i.name: inputs[i.name] for i in spec.inputs})

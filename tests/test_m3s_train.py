@@ -98,6 +98,10 @@ def test_m3s_options_are_checked_before_any_work(videos: Path, tmp_path: Path) -
         validate(_options(videos, tmp_path / "y", "low", input_dropout=0.2))  # there is no --input-dropout
     with pytest.raises(InputError, match="dropout"):
         validate(_options(videos, tmp_path / "y", "low", model_args={"modules": "low", "dropout": 1.5}))
+    with pytest.raises(
+        InputError, match=r"^--model-arg: m3s argument 'knn_k' must be int, got 'five' \(str\)$"
+    ):
+        validate(_options(videos, tmp_path / "y", "low", model_args={"modules": "low", "knn_k": "five"}))
 
 
 def test_m3s_configs_load_and_validate() -> None:
@@ -274,9 +278,9 @@ def test_m3s_head_dropout_is_checked_and_only_active_in_training() -> None:
     from memo.models.m3s import m3s_spec
 
     with pytest.raises(ValueError, match="dropout"):
-        m3s_spec(("mid",), mid={"stream": "features", "dim": 4}, dropout=1.0)
+        m3s_spec(modules=("mid",), mid={"stream": "features", "dim": 4}, dropout=1.0)
     assert (
-        "dropout" not in m3s_spec(("mid",), mid={"stream": "features", "dim": 4}).arch_args
+        "dropout" not in m3s_spec(modules=("mid",), mid={"stream": "features", "dim": 4}).arch_args
     )  # the paper's head
 
 

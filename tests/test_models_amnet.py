@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from memo.models.amnet import AMNet, attention_penalty, load_released_amnet, released_key
+from memo.models.amnet import AMNet, AMNetConfig, attention_penalty, load_released_amnet, released_key
 from memo.models.amnetvid import draw_on_black, jet
 from memo.models.registry import get_entry
 from tests.modelhelp import TINY_AMNET, build, fit_reduces_loss, onnx_parity, spread_heads, varied_inputs
@@ -43,7 +43,7 @@ def test_amnet_outputs_and_attention_maps():
 def test_amnet_default_is_the_paper_configuration():
     spec = get_entry("amnet").default_spec()
     assert spec.inputs[0].preprocess.crop == (224, 224)
-    module = AMNet()
+    module = AMNet(AMNetConfig())
     assert module.grid == 14 and module.steps == 3
     assert module.core.inconv.in_channels == 1024 and module.core.inconv.out_channels == 512
     assert module.core.rnn.hidden_size == 1024
@@ -108,7 +108,7 @@ def test_frozen_amnet_stays_in_eval_mode_inside_amnetvid():
 def test_released_checkpoint_names_load(tmp_path):
     from safetensors.torch import save_file
 
-    module = AMNet(**TINY_AMNET)
+    module = AMNet(AMNetConfig(**TINY_AMNET))
     inverse = {"trunk.body.": "core_cnn.core_cnn.", "core.": ""}
     released = {}
     for key, value in module.state_dict().items():
@@ -119,7 +119,7 @@ def test_released_checkpoint_names_load(tmp_path):
                 released[name] = value.clone() + 1
     assert all(released_key(k) is not None for k in released)
     save_file(released, str(tmp_path / "released.safetensors"))
-    fresh = AMNet(**TINY_AMNET)
+    fresh = AMNet(AMNetConfig(**TINY_AMNET))
     load_released_amnet(fresh, tmp_path / "released.safetensors")
     torch.testing.assert_close(fresh.core.rnn.weight_ih, module.core.rnn.weight_ih + 1)
     torch.testing.assert_close(fresh.trunk.body[0].weight, module.trunk.body[0].weight + 1)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from memo.models.registry import get_entry
-from memo.models.vmemnet import HEAD_LOSSES, VMemNet
+from memo.models.vmemnet import HEAD_LOSSES, VMemNet, VMemNetConfig
 from tests.modelhelp import build, fit_reduces_loss, onnx_parity, spread_heads, varied_inputs
 
 TINY = {"width": 4, "attn_dim": 16, "hidden": 16, "fused_dim": 16}
@@ -49,7 +49,7 @@ def test_spec_records_the_loss_pair_and_defaults():
     other = get_entry("vmemnet").default_spec(head_losses={"semantic": "ranking", "spatial": "mse"})
     assert other.metadata["head_losses"]["semantic"] == "ranking"
     with pytest.raises(ValueError, match="dynamic_dim"):
-        VMemNet(trunk="small", dynamic="features")
+        VMemNet(VMemNetConfig(trunk="small", dynamic="features"))
 
 
 @pytest.mark.parametrize("dynamic", ["clip", "features"])

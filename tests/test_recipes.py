@@ -12,7 +12,9 @@ import csv
 import json
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -22,6 +24,7 @@ from typer.testing import CliRunner
 from memo.cli import app
 from memo.data.planted import write_planted
 from memo.errors import InputError
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import MODELS, register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.trainer import FitConfig, TrainOptions
@@ -31,13 +34,23 @@ from memo.trainer.recipe_api import recipe_for, trainable_models
 NAME = "test-channel-means"
 
 
-def channel_means_spec(size: int = 16, num_frames: int = 3) -> ModelSpec:
+@dataclass(frozen=True)
+class ChannelMeansConfig(ModelConfig):
+    architecture = NAME
+
+    size: int = arg(16, "frame size", input=True)
+    num_frames: int = arg(3, "keyframes per video", input=True)
+
+
+def channel_means_spec(**args: Any) -> ModelSpec:
+    cfg = ChannelMeansConfig.from_args(args)
+    size, num_frames = cfg.size, cfg.num_frames
     preprocess = Preprocess(resize=(size,), crop=(size, size), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
     return ModelSpec(
         name=NAME,
         architecture=NAME,
         version="1",
-        arch_args={},
+        arch_args=cfg.arch_args(),
         inputs=(InputSpec(name="frames", stream="keyframes", num_frames=num_frames, preprocess=preprocess),),
         outputs=(OutputSpec("score", "memorability of the frame, in [0, 1]"),),
         unit="frame",
@@ -46,7 +59,8 @@ def channel_means_spec(size: int = 16, num_frames: int = 3) -> ModelSpec:
 
 
 class ChannelMeans(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, **arch_args: Any) -> None:
+        ChannelMeansConfig.from_arch_args(arch_args)
         super().__init__()
         self.head = nn.Linear(3, 1)
 
@@ -56,7 +70,9 @@ class ChannelMeans(nn.Module):
 
 @pytest.fixture(scope="module")
 def registered() -> Iterator[str]:
-    register_model(NAME, spec=channel_means_spec, paper="none: a test's model", recipe="video")(ChannelMeans)
+    register_model(
+        NAME, spec=channel_means_spec, config=ChannelMeansConfig, paper="none: a test's model", recipe="video"
+    )(ChannelMeans)
     try:
         yield NAME
     finally:
@@ -114,7 +130,7 @@ def test_a_recipes_option_checks_apply_to_every_model_it_trains(registered: str,
 
 
 def test_an_architecture_without_a_recipe_is_refused_naming_the_trainable_ones(labels: Path) -> None:
-    register_model("test-untrainable", spec=channel_means_spec)(ChannelMeans)
+    register_model("test-untrainable", spec=channel_means_spec, config=ChannelMeansConfig)(ChannelMeans)
     try:
         options = TrainOptions("csv", labels, targets=["score"], model="test-untrainable")
         with pytest.raises(InputError, match=r"cannot train this architecture yet \(trainable: .*fusion-mlp"):
@@ -125,27 +141,35 @@ def test_an_architecture_without_a_recipe_is_refused_naming_the_trainable_ones(l
 
 def test_a_duplicate_architecture_name_is_refused() -> None:
     with pytest.raises(ValueError, match="'m3s' is already registered"):
-        register_model("m3s", spec=channel_means_spec)(ChannelMeans)
+        register_model("m3s", spec=channel_means_spec, config=ChannelMeansConfig)(ChannelMeans)
 
 
 VECTOR_NAME = "test-linear-head"
 
 
-def linear_head_spec(
-    streams: dict[str, dict], outputs: tuple[str, ...] = ("score",), means: tuple[float, ...] | None = None,
-    scale: float = 1.0, **_: object,
-) -> ModelSpec:  # fmt: skip
+@dataclass(frozen=True)
+class LinearHeadConfig(ModelConfig):
+    """A vector head declares the recipe keywords it takes (``streams``, ``outputs``, ``means``)."""
+
+    architecture = VECTOR_NAME
+
+    streams: dict[str, dict[str, Any]] = arg({}, "input name -> stream, dim", input=True)
+    dims: dict[str, int] | None = arg(None, "input name -> width (from streams)")
+    outputs: tuple[str, ...] = arg(("score",), "targets")
+    means: tuple[float, ...] | None = arg(None, "initial outputs")
+    scale: float = arg(1.0, "multiplies the linear map")
+
+
+def linear_head_spec(**args: Any) -> ModelSpec:
     """A vector-head model of the test's own: one linear map of the concatenated input vectors."""
+    cfg = LinearHeadConfig.from_args(args)
+    streams, outputs = cfg.streams, cfg.outputs
+    dims = {k: int(v["dim"]) for k, v in streams.items()}
     return ModelSpec(
         name=VECTOR_NAME,
         architecture=VECTOR_NAME,
         version="1",
-        arch_args={
-            "dims": {k: int(v["dim"]) for k, v in streams.items()},
-            "outputs": list(outputs),
-            "means": list(means) if means else None,
-            "scale": scale,
-        },
+        arch_args=LinearHeadConfig(dims=dims, outputs=outputs, means=cfg.means, scale=cfg.scale).arch_args(),
         inputs=tuple(InputSpec(name=k, stream=v["stream"], dim=int(v["dim"])) for k, v in streams.items()),
         outputs=tuple(OutputSpec(o, o) for o in outputs),
         unit="video",
@@ -154,9 +178,10 @@ def linear_head_spec(
 
 
 class LinearHead(nn.Module):
-    def __init__(
-        self, dims: dict[str, int], outputs: list[str], means: list[float] | None, scale: float
-    ) -> None:
+    def __init__(self, **arch_args: Any) -> None:
+        cfg = LinearHeadConfig.from_arch_args(arch_args)
+        assert cfg.dims is not None
+        dims, outputs, means, scale = cfg.dims, cfg.outputs, cfg.means, cfg.scale
         super().__init__()
         self.names, self.outputs, self.scale = list(dims), list(outputs), scale
         self.linear = nn.Linear(sum(dims.values()), len(outputs))
@@ -173,7 +198,9 @@ class LinearHead(nn.Module):
 
 @pytest.fixture(scope="module")
 def vector_model() -> Iterator[str]:
-    register_model(VECTOR_NAME, spec=linear_head_spec, recipe="vector-head")(LinearHead)
+    register_model(VECTOR_NAME, spec=linear_head_spec, config=LinearHeadConfig, recipe="vector-head")(
+        LinearHead
+    )
     try:
         yield VECTOR_NAME
     finally:

@@ -10,6 +10,7 @@ import pytest
 
 from memo.data.decoders import get_decoder, register_decoder
 from memo.errors import BackendUnavailable, BundleError, InputError, UnknownName
+from memo.models.config import ModelConfig
 from memo.models.registry import get_entry, register_model
 from memo.registry import Registry
 from memo.runtime.base import BACKENDS, get_backend, register_backend
@@ -34,7 +35,7 @@ def test_the_one_error_type_is_each_error_callers_caught_before() -> None:
 
 def test_duplicate_names_are_refused_in_every_registry() -> None:
     with pytest.raises(ValueError, match="architecture 'framecnn' is already registered"):
-        register_model("framecnn", spec=lambda: None)(lambda: None)  # type: ignore[arg-type,return-value]
+        register_model("framecnn", spec=lambda: None, config=ModelConfig)(lambda: None)  # type: ignore[arg-type,return-value]
     with pytest.raises(ValueError, match="backend 'onnx' is already registered"):
         register_backend("onnx")(object)
     with pytest.raises(ValueError, match="decoder 'dali' is already registered"):

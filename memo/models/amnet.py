@@ -35,12 +35,15 @@ unrolls into a static graph; only the batch axis is dynamic.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.trunks import (
@@ -59,6 +62,22 @@ def frame_preprocess(trunk: str, size: int) -> Preprocess:
     if trunk == "resmem":
         return Preprocess(resize=(size + 29, size + 29), crop=(size, size))
     return Preprocess(resize=(size, size), crop=(size, size), mean=IMAGENET_MEAN, std=IMAGENET_STD)
+
+
+@dataclass(frozen=True)
+class AMNetConfig(ModelConfig):
+    architecture = "amnet"
+
+    trunk: str = arg("resnet50", "frame trunk cut after layer3 (resnet50, small, resmem, torchvision:<arch>)")
+    width: int = arg(16, "channels of the 'small' trunk (other trunks ignore it)")
+    size: int = arg(224, "frames stretched to size x size (sets the attention grid)")
+    attn_dim: int = arg(512, "annotation vector width (1024 for the released LaMem weights)")
+    hidden: int = arg(1024, "LSTM hidden width")
+    steps: int = arg(3, "attention steps (one output step_k each)")
+    target_mean: float = arg(0.754, "memorability = step output / target_scale + target_mean (LaMem)")
+    target_scale: float = arg(2.0, "see target_mean")
+    train_trunk: bool = arg(False, "fine-tune the trunk too (frozen in the released training)")
+    num_frames: int = arg(7, "keyframes per video, each scored alone", input=True)
 
 
 class AMNetCore(nn.Module):
@@ -122,29 +141,17 @@ class AMNetCore(nn.Module):
 class AMNet(nn.Module):
     """Frames ``(N, 3, H, W)`` -> ``score`` and ``step_k`` per frame; :meth:`explain` adds the maps."""
 
-    def __init__(
-        self,
-        trunk: str = "resnet50",
-        width: int = 16,
-        size: int = 224,
-        attn_dim: int = 512,
-        hidden: int = 1024,
-        steps: int = 3,
-        target_mean: float = 0.754,
-        target_scale: float = 2.0,
-        train_trunk: bool = False,
-        backbone_weights: str | None = None,
-    ) -> None:
+    def __init__(self, cfg: AMNetConfig, backbone_weights: str | None = None) -> None:
         super().__init__()
-        self.steps = steps
-        self.grid = grid_size(size)
-        self.target_mean = target_mean
-        self.target_scale = target_scale
-        self.trunk = build_frame_trunk(trunk, width, frozen=not train_trunk)
+        self.steps = cfg.steps
+        self.grid = grid_size(cfg.size)
+        self.target_mean = cfg.target_mean
+        self.target_scale = cfg.target_scale
+        self.trunk = build_frame_trunk(cfg.trunk, cfg.width, frozen=not cfg.train_trunk)
         if backbone_weights:
             load_weights(self.trunk.body, backbone_weights)
-        channels = frame_trunk_channels(trunk, width)
-        self.core = AMNetCore(channels, self.grid * self.grid, attn_dim, hidden)
+        channels = frame_trunk_channels(cfg.trunk, cfg.width)
+        self.core = AMNetCore(channels, self.grid * self.grid, cfg.attn_dim, cfg.hidden)
 
     def attend(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Step scores on the memorability scale ``(N, S)`` and attention maps ``(N, S, g, g)``."""
@@ -186,21 +193,24 @@ def released_key(key: str) -> str | None:
 def load_released_amnet(module: AMNet, path: str | Path) -> None:
     """Load a released AMNet checkpoint (``{'model': state_dict}``, read as tensors only).
 
-    The released ResNet-50 LaMem model needs ``AMNet(attn_dim=1024)``. Trunk tensors the
+    The released ResNet-50 LaMem model needs ``AMNetConfig(attn_dim=1024)``. Trunk tensors the
     released file lacks (its ``fc``) are not needed; every tensor of this module must be there.
     """
     load_weights(module, path, rename=released_key)
 
 
-def amnet_spec(size: int = 224, num_frames: int = 7, trunk: str = "resnet50", **arch: object) -> ModelSpec:
-    steps = int(arch.get("steps", 3))  # type: ignore[call-overload]
+def amnet_spec(**args: Any) -> ModelSpec:
+    cfg = AMNetConfig.from_args(args)
+    steps, trunk = cfg.steps, cfg.trunk
     return ModelSpec(
         name="amnet",
         architecture="amnet",
         version="1",
-        arch_args={"trunk": trunk, "size": size, **arch},
+        arch_args=cfg.arch_args(),
         inputs=(
-            InputSpec("frames", "keyframes", num_frames=num_frames, preprocess=frame_preprocess(trunk, size)),
+            InputSpec(
+                "frames", "keyframes", num_frames=cfg.num_frames, preprocess=frame_preprocess(trunk, cfg.size)
+            ),
         ),
         outputs=(
             OutputSpec("score", "AMNet memorability of the frame (mean of the attention steps)"),
@@ -216,6 +226,9 @@ def amnet_spec(size: int = 224, num_frames: int = 7, trunk: str = "resnet50", **
     )
 
 
-@register_model("amnet", spec=amnet_spec, paper="Fajtl et al., AMNet, CVPR 2018", recipe="video")
-def build_amnet(**arch_args: object) -> nn.Module:
-    return AMNet(**arch_args)  # type: ignore[arg-type]
+@register_model(
+    "amnet", spec=amnet_spec, config=AMNetConfig, paper="Fajtl et al., AMNet, CVPR 2018", recipe="video"
+)
+def build_amnet(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
+    """``backbone_weights``: a torchvision ResNet-50 file for the trunk (not stored in the bundle)."""
+    return AMNet(AMNetConfig.from_arch_args(arch_args), backbone_weights=backbone_weights)

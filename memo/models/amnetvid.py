@@ -39,16 +39,53 @@ loops of fixed length, unrolled by tracing into a static graph (dynamic batch on
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memo.models.amnet import AMNet, frame_preprocess, load_released_amnet
+from memo.models.amnet import AMNet, AMNetConfig, frame_preprocess, load_released_amnet
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 from memo.models.trunks import pretrained_source
+
+_AMNET_HELP = "the frame AMNet's arguments (amnet's, e.g. {\"attn_dim\": 1024} for the LaMem weights)"
+
+
+@dataclass(frozen=True)
+class AMNetVidConfig(ModelConfig):
+    architecture = "amnetvid"
+
+    num_frames: int = arg(7, "keyframes per video (the ConvLSTM runs over them)", input=True)
+    amnet: AMNetConfig = arg(AMNetConfig(), _AMNET_HELP)
+    freeze_amnet: bool = arg(True, "keep AMNet frozen (the note uses a pretrained AMNet's maps and scores)")
+    map_size: int = arg(56, "attention maps drawn at map_size x map_size")
+    hidden: int = arg(32, "ConvLSTM hidden channels")
+    kernel: int = arg(3, "ConvLSTM kernel size")
+    mean: float = arg(0.8, "the head's initial bias (the target mean)")
+
+
+@dataclass(frozen=True)
+class AMNetMeanConfig(ModelConfig):
+    architecture = "amnet-mean"
+
+    num_frames: int = arg(7, "keyframes per video (their AMNet scores averaged)", input=True)
+    amnet: AMNetConfig = arg(AMNetConfig(), _AMNET_HELP)
+    freeze_amnet: bool = arg(False, "keep AMNet frozen (default: fine-tune its attention network)")
+
+
+@dataclass(frozen=True)
+class AMNetRNNConfig(ModelConfig):
+    architecture = "amnet-rnn"
+
+    num_frames: int = arg(7, "keyframes per video (the LSTM runs over their AMNet scores)", input=True)
+    amnet: AMNetConfig = arg(AMNetConfig(), _AMNET_HELP)
+    freeze_amnet: bool = arg(True, "keep AMNet frozen")
+    hidden: int = arg(16, "LSTM hidden width")
+    mean: float = arg(0.8, "the head's initial bias (the target mean)")
 
 
 def jet(x: torch.Tensor) -> torch.Tensor:
@@ -85,11 +122,9 @@ class ConvLSTMCell(nn.Module):
         return torch.sigmoid(o) * torch.tanh(c), c
 
 
-def _amnet(
-    args: dict[str, Any], freeze: bool, backbone_weights: str | None, amnet_weights: str | None
-) -> AMNet:
-    """AMNet from its arch args; trunk weights and a released AMNet checkpoint from files if given."""
-    amnet = AMNet(**args, backbone_weights=backbone_weights)
+def _amnet(cfg: AMNetConfig, freeze: bool, backbone_weights: str | None, amnet_weights: str | None) -> AMNet:
+    """AMNet from its config; trunk weights and a released AMNet checkpoint from files if given."""
+    amnet = AMNet(cfg, backbone_weights=backbone_weights)
     if amnet_weights:
         load_released_amnet(amnet, amnet_weights)
     if freeze:
@@ -101,13 +136,11 @@ def _amnet(
 class _FrameScores(nn.Module, abc.ABC):
     """Shared: run AMNet on ``(B, T, 3, H, W)``, keep it in eval mode while frozen."""
 
-    def __init__(
-        self, amnet: dict[str, Any] | None, freeze_amnet: bool, weights: dict[str, str | None]
-    ) -> None:
+    def __init__(self, amnet: AMNetConfig, freeze_amnet: bool, weights: dict[str, str | None]) -> None:
         super().__init__()
         self.freeze_amnet = freeze_amnet
         self.amnet = _amnet(
-            amnet or {}, freeze_amnet, weights.get("backbone_weights"), weights.get("amnet_weights")
+            amnet, freeze_amnet, weights.get("backbone_weights"), weights.get("amnet_weights")
         )
 
     def train(self, mode: bool = True) -> _FrameScores:
@@ -139,24 +172,18 @@ class _FrameScores(nn.Module, abc.ABC):
 
 class AMNetVid(_FrameScores):
     def __init__(
-        self,
-        amnet: dict[str, Any] | None = None,
-        freeze_amnet: bool = True,
-        map_size: int = 56,
-        hidden: int = 32,
-        kernel: int = 3,
-        mean: float = 0.8,
-        backbone_weights: str | None = None,
-        amnet_weights: str | None = None,
+        self, cfg: AMNetVidConfig, backbone_weights: str | None = None, amnet_weights: str | None = None
     ) -> None:
         super().__init__(
-            amnet, freeze_amnet, {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights}
+            cfg.amnet,
+            cfg.freeze_amnet,
+            {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights},
         )
-        self.map_size = map_size
-        self.cell = ConvLSTMCell(3 * self.amnet.steps + 1, hidden, kernel)
-        self.head = nn.Linear(hidden, 1)
+        self.map_size = cfg.map_size
+        self.cell = ConvLSTMCell(3 * self.amnet.steps + 1, cfg.hidden, cfg.kernel)
+        self.head = nn.Linear(cfg.hidden, 1)
         nn.init.zeros_(self.head.weight)
-        nn.init.constant_(self.head.bias, mean)
+        nn.init.constant_(self.head.bias, cfg.mean)
 
     def explain(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         b, t = frames.shape[:2]
@@ -174,14 +201,12 @@ class AMNetVid(_FrameScores):
 
 class AMNetMean(_FrameScores):
     def __init__(
-        self,
-        amnet: dict[str, Any] | None = None,
-        freeze_amnet: bool = False,
-        backbone_weights: str | None = None,
-        amnet_weights: str | None = None,
+        self, cfg: AMNetMeanConfig, backbone_weights: str | None = None, amnet_weights: str | None = None
     ) -> None:
         super().__init__(
-            amnet, freeze_amnet, {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights}
+            cfg.amnet,
+            cfg.freeze_amnet,
+            {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights},
         )
 
     def explain(self, frames: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -191,17 +216,14 @@ class AMNetMean(_FrameScores):
 
 class AMNetRNN(_FrameScores):
     def __init__(
-        self,
-        amnet: dict[str, Any] | None = None,
-        freeze_amnet: bool = True,
-        hidden: int = 16,
-        mean: float = 0.8,
-        backbone_weights: str | None = None,
-        amnet_weights: str | None = None,
+        self, cfg: AMNetRNNConfig, backbone_weights: str | None = None, amnet_weights: str | None = None
     ) -> None:
         super().__init__(
-            amnet, freeze_amnet, {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights}
+            cfg.amnet,
+            cfg.freeze_amnet,
+            {"backbone_weights": backbone_weights, "amnet_weights": amnet_weights},
         )
+        hidden, mean = cfg.hidden, cfg.mean
         # AMNet scores sit in a narrow band: standardise them (cumulative statistics: a frozen
         # AMNet gives stationary scores, and a decayed average of var 1 would take long to forget).
         self.norm = nn.BatchNorm1d(1, momentum=None)
@@ -221,23 +243,26 @@ class AMNetRNN(_FrameScores):
         return {"score": score, "amnet_mean": scores.mean(1)}, self.named_maps(maps)
 
 
-def _video_spec(name: str, description: str, outputs: tuple[OutputSpec, ...], num_frames: int,
-                amnet: dict[str, Any] | None, arch: dict[str, Any]) -> ModelSpec:  # fmt: skip
-    amnet = dict(amnet or {})
-    trunk, size = str(amnet.get("trunk", "resnet50")), int(amnet.get("size", 224))
+VideoConfig = AMNetVidConfig | AMNetMeanConfig | AMNetRNNConfig
+
+
+def _video_spec(name: str, description: str, outputs: tuple[OutputSpec, ...], cfg: VideoConfig) -> ModelSpec:
+    trunk, size = cfg.amnet.trunk, cfg.amnet.size
     return ModelSpec(
         name=name,
         architecture=name,
         version="1",
-        arch_args={"amnet": amnet, **arch},
+        arch_args=cfg.arch_args(),
         inputs=(
-            InputSpec("frames", "keyframes", num_frames=num_frames, preprocess=frame_preprocess(trunk, size)),
+            InputSpec(
+                "frames", "keyframes", num_frames=cfg.num_frames, preprocess=frame_preprocess(trunk, size)
+            ),
         ),
         outputs=outputs,
         unit="video",
         description=description,
         metadata={
-            "attention": ["step_1", "step_2", "step_3"],
+            "attention": [f"step_{k + 1}" for k in range(cfg.amnet.steps)],
             "head_losses": {"score": "mse"},  # inferred; amnet_mean is informative, not trained
             "pretrained": {
                 "amnet.trunk": pretrained_source(trunk),
@@ -250,38 +275,47 @@ def _video_spec(name: str, description: str, outputs: tuple[OutputSpec, ...], nu
 _AMNET_MEAN_OUT = OutputSpec("amnet_mean", "AMNet frame scores averaged over the keyframes")
 
 
-def amnetvid_spec(num_frames: int = 7, amnet: dict[str, Any] | None = None, **arch: Any) -> ModelSpec:
+def amnetvid_spec(**args: Any) -> ModelSpec:
     outputs = (OutputSpec("score", "predicted video memorability"), _AMNET_MEAN_OUT)
     desc = "AMNetVid: AMNet attention maps drawn on black + score per frame -> ConvLSTM -> regression"
-    return _video_spec("amnetvid", desc, outputs, num_frames, amnet, arch)
+    return _video_spec("amnetvid", desc, outputs, AMNetVidConfig.from_args(args))
 
 
-def amnet_mean_spec(num_frames: int = 7, amnet: dict[str, Any] | None = None, **arch: Any) -> ModelSpec:
+def amnet_mean_spec(**args: Any) -> ModelSpec:
     outputs = (OutputSpec("score", "AMNet frame scores averaged over the keyframes"),)
-    return _video_spec(
-        "amnet-mean", "AMNet mean: frame-averaged AMNet score", outputs, num_frames, amnet, arch
-    )
+    desc = "AMNet mean: frame-averaged AMNet score"
+    return _video_spec("amnet-mean", desc, outputs, AMNetMeanConfig.from_args(args))
 
 
-def amnet_rnn_spec(num_frames: int = 7, amnet: dict[str, Any] | None = None, **arch: Any) -> ModelSpec:
+def amnet_rnn_spec(**args: Any) -> ModelSpec:
     outputs = (OutputSpec("score", "predicted video memorability"), _AMNET_MEAN_OUT)
     desc = "AMNet RNN: an LSTM over AMNet frame scores"
-    return _video_spec("amnet-rnn", desc, outputs, num_frames, amnet, arch)
+    return _video_spec("amnet-rnn", desc, outputs, AMNetRNNConfig.from_args(args))
 
 
 _PAPER = "Totev, MediaEval 2018 (on AMNet, Fajtl et al., CVPR 2018)"
 
 
-@register_model("amnetvid", spec=amnetvid_spec, paper=_PAPER, recipe="video")
-def build_amnetvid(**arch_args: Any) -> nn.Module:
-    return AMNetVid(**arch_args)
+@register_model("amnetvid", spec=amnetvid_spec, config=AMNetVidConfig, paper=_PAPER, recipe="video")
+def build_amnetvid(
+    backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any
+) -> nn.Module:
+    return AMNetVid(AMNetVidConfig.from_arch_args(arch_args), backbone_weights, amnet_weights)
 
 
-@register_model("amnet-mean", spec=amnet_mean_spec, paper=_PAPER + ", baseline", recipe="video")
-def build_amnet_mean(**arch_args: Any) -> nn.Module:
-    return AMNetMean(**arch_args)
+@register_model(
+    "amnet-mean", spec=amnet_mean_spec, config=AMNetMeanConfig, paper=_PAPER + ", baseline", recipe="video"
+)
+def build_amnet_mean(
+    backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any
+) -> nn.Module:
+    return AMNetMean(AMNetMeanConfig.from_arch_args(arch_args), backbone_weights, amnet_weights)
 
 
-@register_model("amnet-rnn", spec=amnet_rnn_spec, paper=_PAPER + ", baseline", recipe="video")
-def build_amnet_rnn(**arch_args: Any) -> nn.Module:
-    return AMNetRNN(**arch_args)
+@register_model(
+    "amnet-rnn", spec=amnet_rnn_spec, config=AMNetRNNConfig, paper=_PAPER + ", baseline", recipe="video"
+)
+def build_amnet_rnn(
+    backbone_weights: str | None = None, amnet_weights: str | None = None, **arch_args: Any
+) -> nn.Module:
+    return AMNetRNN(AMNetRNNConfig.from_arch_args(arch_args), backbone_weights, amnet_weights)

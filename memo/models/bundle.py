@@ -17,7 +17,7 @@ from torch import nn
 
 from memo.errors import BundleError
 from memo.fsio import atomic_dir, atomic_write_json
-from memo.models.registry import create_model
+from memo.models.registry import MODELS, check_arch_args, create_model
 from memo.models.spec import ModelSpec
 
 CONFIG = "config.json"
@@ -62,7 +62,8 @@ class Bundle:
 
 
 def read_bundle(path: str | os.PathLike[str]) -> Bundle:
-    """Open a bundle directory (no weights are read yet)."""
+    """Open a bundle directory (no weights are read yet); its ``arch_args`` are checked against
+    the architecture's config (an unknown or mistyped argument: one-line BundleError)."""
     root = Path(path)
     config = root / CONFIG
     if not config.is_file():
@@ -71,7 +72,10 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
         data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise BundleError(f"{config}: unreadable ({exc})") from exc
-    return Bundle(root, ModelSpec.from_json(data))
+    spec = ModelSpec.from_json(data)
+    if spec.architecture in MODELS:  # an unknown one is refused when the module is built
+        check_arch_args(spec.architecture, spec.arch_args, where=f"{config}: arch_args")
+    return Bundle(root, spec)
 
 
 def save_bundle(path: str | os.PathLike[str], spec: ModelSpec, state_dict: dict[str, torch.Tensor]) -> Bundle:

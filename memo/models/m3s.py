@@ -36,6 +36,14 @@ video in the whitened PCA space** (1-NN: exact for training videos, no second mo
 fit, and a plain gather in the ONNX graph); bytes per second rather than bytes;
 ``log1p`` on flow and bytes/s; standardisation of the mid/high vectors; the kNN measure.
 
+Arguments (:mod:`memo.models.m3s_config`): the user's are declared once, in
+:class:`~memo.models.m3s_config.M3SConfig` (what ``--model-arg`` and :func:`m3s_spec` take,
+what ``memo models m3s`` lists). From them the spec *derives* a nested ``arch_args`` (each
+tier's source and widths, the similarity settings, later the fitted sizes, the ensemble size
+and the calibration flag), the data the module is built from; that record is typed too, by
+:class:`~memo.models.m3s_config.M3SArchArgs` (a bundle's ``arch_args`` is checked against it
+when read).
+
 Everything fitted is a buffer (saved in ``weights.safetensors``, sizes in
 ``arch_args["fitted"]``) and applied here, so ``memo score`` and the ONNX export
 reproduce it. In training mode the kNN measure leaves the nearest bank entry out (the
@@ -51,6 +59,7 @@ import torch
 from torch import nn
 
 from memo.models.lowlevel_layout import hog_dim, lowlevel_dim
+from memo.models.m3s_config import SIM_METHODS, TIERS, M3SArchArgs, M3SConfig
 from memo.models.m3s_sources import pretrained_parts
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.trunks import (
@@ -62,8 +71,6 @@ from memo.models.trunks import (
     clip_trunk_preprocess,
 )
 
-TIERS = ("low", "mid", "high", "similarity")
-SIM_METHODS = ("dbscan", "knn")
 N_SCALARS = 4  # brightness, contrast, blurriness, flow: per frame; then bytes/s per video
 
 
@@ -85,30 +92,13 @@ def _tier_source(
     return item, {"trunk": source, "dim": clip_trunk_dim(source)}
 
 
-def m3s_spec(
-    modules: tuple[str, ...] = TIERS,
-    *,
-    outputs: tuple[str, ...] = ("score",),
-    low_size: int = 128,
-    low_frames: int = 8,
-    temporal_std: bool = False,
-    hog_components: int = 10,
-    mid: str | dict[str, Any] = "tiny",
-    high: str | dict[str, Any] = "tiny3d",
-    mid_frames: int = 7,
-    clip_frames: int = 16,
-    clip_fps: float = 15.0,
-    similarity_over: tuple[str, ...] = ("mid", "high"),
-    similarity_methods: tuple[str, ...] = SIM_METHODS,
-    knn_k: int = 5,
-    sim_components: int = 10,
-    hidden: tuple[int, ...] = (512, 64),
-    dropout: float = 0.0,
-    input_dropout: float = 0.0,
-) -> ModelSpec:
-    """The spec of an (unfitted) m3s model; ``mid``/``high`` are a trunk name or
-    ``{"stream": "features"|"text", "dim": D, "encoder": ..., "log": bool}`` (``log``: take
-    ``log(x + 1e-3)`` of class-score features in the model)."""
+def m3s_spec(**args: Any) -> ModelSpec:
+    """The spec of an (unfitted) m3s model (:class:`M3SConfig`)."""
+    cfg = M3SConfig.from_args(args)
+    modules, outputs, similarity_over, similarity_methods = (
+        cfg.modules, cfg.outputs, cfg.similarity_over, cfg.similarity_methods
+    )  # fmt: skip
+    dropout, input_dropout, hidden, low_size = cfg.dropout, cfg.input_dropout, cfg.hidden, cfg.low_size
     bad = [m for m in modules if m not in TIERS] + [m for m in similarity_methods if m not in SIM_METHODS]
     if bad or not modules or modules == ("similarity",):
         raise ValueError(f"m3s: bad modules/methods {bad or list(modules)} (tiers: {', '.join(TIERS)})")
@@ -119,49 +109,52 @@ def m3s_spec(
     inputs: list[InputSpec] = []
     if not (0.0 <= dropout < 1.0 and 0.0 <= input_dropout < 1.0):
         raise ValueError(f"m3s: dropout and input_dropout must be in [0, 1), got {dropout}, {input_dropout}")
-    args: dict[str, Any] = {"modules": list(modules), "outputs": list(outputs), "hidden": list(hidden)}
+    arch: dict[str, Any] = {"modules": list(modules), "outputs": list(outputs), "hidden": list(hidden)}
     if dropout or input_dropout:  # memo's regulariser; absent (the paper's head) when both are 0
-        args["dropout"] = [float(input_dropout), float(dropout)]
+        arch["dropout"] = [float(input_dropout), float(dropout)]
     for tier in needed:
         if tier == "low":
             inputs.append(
                 InputSpec(
                     "lowlevel",
                     "lowlevel",
-                    num_frames=low_frames,
+                    num_frames=cfg.low_frames,
                     dim=lowlevel_dim(low_size),
                     preprocess=Preprocess(resize=(low_size, low_size), crop=(low_size, low_size)),
                 )
             )
-            args["low"] = {
+            arch["low"] = {
                 "hog_dim": hog_dim(low_size),
-                "components": hog_components,
-                "temporal_std": temporal_std,
+                "components": cfg.hog_components,
+                "temporal_std": cfg.temporal_std,
             }
         else:
             item, info = _tier_source(
-                tier, mid if tier == "mid" else high, mid_frames if tier == "mid" else clip_frames, clip_fps
+                tier,
+                cfg.mid if tier == "mid" else cfg.high,
+                cfg.mid_frames if tier == "mid" else cfg.clip_frames,
+                cfg.clip_fps,
             )
             inputs.append(item)
-            args[tier] = info
-    args["similarity"] = {
+            arch[tier] = info
+    arch["similarity"] = {
         "over": list(over),
         "methods": list(similarity_methods),
-        "k": knn_k,
-        "components": sim_components,
+        "k": cfg.knn_k,
+        "components": cfg.sim_components,
     }
-    args["fitted"] = None
+    arch["fitted"] = None
     return ModelSpec(
         name="m3s",
         architecture="m3s",
         version="1",
-        arch_args=args,
+        arch_args=arch,
         inputs=tuple(inputs),
         outputs=tuple(OutputSpec(o, f"predicted {o.replace('_', '-')} memorability") for o in outputs),
         unit="video",
         description="M3-S: low/mid/high tiers + distinctiveness, MLP head (Dumont et al., CVPR 2023)",
         export_atol=1e-4,
-        metadata={"pretrained": pretrained_parts(args)},
+        metadata={"pretrained": pretrained_parts(arch)},
     )
 
 
@@ -188,32 +181,22 @@ def low_pooled_dim(low: dict[str, Any]) -> int:
 
 
 class M3S(nn.Module):
-    def __init__(
-        self,
-        modules: list[str],
-        outputs: list[str],
-        hidden: list[int],
-        similarity: dict[str, Any],
-        low: dict[str, Any] | None = None,
-        mid: dict[str, Any] | None = None,
-        high: dict[str, Any] | None = None,
-        fitted: dict[str, Any] | None = None,
-        dropout: list[float] | None = None,
-        heads: int = 1,
-        calibrated: bool = False,
-    ) -> None:
+    def __init__(self, args: M3SArchArgs) -> None:
         super().__init__()
-        self.n_heads = int(heads)  # >1: an ensemble of independently trained heads, averaged
-        self.calibrated = bool(calibrated)
+        mid, high = args.mid, args.high
+        self.n_heads = int(args.heads)  # >1: an ensemble of independently trained heads, averaged
+        self.calibrated = bool(args.calibrated)
         if self.calibrated:  # an affine map of the head's output onto the label scale (ranks kept)
-            self.register_buffer("out_scale", torch.ones(len(outputs)))
-            self.register_buffer("out_shift", torch.zeros(len(outputs)))
-        self.dropout = list(dropout) if dropout else [0.0, 0.0]  # [on the head's input, after each Mish]
-        self.tiers = list(modules)
-        self.outputs = list(outputs)
-        self.hidden = list(hidden)
-        self.sim = dict(similarity)
-        self.low, self.mid, self.high = low, mid, high
+            self.register_buffer("out_scale", torch.ones(len(args.outputs)))
+            self.register_buffer("out_shift", torch.zeros(len(args.outputs)))
+        self.dropout = (
+            list(args.dropout) if args.dropout else [0.0, 0.0]
+        )  # [on the head's input, after each Mish]
+        self.tiers = list(args.modules)
+        self.outputs = list(args.outputs)
+        self.hidden = list(args.hidden)
+        self.sim = dict(args.similarity)
+        self.low, self.mid, self.high = args.low, mid, high
         self.mid_trunk = build_backbone(mid["trunk"]) if mid and mid["trunk"] else None
         self.high_trunk = (
             build_clip_trunk(high["trunk"], frozen=True).body if high and high["trunk"] else None
@@ -223,8 +206,8 @@ class M3S(nn.Module):
                 trunk.requires_grad_(False).eval()
         self.fitted: dict[str, Any] | None = None
         self.head: nn.Module | None = None
-        if fitted is not None:
-            self.allocate(fitted)
+        if args.fitted is not None:
+            self.allocate(args.fitted)
 
     # -- fitted state ------------------------------------------------------------------
     def head_tiers(self) -> list[str]:

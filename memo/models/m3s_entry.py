@@ -8,7 +8,8 @@ from typing import Any
 
 from torch import nn
 
-from memo.models.m3s import M3S, TIERS, m3s_spec
+from memo.models.m3s import M3S, m3s_spec
+from memo.models.m3s_config import TIERS, M3SArchArgs, M3SConfig
 from memo.models.registry import register_model
 from memo.models.spec import ModelSpec
 
@@ -50,6 +51,7 @@ NOTE = (
 @register_model(
     "m3s",
     spec=m3s_spec,
+    config=M3SConfig,
     paper="Dumont, Hevia & Fosco, CVPR 2023 (M3-S)",
     recipe="m3s",
     note=NOTE,
@@ -57,4 +59,5 @@ NOTE = (
     contribution_columns=contribution_columns,
 )
 def build_m3s(**arch_args: Any) -> nn.Module:
-    return M3S(**arch_args)
+    """The module of a spec's derived ``arch_args`` (:class:`memo.models.m3s.M3SArchArgs`)."""
+    return M3S(M3SArchArgs.from_args(arch_args, "arch_args"))

@@ -13,7 +13,9 @@ ICCV 2019): score each sampled frame, average the frame scores.
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +23,7 @@ from torch import nn
 from torchvision.models import resnet152
 
 from memo.errors import BundleError, MissingDependency
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 
@@ -30,16 +33,31 @@ LICENCE = (
 )
 
 
-def resmem_spec(num_frames: int = 7) -> ModelSpec:
+#: channels of the AlexNet-style branch's middle convolutions (the published network's)
+CRUISE_ALTITUDE = 384
+
+
+@dataclass(frozen=True)
+class ResMemConfig(ModelConfig):
+    """ResMem has no architecture argument (its published weights fix it): ``arch_args`` is empty."""
+
+    architecture = "resmem"
+
+    num_frames: int = arg(7, "keyframes per video, each scored alone", input=True)
+
+
+def resmem_spec(**args: Any) -> ModelSpec:
+    cfg = ResMemConfig.from_args(args)
     return ModelSpec(
         name="resmem",
         architecture="resmem",
         version="1.1.6",
+        arch_args=cfg.arch_args(),
         inputs=(
             InputSpec(
                 name="frames",
                 stream="keyframes",
-                num_frames=num_frames,
+                num_frames=cfg.num_frames,
                 preprocess=Preprocess(resize=(256, 256), crop=(227, 227)),
             ),
         ),
@@ -57,8 +75,9 @@ def resmem_spec(num_frames: int = 7) -> ModelSpec:
 
 
 class ResMem(nn.Module):
-    def __init__(self, cruise_altitude: int = 384) -> None:
+    def __init__(self, cfg: ResMemConfig | None = None) -> None:
         super().__init__()
+        cruise_altitude = CRUISE_ALTITUDE
         self.features = resnet152(weights=None)
         self.conv1 = nn.Conv2d(3, 48, kernel_size=11, stride=4)
         self.pool1 = nn.MaxPool2d(3, 2)
@@ -125,11 +144,12 @@ def start_from_published(model: nn.Module) -> None:
 @register_model(
     "resmem",
     spec=resmem_spec,
+    config=ResMemConfig,
     recipe="video",
     note="the VideoMem paper's frame-averaged image-memorability baseline (Cohendet et al., ICCV 2019)",
     initial_weights=start_from_published,
     paper="Needell & Bainbridge, Computational Brain & Behavior 2022; averaged over frames it is the "
     "frame baseline of Cohendet et al., ICCV 2019 (VideoMem)",
 )
-def build_resmem(cruise_altitude: int = 384) -> nn.Module:
-    return ResMem(cruise_altitude=cruise_altitude)
+def build_resmem(**arch_args: Any) -> nn.Module:
+    return ResMem(ResMemConfig.from_arch_args(arch_args))

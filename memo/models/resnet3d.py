@@ -24,12 +24,13 @@ torchvision's key for key.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.stages import Stage, StagedModel, recipe_json
@@ -46,26 +47,34 @@ RECIPE = (
 )
 
 
-def resnet3d_spec(
-    variant: str = "r3d_18",
-    num_frames: int = 16,
-    fps: float = 15.0,
-    size: int = 112,
-    width: int = 64,
-    layers: Sequence[int] = (2, 2, 2, 2),
-    outputs: Sequence[str] = ("score",),
-) -> ModelSpec:
+@dataclass(frozen=True)
+class ResNet3DConfig(ModelConfig):
+    architecture = "resnet3d"
+
+    variant: str = arg("r3d_18", f"trunk: one of {', '.join(VARIANTS)} (torchvision's video ResNets)")
+    num_frames: int = arg(16, "consecutive frames per clip (the trunk pools over time)", input=True)
+    fps: float = arg(15.0, "frame rate the clip is sampled at", input=True)
+    size: int = arg(112, "crop size (frames resized to size * 8/7, 128 for 112)", input=True)
+    width: int = arg(64, "channels of the trunk's stem (64: torchvision's)")
+    layers: tuple[int, ...] = arg((2, 2, 2, 2), "residual blocks per stage ((2, 2, 2, 2): torchvision's)")
+    outputs: tuple[str, ...] = arg(("score",), "one sigmoid output per name")
+    dropout: float = arg(0.0, "dropout before the regression layer (training only)")
+
+
+def resnet3d_spec(**args: Any) -> ModelSpec:
+    cfg = ResNet3DConfig.from_args(args)
+    variant, num_frames, size, outputs = cfg.variant, cfg.num_frames, cfg.size, cfg.outputs
     resize = (128,) if size == 112 else (round(size * 8 / 7),)
     return ModelSpec(
         name="resnet3d",
         architecture="resnet3d",
-        arch_args={"variant": variant, "width": width, "layers": list(layers), "outputs": list(outputs)},
+        arch_args=cfg.arch_args(),
         inputs=(
             InputSpec(
                 name="clip",
                 stream="clip",
                 num_frames=num_frames,
-                fps=fps,
+                fps=cfg.fps,
                 preprocess=Preprocess(resize=resize, crop=(size, size), mean=KINETICS_MEAN, std=KINETICS_STD),
             ),
         ),
@@ -86,18 +95,13 @@ def resnet3d_spec(
 class ResNet3D(StagedModel):
     head_modules = ("head",)
 
-    def __init__(
-        self,
-        variant: str = "r3d_18",
-        width: int = 64,
-        layers: Sequence[int] = (2, 2, 2, 2),
-        outputs: Sequence[str] = ("score",),
-        dropout: float = 0.0,
-    ) -> None:
+    def __init__(self, cfg: ResNet3DConfig) -> None:
         super().__init__()
-        self.outputs = list(outputs)
-        self.trunk = VideoTrunk(variant, width, layers)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.trunk.out_channels, len(self.outputs)))
+        self.outputs = list(cfg.outputs)
+        self.trunk = VideoTrunk(cfg.variant, cfg.width, cfg.layers)
+        self.head = nn.Sequential(
+            nn.Dropout(cfg.dropout), nn.Linear(self.trunk.out_channels, len(self.outputs))
+        )
 
     def load_backbone(self, path: str | os.PathLike[str]) -> LoadReport:
         """Trunk weights from a torchvision ``r3d_18``/``r2plus1d_18`` checkpoint file."""
@@ -111,12 +115,13 @@ class ResNet3D(StagedModel):
 @register_model(
     "resnet3d",
     spec=resnet3d_spec,
+    config=ResNet3DConfig,
     paper="Cohendet et al., ICCV 2019 (VideoMem baseline); trunks: Tran et al., CVPR 2018 (torchvision)",
     recipe="video",
 )
 def build_resnet3d(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision r3d_18 / r2plus1d_18 file (not stored in the bundle)."""
-    model = ResNet3D(**arch_args)
+    model = ResNet3D(ResNet3DConfig.from_arch_args(arch_args))
     if backbone_weights:
         model.load_backbone(backbone_weights)
     return model

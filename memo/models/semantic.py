@@ -27,13 +27,14 @@ as tensors; none ship with memo.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec
 from memo.models.stages import Stage, StagedModel, recipe_json
@@ -46,26 +47,35 @@ RECIPE = (
 )
 
 
-def semantic_spec(
-    trunk: str = "resnet152",
-    width: int = 64,
-    layers: Sequence[int] | None = None,
-    num_frames: int = 7,
-    size: int = 224,
-    embed_dim: int = 2400,
-    hidden: int = 512,
-    attention: bool = True,
-    outputs: Sequence[str] = ("score",),
-) -> ModelSpec:
-    arch_args = {"trunk": trunk, "width": width, "layers": list(layers) if layers else None, "num_frames": num_frames,
-                 "embed_dim": embed_dim, "hidden": hidden, "attention": attention, "outputs": list(outputs)}  # fmt: skip
+@dataclass(frozen=True)
+class SemanticConfig(ModelConfig):
+    architecture = "semantic-embedding"
+
+    trunk: str = arg("resnet152", "torchvision ResNet trunk (resnet18 ... resnet152)")
+    width: int = arg(64, "channels of the trunk's stem (64: torchvision's)")
+    layers: tuple[int, ...] | None = arg(None, "residual blocks per stage (None: the trunk's own)")
+    num_frames: int = arg(7, "keyframes per video (the model averages over exactly this many)")
+    size: int = arg(224, "frames resized and centre-cropped to size x size", input=True)
+    embed_dim: int = arg(2400, "width of the visual-semantic embedding")
+    hidden: int = arg(512, "hidden width of the 2-layer MLP")
+    attention: bool = arg(True, "the attention branch (a 1x1 conv and a spatial softmax)")
+    outputs: tuple[str, ...] = arg(("score",), "one sigmoid output per name")
+    dropout: float = arg(0.2, "dropout in the MLP (training only)")
+
+
+def semantic_spec(**args: Any) -> ModelSpec:
+    cfg = SemanticConfig.from_args(args)
+    trunk, num_frames, attention, outputs = cfg.trunk, cfg.num_frames, cfg.attention, cfg.outputs
     return ModelSpec(
         name="semantic-embedding",
         architecture="semantic-embedding",
-        arch_args=arch_args,
+        arch_args=cfg.arch_args(),
         inputs=(
             InputSpec(
-                name="frames", stream="keyframes", num_frames=num_frames, preprocess=imagenet_preprocess(size)
+                name="frames",
+                stream="keyframes",
+                num_frames=num_frames,
+                preprocess=imagenet_preprocess(cfg.size),
             ),
         ),
         outputs=tuple(
@@ -88,34 +98,23 @@ def semantic_spec(
 class SemanticEmbedding(StagedModel):
     head_modules = ("attend", "project", "mlp")
 
-    def __init__(
-        self,
-        trunk: str = "resnet152",
-        width: int = 64,
-        layers: Sequence[int] | None = None,
-        num_frames: int = 7,
-        embed_dim: int = 2400,
-        hidden: int = 512,
-        attention: bool = True,
-        outputs: Sequence[str] = ("score",),
-        dropout: float = 0.2,
-    ) -> None:
+    def __init__(self, cfg: SemanticConfig) -> None:
         super().__init__()
-        self.num_frames = num_frames
-        self.outputs = list(outputs)
-        self.trunk = ResNetTrunk(trunk, width, layers)
+        self.num_frames = cfg.num_frames
+        self.outputs = list(cfg.outputs)
+        self.trunk = ResNetTrunk(cfg.trunk, cfg.width, cfg.layers)
         self.attend = (
             nn.Conv2d(self.trunk.last_in_channels, 1, kernel_size=1, stride=self.trunk.last_stride)
-            if attention
+            if cfg.attention
             else nn.Identity()
         )
-        self.use_attention = attention
-        self.project = nn.Linear(self.trunk.out_channels, embed_dim)
+        self.use_attention = cfg.attention
+        self.project = nn.Linear(self.trunk.out_channels, cfg.embed_dim)
         self.mlp = nn.Sequential(
-            nn.Linear(embed_dim, hidden),
+            nn.Linear(cfg.embed_dim, cfg.hidden),
             nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, len(outputs)),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.hidden, len(self.outputs)),
         )
 
     def load_backbone(self, path: str | os.PathLike[str]) -> LoadReport:
@@ -160,12 +159,13 @@ class SemanticEmbedding(StagedModel):
 @register_model(
     "semantic-embedding",
     spec=semantic_spec,
+    config=SemanticConfig,
     paper="Cohendet et al., ICCV 2019 (VideoMem semantic embedding model + attention)",
     recipe="video",
 )
 def build_semantic(backbone_weights: str | None = None, **arch_args: Any) -> nn.Module:
     """``backbone_weights``: a torchvision ResNet file for the trunk (not stored in the bundle)."""
-    model = SemanticEmbedding(**arch_args)
+    model = SemanticEmbedding(SemanticConfig.from_arch_args(arch_args))
     if backbone_weights:
         model.load_backbone(backbone_weights)
     return model

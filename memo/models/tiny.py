@@ -7,27 +7,41 @@ tests of the whole pipeline (decode -> runtime -> export) without ResNet-152's c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
 
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.trunks import IMAGENET_MEAN, IMAGENET_STD
 
 
-def framecnn_spec(size: int = 64, num_frames: int = 7) -> ModelSpec:
+@dataclass(frozen=True)
+class FrameCNNConfig(ModelConfig):
+    architecture = "framecnn"
+
+    width: int = arg(16, "channels of the first conv block (doubled at each of the 4 blocks)")
+    size: int = arg(64, "frames resized (shorter side) and centre-cropped to size x size", input=True)
+    num_frames: int = arg(7, "keyframes per video, each scored alone", input=True)
+
+
+def framecnn_spec(**args: Any) -> ModelSpec:
+    cfg = FrameCNNConfig.from_args(args)
     return ModelSpec(
         name="framecnn",
         architecture="framecnn",
         version="1",
-        arch_args={"width": 16},
+        arch_args=cfg.arch_args(),
         inputs=(
             InputSpec(
                 name="frames",
                 stream="keyframes",
-                num_frames=num_frames,
+                num_frames=cfg.num_frames,
                 preprocess=Preprocess(
-                    resize=(size,), crop=(size, size), mean=IMAGENET_MEAN, std=IMAGENET_STD
+                    resize=(cfg.size,), crop=(cfg.size, cfg.size), mean=IMAGENET_MEAN, std=IMAGENET_STD
                 ),
             ),
         ),
@@ -39,12 +53,12 @@ def framecnn_spec(size: int = 64, num_frames: int = 7) -> ModelSpec:
 
 
 class FrameCNN(nn.Module):
-    def __init__(self, width: int = 16) -> None:
+    def __init__(self, cfg: FrameCNNConfig) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = 3
         for i in range(4):
-            out = width * 2**i
+            out = cfg.width * 2**i
             layers += [
                 nn.Conv2d(channels, out, 3, stride=2, padding=1),
                 nn.BatchNorm2d(out),
@@ -64,6 +78,8 @@ class FrameCNN(nn.Module):
         return {"cam": torch.einsum("c,bchw->bhw", self.head.weight[0], fmap)}
 
 
-@register_model("framecnn", spec=framecnn_spec, paper="memo's own small baseline", recipe="video")
-def build_framecnn(width: int = 16) -> nn.Module:
-    return FrameCNN(width=width)
+@register_model(
+    "framecnn", spec=framecnn_spec, config=FrameCNNConfig, paper="memo's own small baseline", recipe="video"
+)
+def build_framecnn(**arch_args: Any) -> nn.Module:
+    return FrameCNN(FrameCNNConfig.from_arch_args(arch_args))

@@ -46,12 +46,15 @@ tracing unrolls into a static graph; only the batch axis is dynamic.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from memo.errors import BundleError
 from memo.models.amnet import AMNetCore, frame_preprocess
+from memo.models.config import ModelConfig, arg
 from memo.models.registry import register_model
 from memo.models.spec import InputSpec, ModelSpec, OutputSpec, Preprocess
 from memo.models.trunks import (
@@ -66,6 +69,39 @@ from memo.models.weights import load_weights
 
 HEAD_WEIGHTS = {"semantic": 0.6, "spatial": 0.4}
 HEAD_LOSSES = {"semantic": "mse", "spatial": "ranking"}
+
+
+@dataclass(frozen=True)
+class VMemNetConfig(ModelConfig):
+    architecture = "vmemnet"
+
+    num_frames: int = arg(7, "keyframes per video (the spatial LSTM runs one step per frame)", input=True)
+    size: int = arg(224, "keyframes stretched to size x size (sets the attention grid)")
+    trunk: str = arg(
+        "resnet50", "frame encoder cut after layer3 (resnet50, small, resmem, torchvision:<arch>)"
+    )
+    width: int = arg(16, "channels of the 'small' frame trunk (other trunks ignore it)")
+    train_trunk: bool = arg(False, "fine-tune the frame encoder")
+    dynamic: Literal["clip", "features"] = arg(
+        "clip", "the dynamic vector: a 3D CNN on a clip, or precomputed"
+    )
+    clip_trunk: str = arg("r3d_18", "3D CNN of the clip input (r3d_18, r2plus1d_18, small)")
+    clip_width: int = arg(16, "channels of the 'small' clip trunk (other trunks ignore it)")
+    train_clip_trunk: bool = arg(True, "fine-tune the clip trunk")
+    clip_frames: int = arg(16, "frames of the clip input", input=True)
+    clip_fps: float = arg(8.0, "frame rate of the clip input", input=True)
+    clip_size: int = arg(112, "crop size of the clip input", input=True)
+    dynamic_dim: int | None = arg(None, "width of the precomputed dynamic vector (dynamic=features)")
+    attn_dim: int = arg(512, "attention width (both heads)")
+    hidden: int = arg(512, "LSTM hidden width of the spatial head")
+    fused_dim: int = arg(512, "width of the fused maps")
+    mean: float = arg(0.8, "the heads' initial output (the target mean)")
+    head_weights: dict[str, float] | None = arg(
+        None, "score = sum of weight * head (default 0.6 semantic, 0.4 spatial)"
+    )
+    head_losses: dict[str, str] | None = arg(
+        None, "training loss per head (default: mse on semantic, ranking on spatial)", input=True
+    )
 
 
 class SpatialAttention(nn.Module):
@@ -131,42 +167,28 @@ class SemanticAttention(nn.Module):
 
 class VMemNet(nn.Module):
     def __init__(
-        self,
-        trunk: str = "resnet50",
-        width: int = 16,
-        size: int = 224,
-        train_trunk: bool = False,
-        dynamic: str = "clip",
-        clip_trunk: str = "r3d_18",
-        clip_width: int = 16,
-        train_clip_trunk: bool = True,
-        dynamic_dim: int | None = None,
-        attn_dim: int = 512,
-        hidden: int = 512,
-        fused_dim: int = 512,
-        mean: float = 0.8,
-        head_weights: dict[str, float] | None = None,
-        backbone_weights: str | None = None,
-        clip_weights: str | None = None,
+        self, cfg: VMemNetConfig, backbone_weights: str | None = None, clip_weights: str | None = None
     ) -> None:
         super().__init__()
-        if dynamic not in ("clip", "features"):
-            raise ValueError(f"dynamic must be 'clip' or 'features', got {dynamic!r}")
-        self.grid = grid_size(size)
-        self.head_weights = dict(head_weights or HEAD_WEIGHTS)
-        self.encoder = build_frame_trunk(trunk, width, frozen=not train_trunk)
+        self.grid = grid_size(cfg.size)
+        self.head_weights = dict(cfg.head_weights or HEAD_WEIGHTS)
+        self.encoder = build_frame_trunk(cfg.trunk, cfg.width, frozen=not cfg.train_trunk)
         if backbone_weights:
             load_weights(self.encoder.body, backbone_weights)
         self.clip_encoder = None
-        if dynamic == "clip":
-            self.clip_encoder = build_clip_trunk(clip_trunk, clip_width, frozen=not train_clip_trunk)
+        dynamic_dim = cfg.dynamic_dim
+        if cfg.dynamic == "clip":
+            self.clip_encoder = build_clip_trunk(
+                cfg.clip_trunk, cfg.clip_width, frozen=not cfg.train_clip_trunk
+            )
             if clip_weights:
                 load_weights(self.clip_encoder.body, clip_weights)
             dynamic_dim = self.clip_encoder.out_channels
         elif not dynamic_dim:
             raise ValueError("dynamic='features' needs dynamic_dim")
+        attn_dim, fused_dim, mean = cfg.attn_dim, cfg.fused_dim, cfg.mean
         channels = self.encoder.out_channels
-        self.spatial = SpatialAttention(channels, self.grid * self.grid, attn_dim, hidden, mean)
+        self.spatial = SpatialAttention(channels, self.grid * self.grid, attn_dim, cfg.hidden, mean)
         self.fusion = Fusion(channels, int(dynamic_dim), fused_dim)
         self.semantic = SemanticAttention(fused_dim, attn_dim, mean)
 
@@ -192,34 +214,28 @@ class VMemNet(nn.Module):
         return self.explain(frames, dynamic)[0]
 
 
-def vmemnet_spec(
-    num_frames: int = 7,
-    size: int = 224,
-    trunk: str = "resnet50",
-    dynamic: str = "clip",
-    clip_frames: int = 16,
-    clip_fps: float = 8.0,
-    clip_size: int = 112,
-    dynamic_dim: int | None = None,
-    head_losses: dict[str, str] | None = None,
-    **arch: Any,
-) -> ModelSpec:
-    frames = InputSpec("frames", "keyframes", num_frames=num_frames, preprocess=frame_preprocess(trunk, size))
-    if dynamic == "clip":
-        side = (clip_size * 8 // 7,)  # 128 for 112: torchvision's video-model resize before the crop
-        pre = Preprocess(resize=side, crop=(clip_size, clip_size), mean=KINETICS_MEAN, std=KINETICS_STD)
-        second = InputSpec("dynamic", "clip", num_frames=clip_frames, fps=clip_fps, preprocess=pre)
+def vmemnet_spec(**args: Any) -> ModelSpec:
+    cfg = VMemNetConfig.from_args(args)
+    if cfg.dynamic == "features" and not cfg.dynamic_dim:
+        raise BundleError(
+            "vmemnet: dynamic=features needs dynamic_dim (the width of the precomputed vectors)"
+        )
+    frames = InputSpec(
+        "frames", "keyframes", num_frames=cfg.num_frames, preprocess=frame_preprocess(cfg.trunk, cfg.size)
+    )
+    if cfg.dynamic == "clip":
+        side = (cfg.clip_size * 8 // 7,)  # 128 for 112: torchvision's video-model resize before the crop
+        crop = (cfg.clip_size, cfg.clip_size)
+        pre = Preprocess(resize=side, crop=crop, mean=KINETICS_MEAN, std=KINETICS_STD)
+        second = InputSpec("dynamic", "clip", num_frames=cfg.clip_frames, fps=cfg.clip_fps, preprocess=pre)
     else:
-        second = InputSpec("dynamic", "features", dim=dynamic_dim, encoder="dynamic-vector")
-    args: dict[str, Any] = {"trunk": trunk, "size": size, "dynamic": dynamic, **arch}
-    if dynamic == "features":
-        args["dynamic_dim"] = dynamic_dim
-    weights = dict(arch.get("head_weights") or HEAD_WEIGHTS)
+        second = InputSpec("dynamic", "features", dim=cfg.dynamic_dim, encoder="dynamic-vector")
+    weights = dict(cfg.head_weights or HEAD_WEIGHTS)
     return ModelSpec(
         name="vmemnet",
         architecture="vmemnet",
         version="1",
-        arch_args=args,
+        arch_args=cfg.arch_args(),
         inputs=(frames, second),
         outputs=(
             OutputSpec("score", f"{weights['semantic']} * semantic + {weights['spatial']} * spatial"),
@@ -230,20 +246,26 @@ def vmemnet_spec(
         description="VMemNet: spatial attention + semantic-guided attention over keyframes and a dynamic clip vector",
         metadata={
             "attention": ["spatial", "semantic"],
-            "head_losses": dict(head_losses or HEAD_LOSSES),
+            "head_losses": dict(cfg.head_losses or HEAD_LOSSES),
             "head_weights": weights,
             "pretrained": {
-                "encoder": pretrained_source(trunk),
-                "clip_encoder": pretrained_source(
-                    str(arch.get("clip_trunk", "r3d_18")), "clip_weights", "Kinetics-400"
-                )
-                if dynamic == "clip"
+                "encoder": pretrained_source(cfg.trunk),
+                "clip_encoder": pretrained_source(cfg.clip_trunk, "clip_weights", "Kinetics-400")
+                if cfg.dynamic == "clip"
                 else "none (precomputed dynamic vectors)",
             },
         },
     )
 
 
-@register_model("vmemnet", spec=vmemnet_spec, paper="Lu et al., VMemNet, IEEE TMM 2023", recipe="video")
-def build_vmemnet(**arch_args: Any) -> nn.Module:
-    return VMemNet(**arch_args)
+@register_model(
+    "vmemnet",
+    spec=vmemnet_spec,
+    config=VMemNetConfig,
+    paper="Lu et al., VMemNet, IEEE TMM 2023",
+    recipe="video",
+)
+def build_vmemnet(
+    backbone_weights: str | None = None, clip_weights: str | None = None, **arch_args: Any
+) -> nn.Module:
+    return VMemNet(VMemNetConfig.from_arch_args(arch_args), backbone_weights, clip_weights)

@@ -3,7 +3,8 @@
 (and a frozen backbone or fine-tuned encoder) become one bundle.
 
 A vector-head model is any registered architecture whose entry names ``recipe="vector-head"``
-(``fusion-mlp`` is one); nothing here names it. Its spec function is called with
+(``fusion-mlp`` is one); nothing here names it. Its spec function is called with those of the
+following its config (:mod:`memo.models.config`) declares:
 
 * ``streams``: input name -> ``{"stream": "text"|"features"|"keyframes", "dim": D, "encoder": ...}``;
 * ``outputs`` (the targets), ``means`` (each target's mean on the items a member fits: a head
@@ -11,18 +12,17 @@ A vector-head model is any registered architecture whose entry names ``recipe="v
   ``video_backbone`` and ``num_frames`` (a ``keyframes`` input: the frozen frame embedder and
   its frame count; ``video_backbone`` is None for a member, which sees embedded vectors),
   ``log_inputs`` (inputs that are class scores, best read as ``log(x + 1e-3)``);
-* the head flags ``hidden``, ``dropout``, ``input_dropout``, and the run's ``--model-arg`` s.
+* the head flags ``hidden``, ``dropout``, ``input_dropout``;
 
-A model may take what it ignores as ``**_``. Its module (``builder(**spec.arch_args)``) trains
-through ``fuse(vectors) -> {output: (B,)}`` and scores through ``forward(**inputs)``; an ensemble
-of ``members`` keeps member ``m``'s tensors under ``members.<m>.`` and a frozen backbone under
+and the run's ``--model-arg`` s (checked against the config). Its module
+(``builder(**spec.arch_args)``) trains through ``fuse(vectors) -> {output: (B,)}`` and scores
+through ``forward(**inputs)``; an ensemble of ``members`` keeps member ``m``'s tensors under ``members.<m>.`` and a frozen backbone under
 ``backbone.``. The saved bundle is loaded back strictly before returning, so a bundle that would
 not score fails here rather than at scoring time.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from memo.data.video_features import backbone_state
-from memo.errors import InputError
+from memo.errors import BundleError, InputError
 from memo.models.bundle import Bundle, save_bundle
 from memo.models.registry import get_entry
 from memo.models.spec import ModelSpec
@@ -46,17 +46,15 @@ RECIPE_KEYS = ("streams", "outputs", "hidden", "dropout", "input_dropout", "vide
 def check_head_args(options: TrainOptions) -> None:
     """``--model-arg`` s the model's spec function takes, and an ensemble only for a model that
     declares ``members`` (before any work)."""
-    entry = get_entry(options.model)
-    params = inspect.signature(entry.default_spec).parameters
+    config = get_entry(options.model).config
     taken = sorted(set(options.model_args) & set(RECIPE_KEYS))
     if taken:
         raise InputError(f"--model-arg {taken[0]}: set by memo train's own options for {options.model}")
     try:
-        inspect.signature(entry.default_spec).bind_partial(**options.model_args)
-    except TypeError as exc:
-        names = ", ".join(p for p in params if p not in RECIPE_KEYS) or "none"
-        raise InputError(f"--model-arg for {options.model}: {exc} (its arguments: {names})") from None
-    if options.ensemble > 1 and "members" not in params:
+        config.from_args(options.model_args, where="--model-arg")
+    except BundleError as exc:
+        raise InputError(str(exc)) from None
+    if options.ensemble > 1 and "members" not in config.names():
         raise InputError(
             f"--model {options.model}: --ensemble must be 1 (the model holds no ensemble of heads)"
         )
@@ -73,7 +71,9 @@ def head_spec(
         "num_frames": options.num_frames, "means": tuple(means), "members": members,
         "log_inputs": vectors.log_inputs,
     }  # fmt: skip
-    return get_entry(options.model).default_spec(streams=streams, **args, **options.model_args)
+    entry = get_entry(options.model)
+    declared = {k: v for k, v in {"streams": streams, **args}.items() if k in entry.config.names()}
+    return entry.default_spec(**declared, **options.model_args)
 
 
 def new_head(options: TrainOptions, vectors: Vectors, means: list[float]) -> torch.nn.Module:

@@ -18,7 +18,7 @@ on cached per-item vectors); what is M3-S specific:
   and ``seed``, so a resumed run refits them identically before loading the checkpoint.
 * :func:`assemble_m3s` (step 4) — the final model (buffers included) as an ``m3s`` bundle.
 
-``--model-arg`` keys: the arguments of :func:`memo.models.m3s.m3s_spec` (``modules``,
+``--model-arg`` keys: the arguments of :class:`memo.models.m3s.M3SConfig` (``modules``,
 ``similarity_over``, ``similarity_methods``, ``knn_k``, ``low_size``, ...); ``mid`` / ``high``
 are ``features`` or ``text`` (a precomputed input) or a trunk name (``resmem``,
 ``torchvision:<arch>``, ``tiny``, ``tiny3d``); ``mid_weights`` / ``high_weights`` a trunk's
@@ -41,9 +41,10 @@ from memo.data.text import default_cache_dir
 from memo.data.text_encoders import encoder_label
 from memo.data.vector_cache import VectorCache, weights_identity
 from memo.data.video_features import backbone_state
-from memo.errors import InputError
+from memo.errors import BundleError, InputError
 from memo.models.bundle import Bundle, save_bundle
 from memo.models.m3s import M3S, m3s_spec
+from memo.models.m3s_config import M3SConfig
 from memo.models.m3s_fit import fit_m3s, spec_with_fit
 from memo.models.registry import create_model
 from memo.models.spec import ModelSpec
@@ -54,11 +55,8 @@ from memo.trainer.vector_recipe import VectorHeadRecipe
 
 log = logging.getLogger(__name__)
 
-SPEC_KEYS = frozenset(
-    {"modules", "mid", "high", "similarity_over", "similarity_methods", "knn_k", "sim_components",
-     "low_size", "low_frames", "temporal_std", "hog_components", "mid_frames", "clip_frames", "clip_fps",
-     "hidden", "dropout", "input_dropout"}
-)  # fmt: skip
+#: the model's arguments (its config) but ``outputs``, which the run's targets set
+SPEC_KEYS = frozenset(M3SConfig.names()) - {"outputs"}
 FIT_KEYS = frozenset({"eps", "min_samples", "max_tsne", "max_rows"})
 WEIGHT_KEYS = frozenset({"mid_weights", "high_weights"})
 PRECOMPUTED = ("features", "text")
@@ -92,12 +90,16 @@ def check_m3s_options(options: TrainOptions) -> None:
     refuse_fusion_head_flags(
         options, {"hidden": "hidden=512,64", "dropout": "dropout=P", "input_dropout": "input_dropout=P"}
     )
+    try:  # the model's arguments typed as its config declares them
+        M3SConfig.from_args({k: v for k, v in options.model_args.items() if k in SPEC_KEYS}, "--model-arg")
+    except BundleError as exc:
+        raise InputError(str(exc)) from None
     for tier, source in sources(options).items():
         if source in PRECOMPUTED and source not in options.inputs:
             raise InputError(f"--model-arg {tier}={source}: add --input {source}")
     try:
         m3s_spec(**spec_args(options, {"features": 1, "text": 1}, trunks=False))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, BundleError) as exc:
         raise InputError(f"--model m3s: {exc}") from None
 
 

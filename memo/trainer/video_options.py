@@ -58,9 +58,7 @@ def check_video_options(options: Any) -> None:
     frame_decoder(options)  # unknown or missing: refused now
     spec = build_spec(options.model, options.model_args)
     if options.backbone_weights is not None:
-        params = inspect.signature(get_entry(options.model).builder).parameters
-        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        if "backbone_weights" not in params and not takes_any:
+        if "backbone_weights" not in inspect.signature(get_entry(options.model).builder).parameters:
             raise InputError(f"--model {options.model}: this architecture takes no --backbone-weights")
         if not options.backbone_weights.is_file():
             raise InputError(f"{options.backbone_weights}: no such weights file (--backbone-weights)")
@@ -85,13 +83,17 @@ def _resolved(name: str, device: str) -> DecoderChoice:
 
 
 def build_spec(name: str, model_args: dict[str, Any]) -> ModelSpec:
-    """The architecture's default spec with ``--model-arg`` overrides (a bad argument: InputError)."""
+    """The architecture's default spec with ``--model-arg`` overrides; an unknown or mistyped
+    argument: InputError, the config's one line (:mod:`memo.models.config`) listing the arguments."""
     entry = get_entry(name)
     try:
+        entry.config.from_args(model_args, where="--model-arg")
         return entry.default_spec(**canonical_arch_args(model_args))
-    except (TypeError, BundleError) as exc:
-        params = [p for p in inspect.signature(entry.default_spec).parameters if p != "arch"]
-        raise InputError(f"--model-arg for {name}: {exc} (its arguments: {', '.join(params)})") from None
+    except (BundleError, ValueError, TypeError) as exc:
+        message = str(exc)
+        raise InputError(
+            message if message.startswith("--model-arg") else f"--model-arg for {name}: {message}"
+        ) from None
 
 
 def stage_plan(spec: ModelSpec, cfg: FitConfig, loss_override: str | None) -> list[StagePlan]:
