@@ -171,6 +171,18 @@ def test_the_stall_watch_interrupts_only_a_silent_job_that_lacks_resources() -> 
         while time.monotonic() < deadline:
             time.sleep(0.01)
     assert watch.reason and "no result for" in watch.reason and "has 4 CPUs" in watch.reason
+    # library code that swallows one KeyboardInterrupt (as an iterator's clean-up may) is interrupted again
+    swallowed = []
+    with pytest.raises(KeyboardInterrupt), StallWatch(shape, 0.1, lambda: nodes, poll=0.01) as again:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                time.sleep(0.01)
+            except KeyboardInterrupt:
+                if swallowed:
+                    raise
+                swallowed.append(time.monotonic())
+    assert len(swallowed) == 1 and again.reason and again.repeat == 5.0
     with StallWatch(shape, 0, lambda: nodes, poll=0.01) as off:  # 0: never interrupts
         time.sleep(0.1)
     assert off.reason is None

@@ -40,6 +40,7 @@ class StallWatch:
         self, shape: Shape, seconds: float, resources: Callable[[], list[dict[str, float]]], poll: float = 1.0
     ) -> None:
         self.shape, self.seconds, self.resources, self.poll = shape, seconds, resources, poll
+        self.repeat = max(5.0, 5 * poll)  # a swallowed interrupt is sent again after this long
         self.last = time.monotonic()
         self.reason: str | None = None
         self._stop = threading.Event()
@@ -66,7 +67,16 @@ class StallWatch:
                 continue
             if reason:
                 self.reason = reason
-                _thread.interrupt_main()
+                self._interrupt_until_stopped()
+                return
+
+    def _interrupt_until_stopped(self) -> None:
+        """Interrupt the main thread, again every ``repeat`` seconds until the run leaves the watch:
+        library code on the main thread (Ray Data's iterator) may swallow one KeyboardInterrupt,
+        and a single lost interrupt would leave the run waiting for ever."""
+        while True:
+            _thread.interrupt_main()
+            if self._stop.wait(self.repeat):
                 return
 
     def __enter__(self) -> StallWatch:
@@ -78,3 +88,5 @@ class StallWatch:
         self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
     ) -> None:
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.poll + 1.0)  # no interrupt is sent once the run has left
