@@ -183,6 +183,18 @@ def test_the_stall_watch_interrupts_only_a_silent_job_that_lacks_resources() -> 
                     raise
                 swallowed.append(time.monotonic())
     assert len(swallowed) == 1 and again.reason and again.repeat == 5.0
+    # a SIGINT handler left ignored by an earlier library: the watch still interrupts, then restores it
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with pytest.raises(KeyboardInterrupt), StallWatch(shape, 0.1, lambda: nodes, poll=0.01):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
     with StallWatch(shape, 0, lambda: nodes, poll=0.01) as off:  # 0: never interrupts
         time.sleep(0.1)
     assert off.reason is None

@@ -14,6 +14,7 @@ enough resources) is never stopped.
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -81,8 +82,23 @@ class StallWatch:
 
     def __enter__(self) -> StallWatch:
         if self.seconds > 0:
+            self._own_sigint()
             self._thread.start()
         return self
+
+    def _own_sigint(self) -> None:
+        """Make sure an interrupt of the main thread raises KeyboardInterrupt while the watch runs.
+
+        ``_thread.interrupt_main`` goes through the SIGINT handler and does nothing when that is
+        ``SIG_IGN``/``SIG_DFL`` or a library's own; a library imported earlier in the process
+        can leave it so (the watch once failed that way late in the test suite). The handler
+        is Python's default for the run and restored on exit (only the main thread can set it)."""
+        self._previous_sigint: object = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not signal.default_int_handler:
+                self._previous_sigint = previous
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
@@ -90,3 +106,6 @@ class StallWatch:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=self.poll + 1.0)  # no interrupt is sent once the run has left
+        previous = getattr(self, "_previous_sigint", None)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
