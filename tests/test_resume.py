@@ -73,7 +73,14 @@ def _start(library: Path, out: Path, bundle: Path, *extra: str) -> subprocess.Po
         stderr=subprocess.PIPE,
         text=True,
         env=subprocess_env(COLUMNS="200"),
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    """The child takes Ctrl-C as a terminal user's ``memo score`` does, even when this test runs
+    under a shell that started it in the background (which ignores SIGINT, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_rows(proc: subprocess.Popen[str], watch: Path, rows: int, timeout: float = 90) -> None:
